@@ -1,0 +1,3 @@
+from chaosgate.cli import main
+
+main()

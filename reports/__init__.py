@@ -1,0 +1,1 @@
+"""Result model, KPI evaluation and renderers. Renderers only render; they never compute."""
