@@ -80,7 +80,9 @@ def _describe(error: ValidationError, source: str) -> str:
 
 def load_settings(path: Path | None = None, **overrides: Any) -> HarnessSettings:
     """Load the harness settings. A missing explicit file is an error; the default one is optional."""
-    explicit = path or (Path(os.environ["CHAOSGATE_CONFIG"]) if "CHAOSGATE_CONFIG" in os.environ else None)
+    explicit = path or (
+        Path(os.environ["CHAOSGATE_CONFIG"]) if "CHAOSGATE_CONFIG" in os.environ else None
+    )
     file = explicit or Path(DEFAULT_CONFIG_FILE)
     data: dict[str, Any] = {}
     if file.exists():
@@ -104,5 +106,9 @@ def load_settings(path: Path | None = None, **overrides: Any) -> HarnessSettings
 
 def _env_over(data: dict[str, Any]) -> dict[str, Any]:
     """Drop file keys that the environment sets, so env vars win over the file."""
-    env_keys = {k[len("CHAOSGATE_"):].lower().split("__")[0] for k in os.environ if k.startswith("CHAOSGATE_")}
+    env_keys = {
+        k[len("CHAOSGATE_") :].lower().split("__")[0]
+        for k in os.environ
+        if k.startswith("CHAOSGATE_")
+    }
     return {key: value for key, value in data.items() if key not in env_keys}

@@ -1,0 +1,51 @@
+"""The harness kernel: exit codes, settings validation, CLI error mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chaosgate import errors
+from chaosgate.cli import main
+from chaosgate.settings import load_settings
+
+pytestmark = pytest.mark.unit
+
+
+def test_every_error_branch_maps_to_its_exit_code() -> None:
+    assert errors.ScenarioError("x").exit_code == errors.EXIT_BAD_INPUT
+    assert errors.PrerequisiteMissing("x").exit_code == errors.EXIT_BAD_INPUT
+    assert errors.ReadinessTimeout("x").exit_code == errors.EXIT_INVALID
+    assert errors.FaultNotEffective("x").exit_code == errors.EXIT_INVALID
+
+
+def test_expression_error_points_a_caret_at_the_problem() -> None:
+    error = errors.ExpressionError("p95(GET /) < 200xs", 15, "unknown unit 'xs'")
+    lines = str(error).splitlines()
+    assert lines[-1].index("^") - 4 == 15
+
+
+def test_settings_file_with_a_bad_key_names_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "chaosgate.yaml"
+    config.write_text("timeouts:\n  startup_s: -1\n")
+    with pytest.raises(errors.ConfigError, match=r"timeouts\.startup_s"):
+        load_settings(config)
+
+
+def test_environment_beats_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "chaosgate.yaml"
+    config.write_text("backend: containers\n")
+    monkeypatch.setenv("CHAOSGATE_BACKEND", "local")
+    assert load_settings(config).backend == "local"
+
+
+def test_missing_explicit_settings_file_is_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(errors.ConfigError, match="not found"):
+        load_settings(tmp_path / "nope.yaml")
+
+
+def test_cli_unknown_command_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["no-such-command"])
+    assert exited.value.code == errors.EXIT_BAD_INPUT
