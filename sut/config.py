@@ -1,0 +1,255 @@
+"""The SUT's one configuration: a YAML file validated by pydantic, with `SUT_<SECTION>__<KEY>` env overrides.
+
+Every host, port, pool size, timeout and TTL of every SUT process comes from here (contract C1).
+`load_sut_settings(path)` raises `SutConfigError` with one message naming the key and what was
+expected; `python -m sut` turns it into exit status 2.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Seconds = Annotated[float, Field(gt=0)]
+PoolSize = Annotated[int, Field(ge=0, le=10_000)]
+
+
+class SutConfigError(Exception):
+    """The SUT config file is missing or wrong; the message names the key and what was expected."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BreakerSettings(_Section):
+    enabled: bool = True
+    failure_threshold: Annotated[int, Field(ge=1)] = 5
+    recovery_timeout_s: Seconds = 5
+
+
+class ServiceSettings(_Section):
+    host: str = "127.0.0.1"
+    port: Port = 8000
+    shutdown_timeout_s: Seconds = 5
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "warning"
+
+
+class PgPool(_Section):
+    min_size: PoolSize = 2
+    max_size: Annotated[int, Field(ge=1, le=10_000)] = 10
+    acquire_timeout_s: Seconds = 2
+
+
+class PostgresSettings(_Section):
+    host: str = "127.0.0.1"
+    port: Port = 5432
+    database: str = "chaosgate"
+    user: str = "postgres"
+    password: str = ""
+    pool: PgPool = PgPool()
+    statement_timeout_s: Seconds = 2
+    connect_timeout_s: Seconds = 2
+    breaker: BreakerSettings = BreakerSettings()
+
+
+class RedisPool(_Section):
+    max_size: Annotated[int, Field(ge=1, le=10_000)] = 15
+    acquire_timeout_s: Seconds = 1
+
+
+class RedisSettings(_Section):
+    host: str = "127.0.0.1"
+    port: Port = 6379
+    pool: RedisPool = RedisPool()
+    socket_timeout_s: Seconds = 1
+    breaker: BreakerSettings = BreakerSettings()
+
+
+class WarehousePool(_Section):
+    min_size: PoolSize = 1
+    max_size: Annotated[int, Field(ge=1, le=1_000)] = 4
+    acquire_timeout_s: Seconds = 2
+
+
+class WarehouseSettings(_Section):
+    host: str = "127.0.0.1"
+    port: Port = 8080
+    protocol: Literal["http", "https"] = "http"
+    account: str = "fakesnow"
+    user: str = "fake"
+    password: str = "snow"
+    database: str = "chaosgate"
+    schema_: str = Field("public", alias="schema")
+    pool: WarehousePool = WarehousePool()
+    network_timeout_s: Seconds = 3
+    breaker: BreakerSettings = BreakerSettings()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class CacheSettings(_Section):
+    enabled: bool = True
+    dashboard_ttl_s: Seconds = 30
+
+
+class HealthSettings(_Section):
+    interval_s: Seconds = 2
+    check_timeout_s: Seconds = 1
+    alert_retention_h: Seconds = 24
+
+
+class GatewaySettings(_Section):
+    host: str = "127.0.0.1"
+    port: Port = 8090
+    rate_limit_rpm: Annotated[int, Field(ge=1)] = 60_000
+    health_interval_s: Seconds = 1
+    replica_breaker: BreakerSettings = BreakerSettings(failure_threshold=3, recovery_timeout_s=3)
+
+
+class ReplicaSettings(_Section):
+    name: str
+    host: str = "127.0.0.1"
+    listen_port: Port
+    url: str
+
+
+def _default_replicas() -> list[ReplicaSettings]:
+    return [
+        ReplicaSettings(
+            name=f"ai_memory-{i}", listen_port=9000 + i, url=f"http://127.0.0.1:{9000 + i}/mcp"
+        )
+        for i in (1, 2)
+    ]
+
+
+class McpSettings(_Section):
+    gateway_url: str = "http://127.0.0.1:8090"
+    call_timeout_s: Seconds = 2
+    gateway: GatewaySettings = GatewaySettings()
+    replicas: list[ReplicaSettings] = Field(default_factory=_default_replicas)
+
+    def replica(self, name: str) -> ReplicaSettings:
+        for replica in self.replicas:
+            if replica.name == name:
+                return replica
+        known = ", ".join(r.name for r in self.replicas)
+        raise SutConfigError(f"mcp.replicas: no replica named {name!r} (known: {known})")
+
+
+class WebSocketSettings(_Section):
+    queue_enabled: bool = True
+    heartbeat_interval_s: Seconds = 2
+    heartbeat_timeout_s: Seconds = 6
+    queue_max: Annotated[int, Field(ge=1)] = 100_000
+
+
+class SutSettings(BaseSettings):
+    """The whole SUT config. Env (`SUT_POSTGRES__PORT=5433`) overrides the file, key by key."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SUT_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    service: ServiceSettings = ServiceSettings()
+    postgres: PostgresSettings = PostgresSettings()
+    redis: RedisSettings = RedisSettings()
+    warehouse: WarehouseSettings = Field(
+        default_factory=lambda: WarehouseSettings.model_validate({})
+    )
+    cache: CacheSettings = CacheSettings()
+    health: HealthSettings = HealthSettings()
+    mcp: McpSettings = McpSettings()
+    websocket: WebSocketSettings = WebSocketSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file arrives as init kwargs; env comes first so it wins over the file.
+        return (env_settings, init_settings)
+
+
+def _key_line(path: Path, text: str, loc: tuple[int | str, ...]) -> str:
+    """`file:line` of the deepest key of `loc` present in the YAML text (best effort)."""
+    try:
+        node: Any = yaml.compose(text)
+    except yaml.YAMLError:
+        return str(path)
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = [(k, v) for k, v in node.value if k.value == part]
+            if not match:
+                break
+            line, node = match[0][0].start_mark.line + 1, match[0][1]
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return f"{path}:{line}" if line else str(path)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind, msg, loc = error["type"], str(error["msg"]), error["loc"]
+    if kind == "extra_forbidden":
+        return "unknown key (not part of the SUT config; check the spelling)"
+    if kind == "missing":
+        return "required key is missing"
+    got = error.get("input")
+    shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
+    if str(loc[-1]).endswith("port"):
+        return f"expected a port number 1-65535, got {shown}"
+    expected = msg.removeprefix("Input should be ").removeprefix("Value error, ")
+    return f"expected {expected}, got {shown}"
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    return "SUT_" + "__".join(str(p).upper() for p in loc)
+
+
+def load_sut_settings(path: str | Path) -> SutSettings:
+    """Read and validate the SUT config file (env overrides applied); raise SutConfigError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SutConfigError(f"{path}: config file not found") from None
+    except OSError as error:
+        raise SutConfigError(f"{path}: cannot read config file ({error.strerror})") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise SutConfigError(
+            f"{where}: not valid YAML ({getattr(error, 'problem', error)})"
+        ) from None
+    if not isinstance(data, dict):
+        raise SutConfigError(f"{path}: expected a mapping of sections at the top level")
+    try:
+        return SutSettings(**data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        loc = tuple(first["loc"])
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        env = _env_name(loc)
+        where = f"{path} (env {env})" if env in os.environ else _key_line(path, text, loc)
+        more = (
+            f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
+        )
+        raise SutConfigError(f"{where}: {key}: {_describe(dict(first))}{more}") from None
