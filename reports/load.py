@@ -1,0 +1,80 @@
+"""Read a result file into a `RunResult`, or say exactly why it cannot be read (exit 2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from chaosgate.errors import ResultFileError
+from reports.model import SCHEMA_VERSION, RunResult
+
+_HINT = "re-render from a result written by this chaosgate version, or re-run the scenario"
+
+
+def load_result(path: Path | str) -> RunResult:
+    """The run stored in `path`; every way it can be unreadable is one `ResultFileError`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultFileError(f"{path}: result file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ResultFileError(f"{path}: cannot read result file: {error}") from None
+    return parse_result(text, source=str(path))
+
+
+def parse_result(text: str, *, source: str = "<result>") -> RunResult:
+    document = _parse_json(text, source)
+    if not isinstance(document, dict):
+        raise ResultFileError(
+            f"{source}: expected a JSON object with schema_version {SCHEMA_VERSION!r}, "
+            f"got a JSON {type(document).__name__}"
+        )
+    version = document.get("schema_version")
+    if version != SCHEMA_VERSION:
+        found = "no schema_version" if version is None else f"schema_version {version!r}"
+        raise ResultFileError(
+            f"{source}: {found}; this chaosgate reads {SCHEMA_VERSION!r}", hint=_HINT
+        )
+    try:
+        return RunResult.model_validate(document)
+    except ValidationError as error:
+        raise ResultFileError(_describe(error, source), hint=_HINT) from None
+
+
+def _parse_json(text: str, source: str) -> Any:
+    if not text.strip():
+        raise ResultFileError(f"{source}: result file is empty")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        # A decoder that ran off the end of the text means the writer stopped midway.
+        if error.pos >= len(text.rstrip()):
+            raise ResultFileError(
+                f"{source}:{error.lineno}:{error.colno}: result file is truncated "
+                f"(JSON ends early: {error.msg})",
+                hint="the run may have been killed while writing; re-run it",
+            ) from None
+        raise ResultFileError(
+            f"{source}:{error.lineno}:{error.colno}: not a JSON result file: {error.msg}"
+        ) from None
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    problems = error.errors()
+    lines = [f"{source}: result does not match schema {SCHEMA_VERSION!r}:"]
+    for problem in problems[:5]:
+        lines.append(f"  {_field_path(problem['loc'])}: {problem['msg']}")
+    if len(problems) > 5:
+        lines.append(f"  … and {len(problems) - 5} more")
+    return "\n".join(lines)
+
+
+def _field_path(location: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(top level)"
