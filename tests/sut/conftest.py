@@ -1,0 +1,140 @@
+"""Shared fixtures for SUT tests: real Postgres, Redis and fakesnow as local processes on free ports.
+
+Names are stable (other SUT test modules use them): `sut_workdir`, `pg`, `redis_server`,
+`warehouse`, `sut_config_factory`, `sut_settings`. Each dependency fixture is function-scoped
+(tests stop and restart them) and is stopped by PID at teardown; the work dir is removed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from fixtures.local.processes import free_port
+from fixtures.local.services import LocalService, start_fakesnow, start_postgres, start_redis
+from sut.config import SutSettings, load_sut_settings
+
+ConfigFactory = Callable[..., Path]
+
+
+@pytest.fixture
+def sut_workdir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="sut-test-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _serve(service: LocalService) -> Iterator[LocalService]:
+    try:
+        yield service
+    finally:
+        service.process.stop(10)
+
+
+@pytest.fixture
+def pg(sut_workdir: Path) -> Iterator[LocalService]:
+    yield from _serve(start_postgres(sut_workdir / "pg", free_port()))
+
+
+@pytest.fixture
+def redis_server(sut_workdir: Path) -> Iterator[LocalService]:
+    (sut_workdir / "redis").mkdir()
+    yield from _serve(start_redis(sut_workdir / "redis", free_port()))
+
+
+@pytest.fixture
+def warehouse(sut_workdir: Path) -> Iterator[LocalService]:
+    (sut_workdir / "snow").mkdir()
+    yield from _serve(start_fakesnow(sut_workdir / "snow", free_port()))
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        tree = tree.setdefault(part, {})
+    tree[leaf] = value
+
+
+def base_config(pg: LocalService, redis: LocalService, warehouse: LocalService) -> dict[str, Any]:
+    """A SUT config pointing at the given services, every SUT listener on a free port.
+
+    Test defaults are tighter than production's so failure paths finish quickly.
+    """
+    gateway_port = free_port()
+    replicas = []
+    for i in (1, 2):
+        port = free_port()
+        replicas.append(
+            {
+                "name": f"ai_memory-{i}",
+                "host": "127.0.0.1",
+                "listen_port": port,
+                "url": f"http://127.0.0.1:{port}/mcp",
+            }
+        )
+    breaker = {"enabled": True, "failure_threshold": 3, "recovery_timeout_s": 2}
+    return {
+        "service": {"host": "127.0.0.1", "port": free_port(), "shutdown_timeout_s": 5},
+        "postgres": {
+            "host": pg.host,
+            "port": pg.port,
+            "pool": {"min_size": 1, "max_size": 5, "acquire_timeout_s": 1},
+            "statement_timeout_s": 2,
+            "connect_timeout_s": 1,
+            "breaker": dict(breaker),
+        },
+        "redis": {
+            "host": redis.host,
+            "port": redis.port,
+            "pool": {"max_size": 10, "acquire_timeout_s": 1},
+            "socket_timeout_s": 0.5,
+            "breaker": dict(breaker),
+        },
+        "warehouse": {
+            "host": warehouse.host,
+            "port": warehouse.port,
+            "pool": {"min_size": 1, "max_size": 2, "acquire_timeout_s": 2},
+            "network_timeout_s": 3,
+            "breaker": dict(breaker),
+        },
+        "cache": {"enabled": True, "dashboard_ttl_s": 30},
+        "health": {"interval_s": 0.5, "check_timeout_s": 1},
+        "mcp": {
+            "gateway_url": f"http://127.0.0.1:{gateway_port}",
+            "call_timeout_s": 2,
+            "gateway": {"host": "127.0.0.1", "port": gateway_port, "health_interval_s": 0.5},
+            "replicas": replicas,
+        },
+        "websocket": {"heartbeat_interval_s": 1, "heartbeat_timeout_s": 3},
+    }
+
+
+@pytest.fixture
+def sut_config_factory(
+    sut_workdir: Path, pg: LocalService, redis_server: LocalService, warehouse: LocalService
+) -> ConfigFactory:
+    """`sut_config_factory(**{"cache.enabled": False})` → path of a written SUT config file."""
+    counter = iter(range(1_000_000))
+
+    def make(overrides: dict[str, Any] | None = None, **dotted: Any) -> Path:
+        tree = base_config(pg, redis_server, warehouse)
+        for key, value in {**(overrides or {}), **dotted}.items():
+            _set_dotted(tree, key, value)
+        path = sut_workdir / f"sut-{next(counter)}.yaml"
+        path.write_text(yaml.safe_dump(tree, sort_keys=False))
+        return path
+
+    return make
+
+
+@pytest.fixture
+def sut_settings(sut_config_factory: ConfigFactory) -> SutSettings:
+    return load_sut_settings(sut_config_factory())

@@ -1,0 +1,71 @@
+"""SUT config: the shipped file loads, env overrides win key by key, bad files name the key."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from sut.config import SutConfigError, SutSettings, load_sut_settings
+
+SHIPPED = Path(__file__).parents[2] / "sut" / "config.yaml"
+
+
+@pytest.mark.unit
+def test_shipped_config_matches_the_contract_defaults() -> None:
+    settings = load_sut_settings(SHIPPED)
+    assert settings == SutSettings()  # the file and the model's defaults agree
+    assert [r.name for r in settings.mcp.replicas] == ["ai_memory-1", "ai_memory-2"]
+    assert settings.warehouse.schema_ == "public"
+
+
+@pytest.mark.unit
+def test_env_overrides_one_nested_key_and_keeps_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUT_POSTGRES__POOL__MAX_SIZE", "3")
+    settings = load_sut_settings(SHIPPED)
+    assert settings.postgres.pool.max_size == 3
+    assert settings.postgres.pool.acquire_timeout_s == 2
+    assert settings.postgres.port == 5432
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "postgres: {port: 70000}\n",
+            ":1: postgres.port: expected a port number 1-65535, got 70000",
+        ),
+        ("redis:\n  pool:\n    max_sise: 3\n", ":3: redis.pool.max_sise: unknown key"),
+        ("cache: {dashboard_ttl_s: soon}\n", "cache.dashboard_ttl_s: expected a valid number"),
+        (
+            "mcp:\n  replicas:\n    - {name: a, url: x}\n",
+            "mcp.replicas.0.listen_port: required key",
+        ),
+        ("service: [1\n", "not valid YAML"),
+    ],
+)
+def test_bad_file_names_the_key_and_what_was_expected(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(SutConfigError) as caught:
+        load_sut_settings(path)
+    assert expected in str(caught.value)
+    assert str(caught.value).startswith(str(path))
+
+
+@pytest.mark.unit
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(SutConfigError, match="config file not found"):
+        load_sut_settings(tmp_path / "absent.yaml")
+
+
+@pytest.mark.unit
+def test_a_bad_env_override_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUT_REDIS__PORT", "zero")
+    with pytest.raises(SutConfigError, match=r"env SUT_REDIS__PORT\): redis.port"):
+        load_sut_settings(SHIPPED)
+    assert os.environ["SUT_REDIS__PORT"] == "zero"
