@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from mcp.server import MCPServer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
@@ -28,11 +28,14 @@ from sut.config import SutSettings
 log = logging.getLogger(__name__)
 
 
+Dependency = Literal["postgres", "redis", "warehouse"]
+
+
 class ConnectionSource(Protocol):
     """What an MCP server needs from the UnifiedConnectionManager."""
 
     async def start(self) -> None: ...
-    def get_connection(self, service: str) -> AbstractAsyncContextManager[Any]: ...
+    def get_connection(self, name: Dependency) -> AbstractAsyncContextManager[Any]: ...
     async def close(self) -> None: ...
 
 
@@ -86,7 +89,7 @@ class StandardizedMCPServer:
     """Base of every MCP server in the SUT. Subclasses register tools and override the hooks."""
 
     #: Dependencies this server uses; a non-critical one only degrades health.
-    dependencies: dict[str, bool] = {"postgres": True, "redis": False}
+    dependencies: dict[Dependency, bool] = {"postgres": True, "redis": False}
 
     def __init__(
         self,
@@ -153,7 +156,7 @@ class StandardizedMCPServer:
             await self.check()
 
     # --- health -------------------------------------------------------------------------------
-    async def _dependency_probe(self, service: str) -> str:
+    async def _dependency_probe(self, service: Dependency) -> str:
         async with self.connections.get_connection(service) as conn:
             if service == "redis":
                 await conn.ping()
@@ -161,7 +164,9 @@ class StandardizedMCPServer:
                 await conn.fetchval("select 1")
         return "ok"
 
-    async def _dependency_check(self, service: str, critical: bool, limit_s: float) -> CheckResult:
+    async def _dependency_check(
+        self, service: Dependency, critical: bool, limit_s: float
+    ) -> CheckResult:
         async def probe() -> str:
             return await self._dependency_probe(service)
 
