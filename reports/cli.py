@@ -1,0 +1,103 @@
+"""`chaosgate report` (re-render a stored result in any format) and `chaosgate compare`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from chaosgate.errors import InputError
+from reports.load import load_result
+
+FORMATS = ("html", "junit", "markdown", "json")
+
+
+def _write(text: str, out: Path | None) -> None:
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"{out}: cannot write: {error.strerror or error}") from None
+    click.echo(f"wrote {out} ({out.stat().st_size / 1024:.0f} KB)", err=True)
+
+
+@click.command()
+@click.argument("result", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="html", show_default=True)
+@click.option(
+    "--out", type=click.Path(path_type=Path, dir_okay=False), help="file to write (default: stdout)"
+)
+@click.option(
+    "--hgrm",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="also write .hgrm files per endpoint here",
+)
+def report(result: Path, fmt: str, out: Path | None, hgrm: Path | None) -> None:
+    """Render RESULT.json as html, junit, markdown or json.
+
+    Markdown is also appended to $GITHUB_STEP_SUMMARY when that is set. Exit 0 once
+    rendered, whatever the run's verdict (the run itself exits with that); 2 for a bad file.
+    """
+    run = load_result(result)
+    if fmt == "html":
+        from reports.html import render_html
+
+        text = render_html(run)
+    elif fmt == "junit":
+        from reports.junit import render_junit
+
+        text = render_junit(run)
+    elif fmt == "markdown":
+        from reports.markdown import append_step_summary, render_markdown
+
+        text = render_markdown(run)
+        summary = append_step_summary(text)
+        if summary is not None:
+            click.echo(f"appended summary to {summary}", err=True)
+    else:
+        text = run.model_dump_json(indent=1) + "\n"
+    _write(text, out)
+    if hgrm is not None:
+        from reports.hgrm import write_hgrm_files
+
+        for path in write_hgrm_files(run, hgrm):
+            click.echo(f"wrote {path}", err=True)
+
+
+@click.command()
+@click.argument("base", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("new", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--tolerance", default="10%", show_default=True, help="allowed worsening, e.g. 10% or 0.1"
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("markdown", "html")),
+    default="markdown",
+    show_default=True,
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path, dir_okay=False), help="file to write (default: stdout)"
+)
+def compare(base: Path, new: Path, tolerance: str, fmt: str, out: Path | None) -> None:
+    """Compare NEW.json against BASE.json per KPI and per endpoint p50/p95/p99.
+
+    Exit 1 when anything got worse than the tolerance allows (or a KPI that passed now fails).
+    """
+    from reports.compare import compare_results, parse_tolerance
+    from reports.compare_render import render_comparison_html, render_comparison_markdown
+
+    allowed = parse_tolerance(tolerance)
+    comparison = compare_results(load_result(base), load_result(new), allowed)
+    render = render_comparison_html if fmt == "html" else render_comparison_markdown
+    _write(render(comparison), out)
+    if fmt == "markdown":
+        from reports.markdown import append_step_summary
+
+        append_step_summary(render(comparison))
+    sys.exit(comparison.exit_code)

@@ -1,0 +1,163 @@
+"""Compare a new run with a baseline run: per KPI and per endpoint percentile, what changed
+and whether it regressed beyond a tolerance. `chaosgate run --baseline` calls `compare_results`.
+
+Direction comes from the KPI's comparator (`<` means higher is worse); latency percentiles are
+always higher-is-worse. A KPI that passed in the baseline and fails now is a regression whatever
+the tolerance. Percentiles are read from the whole run's merged HDR histogram per endpoint, so
+they are exact to HDR precision, never averages of per-second percentiles.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from chaosgate.errors import InputError
+from reports import hdr
+from reports.model import KpiVerdict, RunResult
+
+PERCENTILES = (50.0, 95.0, 99.0)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One compared quantity. `relative` is the worse-direction change (+0.25 = 25% worse)."""
+
+    scenario: str
+    subject: str  # the KPI expression, or "p95(GET /api/items)"
+    unit: str
+    base: float | None
+    new: float | None
+    relative: float | None
+    regressed: bool
+    note: str = ""
+
+    @property
+    def delta(self) -> float | None:
+        return None if self.base is None or self.new is None else self.new - self.base
+
+
+@dataclass(frozen=True)
+class Comparison:
+    base_run: str
+    new_run: str
+    tolerance: float
+    kpis: list[Change] = field(default_factory=list)
+    percentiles: list[Change] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def regressions(self) -> list[Change]:
+        return [c for c in (*self.kpis, *self.percentiles) if c.regressed]
+
+    @property
+    def regressed(self) -> bool:
+        return bool(self.regressions)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.regressed else 0
+
+
+def parse_tolerance(text: str) -> float:
+    """ "10%" -> 0.10; "0.1" -> 0.10. A bare number above 1 is refused as ambiguous."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise InputError(f"tolerance {text!r} is not a number; write e.g. 10%") from None
+    if not raw.endswith("%") and value > 1:
+        raise InputError(f"tolerance {text!r} is ambiguous; write {text}% or a fraction like 0.1")
+    if value < 0:
+        raise InputError(f"tolerance {text!r} must not be negative")
+    return value
+
+
+def compare_results(base: RunResult, new: RunResult, tolerance: float) -> Comparison:
+    notes = [
+        f"{label} run {run.run.run_id} is INVALID: its numbers are not trustworthy"
+        for label, run in (("base", base), ("new", new))
+        if run.status == "invalid"
+    ]
+    return Comparison(
+        base_run=base.run.run_id,
+        new_run=new.run.run_id,
+        tolerance=tolerance,
+        kpis=_compare_kpis(base, new, tolerance),
+        percentiles=_compare_percentiles(base, new, tolerance),
+        notes=notes,
+    )
+
+
+def _worse_relative(base: float, new: float, higher_is_worse: bool) -> float | None:
+    if base == 0:
+        return None
+    change = (new - base) / abs(base)
+    return change if higher_is_worse else -change
+
+
+def _kpi_change(
+    scenario: str, base: KpiVerdict | None, new: KpiVerdict | None, tol: float
+) -> Change:
+    kpi = new or base
+    assert kpi is not None
+    if base is None or new is None:
+        where = "new" if base is None else "base"
+        return Change(scenario, kpi.expression, kpi.unit, base and base.measured,
+                      new and new.measured, None, False, f"only in {where} run")  # fmt: skip
+    if base.measured is None or new.measured is None:
+        broke = base.passed and not new.passed
+        return Change(scenario, kpi.expression, kpi.unit, base.measured, new.measured, None,
+                      broke, "nothing measured")  # fmt: skip
+    if kpi.comparator == "==":
+        # Distance from the required value is what gets worse (e.g. lost messages).
+        relative = _worse_relative(abs(base.measured - base.threshold),
+                                   abs(new.measured - new.threshold), True)  # fmt: skip
+    else:
+        relative = _worse_relative(base.measured, new.measured, kpi.comparator in ("<", "<="))
+    newly_failing = base.passed and not new.passed
+    regressed = newly_failing or (relative is not None and relative > tol)
+    note = "passed before, fails now" if newly_failing else ""
+    return Change(scenario, kpi.expression, kpi.unit, base.measured, new.measured, relative,
+                  regressed, note)  # fmt: skip
+
+
+def _compare_kpis(base: RunResult, new: RunResult, tol: float) -> list[Change]:
+    def index(run: RunResult) -> dict[tuple[str, str], KpiVerdict]:
+        return {(s.name, k.expression): k for s in run.scenarios for k in s.kpis}
+
+    before, after = index(base), index(new)
+    keys = list(before) + [key for key in after if key not in before]
+    return [_kpi_change(s, before.get((s, e)), after.get((s, e)), tol) for s, e in keys]
+
+
+def endpoint_percentiles(run: RunResult) -> dict[tuple[str, str], dict[float, float]]:
+    """(scenario, request name) -> {percentile: ms} over the whole run's merged histogram."""
+    encoded: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for scenario in run.scenarios:
+        for bucket in scenario.series:
+            encoded[(scenario.name, bucket.name)].append(bucket.histogram)
+    table = {}
+    for key, histograms in encoded.items():
+        merged = hdr.merge(histograms)
+        if merged.get_total_count():
+            table[key] = {p: merged.get_value_at_percentile(p) / 1000 for p in PERCENTILES}
+    return table
+
+
+def _compare_percentiles(base: RunResult, new: RunResult, tol: float) -> list[Change]:
+    before, after = endpoint_percentiles(base), endpoint_percentiles(new)
+    changes = []
+    for key in list(before) + [k for k in after if k not in before]:
+        scenario, name = key
+        for p in PERCENTILES:
+            subject = f"p{p:g}({name})"
+            old, now = before.get(key, {}).get(p), after.get(key, {}).get(p)
+            if old is None or now is None:
+                note = f"only in {'new' if old is None else 'base'} run"
+                changes.append(Change(scenario, subject, "ms", old, now, None, False, note))
+                continue
+            relative = _worse_relative(old, now, True)
+            regressed = relative is not None and relative > tol
+            changes.append(Change(scenario, subject, "ms", old, now, relative, regressed))
+    return changes

@@ -1,0 +1,91 @@
+"""The HTML report: one self-contained file that opens offline.
+
+Jinja2 (autoescaping) fills `report.html`; plots are inline SVG from `reports.plots`; the CSS
+is inline; there is no JavaScript, and a Content-Security-Policy forbids fetching anything,
+so the report cannot phone home even if a future change tried to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from reports import plots, view
+from reports.model import RunResult, ScenarioResult
+
+TEMPLATES = Path(__file__).parent
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+@dataclass(frozen=True)
+class ScenarioView:
+    scenario: ScenarioResult
+    timeline: Markup | None
+    distribution: Markup | None
+    websocket_latency: Markup | None
+    kpis: list[view.KpiRow]
+
+
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters.update(
+        number=view.number,
+        threshold=view.threshold,
+        margin=view.margin,
+        when=view.when,
+        seconds=lambda value: "n/a" if value is None else f"{value:.1f} s",
+    )
+    return environment
+
+
+def _svg(text: str | None) -> Markup | None:
+    # Our own matplotlib output, not user text: safe to inline as markup.
+    return None if text is None else Markup(text)
+
+
+def _scenario_view(scenario: ScenarioResult, rows: list[view.KpiRow]) -> ScenarioView:
+    return ScenarioView(
+        scenario=scenario,
+        timeline=_svg(plots.timeline_svg(scenario)) if scenario.series or scenario.probes else None,
+        distribution=_svg(plots.distribution_svg(scenario)),
+        websocket_latency=_svg(plots.websocket_latency_svg(scenario)),
+        kpis=[row for row in rows if row.scenario is scenario],
+    )
+
+
+def render_html(result: RunResult) -> str:
+    rows = view.kpi_rows(result)
+    context: dict[str, Any] = {
+        "result": result,
+        "run": result.run,
+        "csp": CSP,
+        "headline": view.headline(result),
+        "meaning": view.VERDICT_MEANING[result.status],
+        "word": view.VERDICT_WORD[result.status],
+        "rows": rows,
+        "counts": view.count_outcomes(rows),
+        "failed": [row for row in rows if row.outcome == "fail"],
+        "invalid": [s for s in result.scenarios if s.status == "invalid"],
+        "scenarios": [_scenario_view(s, rows) for s in result.scenarios],
+        "short_commit": view.short_commit(result.run.commit),
+    }
+    return _environment().get_template("report.html").render(context)
+
+
+def render_page(title: str, body: Markup, status: str) -> str:
+    """A plain page in the report's style (used by the comparison's HTML output)."""
+    return (
+        _environment()
+        .get_template("page.html")
+        .render(title=title, body=body, status=status, csp=CSP)
+    )

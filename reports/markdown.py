@@ -1,0 +1,79 @@
+"""Markdown summary sized for a CI job summary or a PR comment: verdict, failures first, one table."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from reports import view
+from reports.model import RunResult
+
+_ICON = {"pass": "✅", "fail": "❌", "invalid": "⚠️"}
+
+
+def _cell(text: str) -> str:
+    # A pipe ends a table cell even inside backticks on GitHub.
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(result: RunResult) -> str:
+    run = result.run
+    rows = view.kpi_rows(result)
+    lines = [
+        f"## {_ICON[result.status]} chaosgate {view.headline(result)}",
+        "",
+        f"Run `{run.run_id}` · commit `{view.short_commit(run.commit)}` · backend "
+        f"`{run.backend or 'n/a'}` · seed `{run.seed}` · {view.when(run.started_at)} · "
+        f"{run.ended_at - run.started_at:.0f} s · exit {result.exit_code}",
+        "",
+    ]
+    invalid = [s for s in result.scenarios if s.status == "invalid"]
+    if invalid:
+        lines.append("**Invalid scenarios** (their KPIs are not verdicts):")
+        lines.extend(f"- ⚠️ `{s.name}`: {s.invalid_reason or 'no reason recorded'}" for s in invalid)
+        lines.append("")
+    failed = [row for row in rows if row.outcome == "fail"]
+    if failed:
+        lines.append("**Failed KPIs**")
+        lines.extend(
+            f"- ❌ `{row.scenario.name}`: `{row.kpi.expression}`: {view.failure_message(row.kpi)}"
+            for row in failed
+        )
+        lines.append("")
+    if rows:
+        lines.append("| | Scenario | KPI | Window | Measured | Threshold | Margin |")
+        lines.append("|---|---|---|---|---:|---:|---:|")
+        for row in rows:
+            kpi = row.kpi
+            cells = [
+                _ICON[row.outcome],
+                f"`{row.scenario.name}`",
+                f"`{kpi.expression}`",
+                kpi.window,
+                view.number(kpi.measured, kpi.unit),
+                view.threshold(kpi),
+                view.margin(kpi),
+            ]
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    else:
+        lines.append("_No KPI verdicts were recorded._")
+    ws = [(s.name, s.websocket) for s in result.scenarios if s.websocket is not None]
+    for name, summary in ws:
+        assert summary is not None
+        lines.append("")
+        lines.append(
+            f"WebSocket `{name}`: sent {summary.sent}, acknowledged {summary.acknowledged}, "
+            f"received {summary.received}, lost {len(summary.lost)}, duplicated {len(summary.duplicated)}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def append_step_summary(markdown: str) -> Path | None:
+    """Append to GitHub's job summary when running there; the file it wrote, else None."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return None
+    path = Path(target)
+    with path.open("a", encoding="utf-8") as summary:
+        summary.write(markdown + "\n")
+    return path

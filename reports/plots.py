@@ -1,0 +1,243 @@
+"""Matplotlib figures for the HTML report, returned as inline SVG text (no JavaScript needed).
+
+Matplotlib with the Agg backend: the standard, well-kept plotting library, rendering to SVG
+with text kept as text (`svg.fonttype: none`, small, selectable) and a fixed hash salt and
+metadata so the same result always renders to the same bytes. Each figure gets its own salt
+so the clip-path ids of several inline SVGs never collide in one HTML document.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections import defaultdict
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # after use("Agg"): the backend must be chosen first
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+from reports import hdr
+from reports.model import ScenarioResult
+
+PERCENTILE_STYLE = {50.0: ("p50", "#1f5fa8"), 95.0: ("p95", "#e08a1e"), 99.0: ("p99", "#b8322e")}
+# Percentiles evenly spaced on the log "1/(1-p)" axis, from 0% to 99.999%.
+CURVE_PERCENTILES = [100 * (1 - 10 ** (-k / 20)) for k in range(101)]
+STATE_COLOUR = {"ok": "#2e9d4f", "degraded": "#e0a526", "bad": "#d13b3b", "unknown": "#9aa0a6"}
+MARKER = {"fault.inject": ("#d13b3b", "inject"), "fault.remove": ("#2e9d4f", "remove")}
+_PLAIN = FuncFormatter(lambda y, _pos: f"{y:g}")  # 1000 ms, not 10³
+_RC = {
+    "svg.fonttype": "none",
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#e6e6e6",
+    "grid.linewidth": 0.6,
+    "axes.prop_cycle": matplotlib.cycler(
+        color=["#1f5fa8", "#c2571a", "#5b8c2a", "#8a3ea8", "#1c9aa3", "#a8811f"]
+    ),
+}
+
+
+def _svg(figure: Figure, salt: str) -> str:
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": salt}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "chaosgate"})
+    plt.close(figure)
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]  # inline: drop the XML prolog and DOCTYPE
+
+
+def _per_second(
+    scenario: ScenarioResult,
+) -> dict[str, dict[int, tuple[int, int, dict[float, float]]]]:
+    """name -> second -> (count, errors, {percentile: ms}) read from each bucket's histogram."""
+    table: dict[str, dict[int, tuple[int, int, dict[float, float]]]] = defaultdict(dict)
+    for bucket in scenario.series:
+        histogram = hdr.decode(bucket.histogram)
+        points = {}
+        if histogram.get_total_count():
+            points = {p: histogram.get_value_at_percentile(p) / 1000 for p in PERCENTILE_STYLE}
+        table[bucket.name][bucket.second] = (bucket.count, bucket.errors, points)
+    return dict(sorted(table.items()))
+
+
+def _decorate(axes: Axes, scenario: ScenarioResult, *, label: bool) -> None:
+    """Shade fault windows and draw injection/removal/recovery markers on one panel."""
+    for phase in scenario.phases:
+        if phase.kind == "fault":
+            axes.axvspan(phase.start_s, phase.end_s, color="#d13b3b", alpha=0.08, lw=0)
+            if label:
+                axes.text((phase.start_s + phase.end_s) / 2, 1.02, phase.fault or phase.name,
+                          transform=axes.get_xaxis_transform(), ha="center", va="bottom",
+                          color="#a12c2c", fontsize=8, fontweight="bold")  # fmt: skip
+        elif phase.kind == "recovery":
+            axes.axvspan(phase.start_s, phase.end_s, color="#2e9d4f", alpha=0.05, lw=0)
+    for event in scenario.events:
+        if event.kind in MARKER:
+            axes.axvline(event.t_s, color=MARKER[event.kind][0], lw=1, ls="--", alpha=0.8)
+    for measure in scenario.recoveries:
+        if measure.recovered_at_s is not None:
+            axes.axvline(measure.recovered_at_s, color="#1f5fa8", lw=1.2, ls="-.", alpha=0.9)
+            if label:
+                axes.text(measure.recovered_at_s, 0.98, f" recovered {measure.recovery_s:.1f}s",
+                          transform=axes.get_xaxis_transform(), color="#1f5fa8", fontsize=7,
+                          va="top")  # fmt: skip
+
+
+def _states(scenario: ScenarioResult) -> dict[str, list[tuple[float, str]]]:
+    """Readiness and breaker probes as (time, ok|degraded|bad) series, changes only."""
+    names = {"closed": "ok", "half-open": "degraded", "half_open": "degraded", "open": "bad"}
+    series: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for probe in sorted(scenario.probes, key=lambda p: p.t_s):
+        if probe.name == "ready" or probe.name.startswith("breaker."):
+            value = probe.value
+            if probe.name == "ready":
+                state = "ok" if value in (1, 1.0, "ready", "1") else "bad"
+            elif isinstance(value, str):
+                state = names.get(value.lower(), "unknown")
+            else:  # Prometheus encoding: 0 closed, 1 half-open, 2 open
+                state = {0: "ok", 1: "degraded", 2: "bad"}.get(int(value), "unknown")
+            if not series[probe.name] or series[probe.name][-1][1] != state:
+                series[probe.name].append((probe.t_s, state))
+    return dict(series)
+
+
+def _state_strip(
+    axes: Axes, scenario: ScenarioResult, states: dict[str, list[tuple[float, str]]]
+) -> None:
+    for row, (_name, changes) in enumerate(states.items()):
+        ends = [t for t, _ in changes[1:]] + [scenario.duration_s]
+        for (start, state), end in zip(changes, ends, strict=True):
+            axes.broken_barh([(start, end - start)], (row - 0.35, 0.7), color=STATE_COLOUR[state])
+    axes.set_yticks(range(len(states)), list(states))
+    axes.set_ylim(-0.6, len(states) - 0.4)
+    axes.grid(False)
+    axes.set_title("readiness / breakers  (green ok · amber half-open · red open or not ready)",
+                   loc="left", fontsize=8, color="#555")  # fmt: skip
+
+
+def timeline_svg(scenario: ScenarioResult) -> str:
+    """Latency per endpoint, throughput, error rate and SUT state over the scenario's time."""
+    data = _per_second(scenario)
+    states = _states(scenario)
+    latency_rows = list(data)
+    heights = (
+        [2.2] * len(latency_rows) + [1.5, 1.3] + ([0.35 + 0.3 * len(states)] if states else [])
+    )
+    with matplotlib.rc_context(_RC):
+        figure, axes_list = plt.subplots(len(heights), 1, sharex=True, figsize=(10, sum(heights) + 0.6),
+                                         height_ratios=heights, squeeze=False)  # fmt: skip
+        axes = list(axes_list[:, 0])
+        for row, name in enumerate(latency_rows):
+            ax = axes[row]
+            seconds = sorted(data[name])
+            for p, (label, colour) in PERCENTILE_STYLE.items():
+                values = [data[name][s][2].get(p, math.nan) for s in seconds]
+                ax.plot(seconds, values, label=label, lw=1.3, color=colour)
+            ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(_PLAIN)
+            ax.set_ylabel("latency ms")
+            ax.set_title(name, loc="left", fontsize=9, fontweight="bold")
+            ax.legend(loc="upper left", fontsize=7, ncols=3, frameon=False)
+        throughput, errors = axes[len(latency_rows)], axes[len(latency_rows) + 1]
+        for name, seconds in data.items():
+            xs = sorted(seconds)
+            throughput.plot(xs, [seconds[s][0] for s in xs], lw=1.2, label=name)
+            errors.plot(
+                xs,
+                [100 * seconds[s][1] / seconds[s][0] if seconds[s][0] else 0.0 for s in xs],
+                lw=1.2,
+                label=name,
+            )
+        throughput.set_ylabel("req/s")
+        throughput.set_ylim(bottom=0)
+        errors.set_ylim(bottom=0)
+        throughput.set_title("throughput", loc="left", fontsize=9, fontweight="bold")
+        throughput.legend(loc="lower left", fontsize=7, frameon=False)
+        errors.set_ylabel("errors %")
+        errors.set_title("error rate", loc="left", fontsize=9, fontweight="bold")
+        if states:
+            _state_strip(axes[-1], scenario, states)
+        for index, ax in enumerate(axes):
+            _decorate(ax, scenario, label=index == 0)
+        axes[-1].set_xlabel(
+            "seconds since scenario start   (red dashed: fault injected · green dashed: removed · blue: recovered)"
+        )
+        axes[-1].set_xlim(0, scenario.duration_s)
+        figure.tight_layout(h_pad=0.6)
+        return _svg(figure, f"timeline-{scenario.name}")
+
+
+def _tail_x(percentile: float) -> float:
+    return 1.0 / (1.0 - percentile / 100.0)
+
+
+def distribution_svg(scenario: ScenarioResult) -> str | None:
+    """HDR percentile distribution per endpoint: the whole run solid, the baseline dotted."""
+    baseline = next((p for p in scenario.phases if p.kind == "baseline"), None)
+    groups: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+    for bucket in scenario.series:
+        groups[bucket.name][0].append(bucket.histogram)
+        if baseline and baseline.start_s <= bucket.second < baseline.end_s:
+            groups[bucket.name][1].append(bucket.histogram)
+    if not groups:
+        return None
+    with matplotlib.rc_context(_RC):
+        figure, ax = plt.subplots(figsize=(10, 3.6))
+        colours = _RC["axes.prop_cycle"].by_key()["color"]
+        for index, (name, (whole, base)) in enumerate(sorted(groups.items())):
+            colour = colours[index % len(colours)]
+            for encoded, style, suffix in ((whole, "-", "whole run"), (base, ":", "baseline")):
+                curve = _curve(hdr.merge(encoded)) if encoded else None
+                if curve:
+                    ax.plot(*curve, ls=style, color=colour, lw=1.4, label=f"{name} ({suffix})")
+        _percentile_axis(ax)
+        ax.set_ylabel("latency ms (log)")
+        ax.set_title(
+            "latency by percentile (HDR histogram)", loc="left", fontsize=9, fontweight="bold"
+        )
+        ax.legend(loc="upper left", fontsize=7, frameon=False)
+        figure.tight_layout()
+        return _svg(figure, f"hdr-{scenario.name}")
+
+
+def websocket_latency_svg(scenario: ScenarioResult) -> str | None:
+    if scenario.websocket is None or not scenario.websocket.latency_histogram:
+        return None
+    curve = _curve(hdr.decode(scenario.websocket.latency_histogram))
+    if curve is None:
+        return None
+    with matplotlib.rc_context(_RC):
+        figure, ax = plt.subplots(figsize=(10, 2.6))
+        ax.plot(*curve, lw=1.4, label="send → receive")
+        _percentile_axis(ax)
+        ax.set_ylabel("latency ms (log)")
+        ax.set_title("WebSocket delivery latency", loc="left", fontsize=9, fontweight="bold")
+        figure.tight_layout()
+        return _svg(figure, f"ws-{scenario.name}")
+
+
+def _curve(histogram: object) -> tuple[list[float], list[float]] | None:
+    points = histogram.get_percentile_to_value_dict(CURVE_PERCENTILES)  # type: ignore[attr-defined]
+    xs = [_tail_x(p) for p in points]
+    ys = [max(v, 1) / 1000 for v in points.values()]
+    return (xs, ys) if histogram.get_total_count() else None  # type: ignore[attr-defined]
+
+
+def _percentile_axis(ax: Axes) -> None:
+    ticks = [0.0, 50.0, 90.0, 99.0, 99.9, 99.99, 99.999]
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(FixedLocator([_tail_x(p) for p in ticks]))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{100 - 100 / x:g}%"))
+    ax.yaxis.set_major_formatter(_PLAIN)
+    ax.set_xlim(1, _tail_x(99.999))
+    ax.set_xlabel("percentile")

@@ -1,0 +1,98 @@
+"""Presentation helpers shared by the renderers: wording and number formats, nothing computed.
+
+Every renderer says the same thing the same way (a negative margin gets a true minus sign
+in HTML, Markdown and JUnit alike), and orders KPIs the same way: failures first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from reports.model import KpiVerdict, RunResult, ScenarioResult
+
+VERDICT_WORD = {"pass": "PASS", "fail": "FAIL", "invalid": "INVALID"}
+VERDICT_MEANING = {
+    "pass": "every KPI held",
+    "fail": "a KPI failed",
+    "invalid": "the run cannot be trusted (neither pass nor fail)",
+}
+
+
+@dataclass(frozen=True)
+class KpiRow:
+    """One KPI verdict with the scenario it belongs to, ready to print."""
+
+    scenario: ScenarioResult
+    kpi: KpiVerdict
+
+    @property
+    def outcome(self) -> str:
+        if self.scenario.status == "invalid":
+            return "invalid"
+        return "pass" if self.kpi.passed else "fail"
+
+
+def kpi_rows(result: RunResult) -> list[KpiRow]:
+    """Every KPI of the run: failed first, then invalid, then passed; stable within a group."""
+    rows = [KpiRow(s, k) for s in result.scenarios for k in s.kpis]
+    order = {"fail": 0, "invalid": 1, "pass": 2}
+    return sorted(rows, key=lambda row: order[row.outcome])
+
+
+def count_outcomes(rows: list[KpiRow]) -> dict[str, int]:
+    counts = {"pass": 0, "fail": 0, "invalid": 0}
+    for row in rows:
+        counts[row.outcome] += 1
+    return counts
+
+
+def number(value: float | None, unit: str = "") -> str:
+    """A human number with its unit: 1130.5 ms, 8.5 %, 3; "n/a" when nothing was measured."""
+    if value is None:
+        return "n/a"
+    if float(value).is_integer():
+        text = f"{value:.0f}"
+    else:
+        text = f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+    text = "0" if text.strip("-0.") == "" else text.replace("-", "\u2212")
+    suffix = {"count": "", "%": "%", "": ""}.get(unit, f" {unit}")
+    return f"{text}{suffix}"
+
+
+def threshold(kpi: KpiVerdict) -> str:
+    return f"{kpi.comparator} {number(kpi.threshold, kpi.unit)}"
+
+
+def margin(kpi: KpiVerdict) -> str:
+    if kpi.margin is None:
+        return "n/a"
+    sign = "+" if kpi.margin > 0 else ""
+    return sign + number(kpi.margin, kpi.unit)
+
+
+def failure_message(kpi: KpiVerdict) -> str:
+    """measured vs threshold, in one line, as CI systems show it."""
+    line = f"measured {number(kpi.measured, kpi.unit)}, required {threshold(kpi)} (margin {margin(kpi)})"
+    return f"{line}: {kpi.message}" if kpi.message else line
+
+
+def when(unix_time: float) -> str:
+    return datetime.fromtimestamp(unix_time, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def short_commit(commit: str | None) -> str:
+    return commit[:10] if commit else "unknown"
+
+
+def headline(result: RunResult) -> str:
+    """The one sentence a reader needs first: the verdict and how many KPIs failed."""
+    rows = kpi_rows(result)
+    counts = count_outcomes(rows)
+    word = VERDICT_WORD[result.status]
+    if result.status == "invalid":
+        invalid = [s.name for s in result.scenarios if s.status == "invalid"]
+        return f"{word}: {VERDICT_MEANING['invalid']}; invalid scenarios: {', '.join(invalid)}"
+    if result.status == "fail":
+        return f"{word}: {counts['fail']} of {len(rows)} KPIs failed"
+    return f"{word}: all {len(rows)} KPIs held across {len(result.scenarios)} scenarios"
