@@ -27,30 +27,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sut.config import SutSettings
-from sut.errors import DependencyError, SutError
+from sut.errors import DependencyError
+from sut.mcp.problems import PROBLEM, BadToolCall, RateLimited, problem_response
 from sut.mcp.ratelimit import TokenBucket
 from sut.mcp.routing import ReplicaRouter
 
-PROBLEM = "application/problem+json"
 TOOLS = frozenset({"remember", "recall", "forget"})
-
-
-class RateLimited(SutError):
-    status = 429
-    title = "Rate limit exceeded"
-    slug = "rate-limited"
-
-
-class BadToolCall(SutError):
-    status = 422
-    title = "Invalid tool call"
-    slug = "invalid-tool-call"
-
-
-def problem_response(error: SutError, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(
-        error.problem(), status_code=error.status, media_type=PROBLEM, headers=headers
-    )
 
 
 def _replica_problem(body: dict[str, Any], replica: str) -> JSONResponse:
