@@ -1,0 +1,152 @@
+"""Load scenario YAML files: parse, validate WHOLE, and report every problem as file:line.
+
+PyYAML's composed node tree keeps a mark (line) for every value; pydantic reports where a
+problem is as a location path. Walking that path through the node tree maps each error to the
+line to fix. Nothing here lets an exception other than `ScenarioError` out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from chaosgate.errors import ScenarioError
+from scenarios.schema import Scenario
+
+SHIPPED_DIR = Path(__file__).parent
+SUITES_GLOB = "release/*.yaml"
+
+
+def _node_at(node: yaml.Node | None, path: tuple[int | str, ...]) -> yaml.Node | None:
+    """The deepest node along `path` (mapping keys, sequence indexes)."""
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            child = next(
+                (
+                    v
+                    for k, v in node.value
+                    if isinstance(k, yaml.ScalarNode) and k.value == str(part)
+                ),
+                None,
+            )
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(node.value)
+        ):
+            child = node.value[part]
+        else:
+            child = None
+        if child is None:
+            return node
+        node = child
+    return node
+
+
+def _line(root: yaml.Node | None, path: tuple[int | str, ...]) -> int:
+    node = _node_at(root, path)
+    return node.start_mark.line + 1 if node is not None else 1
+
+
+def describe(error: ValidationError, source: str, root: yaml.Node | None) -> str:
+    lines = []
+    for item in error.errors():
+        path = tuple(p for p in item["loc"] if isinstance(p, int | str))
+        key = ".".join(str(p) for p in path) or "(top level)"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if item["type"] == "missing":
+            message = "required field missing"
+        elif item["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling; see scenarios/scenario.schema.json)"
+        lines.append(f"{source}:{_line(root, path)}: {key}: {message}")
+    return "\n".join(lines)
+
+
+def _locate_load_errors(message: str, source: str, root: yaml.Node | None) -> str:
+    lines = []
+    for line in message.splitlines():
+        key, _, rest = line.removeprefix("load plan: ").partition(": ")
+        parts = [int(p) if p.isdigit() else p for p in key.split(".") if p and p != "(root)"]
+        path: tuple[int | str, ...] = ("load", *parts)
+        lines.append(f"{source}:{_line(root, path)}: {'.'.join(map(str, path))}: {rest}")
+    return "\n".join(lines)
+
+
+def scenario_from_data(
+    data: Any, source: str = "<scenario>", root: yaml.Node | None = None
+) -> Scenario:
+    """Validate already-parsed data (the Python API uses `Scenario(...)` directly)."""
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            "expected a mapping with name, load, kpis... at the top level", location=f"{source}:1"
+        )
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        raise ScenarioError(describe(error, source, root)) from None
+    except ScenarioError as error:  # LoadPlan validates itself and says "load plan: <key>: ..."
+        raise ScenarioError(_locate_load_errors(error.message, source, root)) from None
+    except (TypeError, ValueError, RecursionError) as error:  # a validator choking on odd input
+        raise ScenarioError(f"{source}:1: {error}") from None
+
+
+def load_scenario(path: Path) -> Scenario:
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{source}: no such scenario file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScenarioError(f"{source}: cannot read: {error}") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        line = (
+            (error.problem_mark or error.context_mark).line + 1
+            if (error.problem_mark or error.context_mark)
+            else 1
+        )
+        raise ScenarioError(f"{source}:{line}: not valid YAML: {error.problem or error}") from None
+    except (yaml.YAMLError, RecursionError, ValueError, TypeError) as error:
+        raise ScenarioError(f"{source}:1: not valid YAML: {error}") from None
+    return scenario_from_data(data, source, root)
+
+
+def shipped_scenarios() -> dict[str, Path]:
+    """name (file stem) -> path of every shipped scenario."""
+    return {p.stem: p for p in sorted(SHIPPED_DIR.glob(SUITES_GLOB))}
+
+
+def resolve(items: list[str], suite: str | None) -> list[Scenario]:
+    """Files, shipped names and/or a suite tag -> validated scenarios (ALL validated first)."""
+    shipped = shipped_scenarios()
+    paths: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            paths.extend(sorted(path.glob("*.yaml")))
+        elif path.suffix in (".yaml", ".yml") or path.exists():
+            paths.append(path)
+        elif item in shipped:
+            paths.append(shipped[item])
+        else:
+            raise ScenarioError(
+                f"{item}: neither a file nor a shipped scenario ({', '.join(shipped)})"
+            )
+    scenarios = [load_scenario(p) for p in paths]
+    if suite is not None:
+        tagged = [load_scenario(p) for p in shipped.values()]
+        scenarios += [
+            s for s in tagged if suite in s.tags and s.name not in {x.name for x in scenarios}
+        ]
+        if not scenarios:
+            raise ScenarioError(f"no shipped scenario is tagged {suite!r}")
+    if not scenarios:
+        raise ScenarioError(
+            "no scenarios given", hint="name files, shipped scenarios, or --suite release|smoke"
+        )
+    return scenarios

@@ -1,0 +1,274 @@
+"""The scenario model: YAML files and Python scenarios both become a validated `Scenario`.
+
+    name, description, tags (release | smoke | ...), seed
+    stack:   requires (services), sut_overrides (dotted SUT config keys: a weakened run)
+    load:    a `scenarios.load.LoadPlan` (users, rate profile, arrival, websocket clients...)
+    faults:  a schedule of [{name, at_s, for_s, target, fault, attributes}], in order, not
+             overlapping; `fault: flapping` with attributes {fault, fault_attributes, on_s, off_s}
+    kpis:    expressions (see reports.kpi_parse), or {expression, abort, grace_s}
+    steady_state: expressions that define "healthy" for recovery (default: the baseline KPIs)
+
+Windows follow the schedule: `baseline` is [0, first fault), `fault:<name>` is [at, at+for),
+`recovery:<name>` runs from the fault's removal to the next fault (or the end of the load).
+Everything is validated at construction, so a file is checked whole before anything starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from chaosgate.errors import ExpressionError
+from fixtures.faults import REGISTRY, Fault, build_fault
+from fixtures.stack import DEPENDENCIES, PROXIES, SUT_PROCESSES
+from reports.kpi_parse import Kpi, parse_kpi
+from reports.model import Phase
+from scenarios.load.plan import LoadPlan, parse_duration
+
+NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+SERVICES = (*DEPENDENCIES, "toxiproxy", *SUT_PROCESSES)
+Scalar = str | int | float | bool
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FaultStep(_Model):
+    """One scheduled fault. `at_s` counts from the start of the scenario (second 0)."""
+
+    name: str = Field(pattern=NAME, description="used in windows and KPIs: fault:<name>")
+    at_s: float = Field(gt=0, description="injection time, seconds from the start (30, '30s')")
+    for_s: float = Field(gt=0, description="how long the fault stays")
+    target: str = Field(description="a proxy (toxics, down, pool_exhaustion) or a service")
+    fault: str = Field(description=f"fault kind: {', '.join(sorted(REGISTRY))}")
+    attributes: dict[str, Any] = Field(default_factory=dict, description="the kind's attributes")
+    detect: str | None = Field(
+        None, description="dependency whose breaker marks detection (default: the target)"
+    )
+
+    @field_validator("at_s", "for_s", mode="before")
+    @classmethod
+    def _durations(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @model_validator(mode="after")
+    def _buildable(self) -> FaultStep:
+        self.build()
+        return self
+
+    @field_validator("target")
+    @classmethod
+    def _known_target(cls, target: str) -> str:
+        if target not in PROXIES and target not in SERVICES:
+            raise ValueError(
+                f"unknown target {target!r}; proxies: {', '.join(PROXIES)}; services: {', '.join(SERVICES)}"
+            )
+        return target
+
+    def build(self) -> Fault:
+        """The fault object (raises ValueError naming a bad attribute)."""
+        fault = build_fault(self.fault, self.target, self.attributes)
+        known = PROXIES if fault.targets == "proxy" else SERVICES
+        if self.target not in known:
+            raise ValueError(
+                f"{self.fault} needs a {fault.targets} target, one of: {', '.join(known)}"
+            )
+        return fault
+
+    @property
+    def end_s(self) -> float:
+        return self.at_s + self.for_s
+
+    @property
+    def detect_dependency(self) -> str | None:
+        if self.detect is not None:
+            return self.detect
+        return self.target if self.target in DEPENDENCIES else None
+
+
+class KpiSpec(_Model):
+    expression: str
+    abort: bool = Field(False, description="stop the run early when this breaks")
+    grace_s: float = Field(0.0, ge=0, description="abort only after it stayed broken this long")
+
+    @field_validator("expression")
+    @classmethod
+    def _parses(cls, expression: str) -> str:
+        try:
+            parse_kpi(expression)
+        except ExpressionError as error:
+            raise ValueError(str(error)) from None
+        return expression
+
+    @property
+    def kpi(self) -> Kpi:
+        return parse_kpi(self.expression)
+
+
+class StackSpec(_Model):
+    requires: list[str] = Field(default_factory=list, description="services the scenario needs")
+    sut_overrides: dict[str, Scalar] = Field(
+        default_factory=dict,
+        description="dotted SUT config keys, e.g. postgres.breaker.enabled: false",
+    )
+
+    @field_validator("requires")
+    @classmethod
+    def _known(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if name not in SERVICES:
+                raise ValueError(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
+        return names
+
+
+class Scenario(_Model):
+    name: str = Field(pattern=NAME)
+    description: str = ""
+    tags: list[str] = Field(default_factory=list, description="suites: release, smoke, ...")
+    seed: int | None = Field(None, description="overrides load.seed: arrivals replay exactly")
+    stack: StackSpec = Field(default_factory=StackSpec)
+    load: LoadPlan
+    faults: list[FaultStep] = Field(default_factory=list)
+    kpis: list[KpiSpec] = Field(min_length=1)
+    steady_state: list[str] | None = Field(
+        None, description="recovery checks (default: baseline KPIs)"
+    )
+    recovery_consecutive_s: int = Field(3, ge=1, le=60, description="K healthy seconds in a row")
+
+    @field_validator("kpis", mode="before")
+    @classmethod
+    def _strings_are_kpis(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"expression": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("steady_state")
+    @classmethod
+    def _steady_parses(cls, value: list[str] | None) -> list[str] | None:
+        for expression in value or []:
+            try:
+                kpi = parse_kpi(expression)
+            except ExpressionError as error:
+                raise ValueError(str(error)) from None
+            if not kpi.is_windowed:
+                raise ValueError(
+                    f"a steady-state check must be windowed (latency, error_rate): {expression}"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Scenario:
+        names = [f.name for f in self.faults]
+        if len(set(names)) != len(names):
+            raise ValueError("fault names must be unique")
+        previous_end = 0.0
+        for step in self.faults:
+            if step.at_s < previous_end:
+                raise ValueError(
+                    f"fault {step.name!r} starts at {step.at_s:g}s, before the previous one ends ({previous_end:g}s)"
+                )
+            previous_end = step.end_s
+        if self.faults and previous_end >= self.duration_s:
+            raise ValueError(
+                f"the last fault ends at {previous_end:g}s but the load lasts only {self.duration_s:g}s: leave time to recover"
+            )
+        for spec in self.kpis:
+            self._check_references(spec.kpi, names)
+        if any(s.kpi.function == "recovery" for s in self.kpis) and not self.steady_checks():
+            raise ValueError(
+                "recovery(...) needs steady-state checks: add steady_state or a KPI 'during baseline'"
+            )
+        return self
+
+    def _check_references(self, kpi: Kpi, names: list[str]) -> None:
+        referenced = kpi.argument if kpi.function in ("recovery", "detect") else None
+        if kpi.window and ":" in kpi.window:
+            referenced = kpi.window.split(":", 1)[1]
+        if referenced is not None and referenced not in names:
+            raise ValueError(
+                f"{kpi.text!r} names fault {referenced!r}, which is not scheduled ({', '.join(names) or 'no faults'})"
+            )
+        if kpi.window in ("fault", "recovery") and not names:
+            raise ValueError(f"{kpi.text!r}: no fault is scheduled")
+
+    @property
+    def duration_s(self) -> float:
+        return self.load.duration_s
+
+    def plan(self) -> LoadPlan:
+        """The load plan with the scenario's seed applied."""
+        return self.load if self.seed is None else self.load.model_copy(update={"seed": self.seed})
+
+    def steady_checks(self) -> list[Kpi]:
+        if self.steady_state is not None:
+            return [parse_kpi(e) for e in self.steady_state]
+        return [s.kpi for s in self.kpis if s.kpi.window == "baseline"]
+
+    def phases(self) -> list[Phase]:
+        first = self.faults[0].at_s if self.faults else self.duration_s
+        phases = [Phase(name="baseline", kind="baseline", start_s=0.0, end_s=first)]
+        for index, step in enumerate(self.faults):
+            after = self.faults[index + 1].at_s if index + 1 < len(self.faults) else self.duration_s
+            phases.append(
+                Phase(
+                    name=f"fault:{step.name}",
+                    kind="fault",
+                    start_s=step.at_s,
+                    end_s=step.end_s,
+                    fault=step.name,
+                )
+            )
+            phases.append(
+                Phase(
+                    name=f"recovery:{step.name}",
+                    kind="recovery",
+                    start_s=step.end_s,
+                    end_s=after,
+                    fault=step.name,
+                )
+            )
+        return phases
+
+
+def overrides_key(scenario: Scenario) -> tuple[tuple[str, Scalar], ...]:
+    """Scenarios with equal keys can share one stack."""
+    return tuple(sorted(scenario.stack.sut_overrides.items()))
+
+
+def json_schema_text() -> str:
+    """The published JSON Schema (scenarios/scenario.schema.json); a test keeps the file current."""
+    import json
+
+    schema = Scenario.model_json_schema()
+    kpi_ref = schema["properties"]["kpis"]["items"]
+    schema["properties"]["kpis"]["items"] = {"anyOf": [{"type": "string"}, kpi_ref]}
+    for definition in [schema, *schema.get("$defs", {}).values()]:
+        _durations_accept_text(definition)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://chaosgate.dev/scenario.schema.json"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+_DURATION_TEXT = {"type": "string", "description": "a duration: 30s, 1m30s, 500ms, 2.5"}
+
+
+def _durations_accept_text(definition: dict[str, Any]) -> None:
+    """Durations (`*_s` numbers) also accept "30s"-style text, as the validators do."""
+    for name, prop in definition.get("properties", {}).items():
+        if not name.endswith("_s"):
+            continue
+        if prop.get("type") == "number":
+            number = {
+                k: prop.pop(k) for k in list(prop) if k not in ("title", "description", "default")
+            }
+            prop["anyOf"] = [number, _DURATION_TEXT]
+        elif "anyOf" in prop and {"type": "number"} in prop["anyOf"]:
+            prop["anyOf"].append(_DURATION_TEXT)
+
+
+if __name__ == "__main__":  # python -m scenarios.schema  rewrites the published schema
+    from pathlib import Path
+
+    Path(__file__).with_name("scenario.schema.json").write_text(json_schema_text())
