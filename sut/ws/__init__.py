@@ -1,0 +1,1 @@
+"""WebSocket delivery with durable per-client queues (contract C3)."""
