@@ -1,0 +1,154 @@
+"""`chaosgate run` and `chaosgate list`.
+
+`run` validates EVERY named scenario before any stack starts (bad input: exit 2), runs them,
+writes `<out>/<run-id>/result.json` plus the rendered reports, prints a verdict table and
+exits 0 (all KPIs hold), 1 (a KPI failed), 3 (run invalid).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import shlex
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from chaosgate.settings import load_settings
+from reports.model import RunResult
+from scenarios.loader import load_scenario, resolve, shipped_scenarios
+
+RENDERERS = {  # file -> "module:function"; a renderer that is absent is skipped, said so
+    "report.html": "reports.html:render_html",
+    "junit.xml": "reports.junit:render_junit",
+    "summary.md": "reports.markdown:render_markdown",
+}
+_STYLE = {"pass": "green", "fail": "red", "invalid": "yellow"}
+
+
+def write_reports(result: RunResult, run_dir: Path, console: Console) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "result.json").write_text(result.model_dump_json(indent=1))
+    for filename, target in RENDERERS.items():
+        module_name, function = target.split(":")
+        try:
+            render = getattr(importlib.import_module(module_name), function)
+        except (ImportError, AttributeError) as error:
+            console.print(f"[yellow]{filename} not written: {error}[/]")
+            continue
+        (run_dir / filename).write_text(render(result))
+
+
+def verdict_table(result: RunResult) -> Table:
+    table = Table(title=f"chaosgate run {result.run.run_id}: {result.status.upper()}")
+    for column in ("scenario", "KPI", "measured", "threshold", "verdict"):
+        table.add_column(column)
+    for scenario in result.scenarios:
+        if scenario.status == "invalid":
+            table.add_row(
+                scenario.name,
+                "(run invalid)",
+                "",
+                "",
+                f"[yellow]invalid: {scenario.invalid_reason}[/]",
+            )
+        for kpi in scenario.kpis:
+            measured = "—" if kpi.measured is None else f"{kpi.measured:.4g} {kpi.unit}"
+            word = "pass" if kpi.passed else "FAIL" + (" (aborted)" if kpi.aborted_run else "")
+            table.add_row(scenario.name, kpi.expression, measured, f"{kpi.comparator} {kpi.threshold:g} {kpi.unit}",
+                          f"[{'green' if kpi.passed else 'red'}]{word}[/]")  # fmt: skip
+        for measure in scenario.recoveries:
+            recovery = "never" if measure.recovery_s is None else f"{measure.recovery_s:.1f} s"
+            detect = "never" if measure.detect_s is None else f"{measure.detect_s:.1f} s"
+            table.add_row(
+                scenario.name,
+                f"[dim]{measure.fault}: detected {detect}, recovered {recovery}[/]",
+                "",
+                "",
+                "",
+            )
+    return table
+
+
+@click.command()
+@click.argument("items", nargs=-1)
+@click.option(
+    "--suite", type=click.Choice(["smoke", "release"]), help="the shipped scenarios with this tag"
+)
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="reports directory")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "local", "containers", "external"]),
+    help="stack backend",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="compare with this result.json",
+)
+@click.option("--check", is_flag=True, help="only validate the scenarios (exit 0 or 2)")
+@click.option(
+    "--config", type=click.Path(path_type=Path, dir_okay=False), help="harness settings file"
+)
+@click.pass_context
+def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path | None, backend: str | None,
+        baseline: Path | None, check: bool, config: Path | None) -> None:  # fmt: skip
+    """Run scenarios (files, shipped names, or --suite) and decide: exit 0 / 1 / 2 / 3."""
+    scenarios = resolve(list(items), suite)  # every file validated before anything starts
+    console = Console(stderr=False)
+    if check:
+        console.print(f"{len(scenarios)} scenario(s) valid: {', '.join(s.name for s in scenarios)}")
+        return
+    settings = load_settings(config, backend=backend)
+    from scenarios.orchestrator import new_run_id, run_all
+
+    run_id = new_run_id()
+    run_dir = (out or settings.reports_dir) / run_id
+    result = run_all(scenarios, settings, backend=settings.backend, out_dir=run_dir, run_id=run_id,
+                     command=shlex.join(["chaosgate", *sys.argv[1:]]), report=lambda line: console.print(line),
+                     progress=sys.stderr.isatty())  # fmt: skip
+    write_reports(result, run_dir, console)
+    console.print(verdict_table(result))
+    if baseline is not None:
+        _compare(baseline, result, run_dir, console)
+    console.print(f"result: {run_dir / 'result.json'}")
+    ctx.exit(result.exit_code)
+
+
+def _compare(baseline: Path, result: RunResult, run_dir: Path, console: Console) -> None:
+    from reports.compare import compare_results
+    from reports.compare_render import render_comparison_markdown
+    from reports.load import load_result
+
+    comparison = compare_results(load_result(baseline), result, 0.10)
+    text = render_comparison_markdown(comparison)
+    (run_dir / "compare.md").write_text(text)
+    console.print(text)
+
+
+@click.command("list")
+def list_command() -> None:
+    """Shipped scenarios and fault kinds."""
+    from fixtures.faults import REGISTRY
+
+    console = Console()
+    scenarios = Table(title="shipped scenarios (chaosgate run NAME | --suite smoke|release)")
+    for column in ("name", "tags", "load s", "faults", "description"):
+        scenarios.add_column(column)
+    for name, path in shipped_scenarios().items():
+        scenario = load_scenario(path)
+        faults = ", ".join(f"{f.fault}@{f.target}" for f in scenario.faults) or "—"
+        scenarios.add_row(
+            name, ",".join(scenario.tags), f"{scenario.duration_s:g}", faults, scenario.description
+        )
+    console.print(scenarios)
+    kinds = Table(title="fault kinds")
+    for column in ("kind", "target", "attributes", "what it does"):
+        kinds.add_column(column)
+    for kind, cls in sorted(REGISTRY.items()):
+        fields = ", ".join(f.name for f in dataclasses.fields(cls) if f.name != "target")
+        kinds.add_row(kind, cls.targets, fields, cls.description)
+    console.print(kinds)

@@ -1,0 +1,219 @@
+"""Run ONE scenario on an open stack: load + probes + the fault schedule, then judge it.
+
+Lifecycle (Chaos Toolkit's shape): baseline → fault(s) on schedule → recovery; the faults'
+context managers sit in one ExitStack, so they are undone on success, breach, error and
+Ctrl-C alike. A fault that did not take effect or a generator that fell behind makes the
+scenario `invalid` (exit 3); a broken KPI makes it `fail` (exit 1).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from chaosgate.errors import FaultNotEffective, RunInvalid
+from chaosgate.settings import HarnessSettings
+from fixtures.faults import FaultContext
+from fixtures.stack import Stack
+from reports.kpi_eval import evaluate_all
+from reports.model import KpiVerdict, Phase, RecoveryMeasure, ScenarioResult, Status
+from reports.recovery import detected_at, recovered_at
+from scenarios.abort import AbortWatch, Breach
+from scenarios.journal import Journal
+from scenarios.load.run import LoadOutcome, LoadRun
+from scenarios.probes import Probes
+from scenarios.schema import Scenario
+
+START_LEAD_S = 0.0  # the load engine itself starts its schedule once its users are spawned
+
+
+class _Aborted(Exception):
+    def __init__(self, breach: Breach) -> None:
+        super().__init__(breach.expression)
+        self.breach = breach
+
+
+class ScenarioRun:
+    def __init__(
+        self,
+        stack: Stack,
+        scenario: Scenario,
+        settings: HarnessSettings,
+        out_dir: Path,
+        progress: bool = True,
+    ):
+        self.stack, self.scenario, self.settings = stack, scenario, settings
+        self.out_dir = out_dir
+        self.t0 = time.time() + START_LEAD_S
+        self.journal = Journal(self.t0)
+        self.phases = scenario.phases()
+        self.watch = AbortWatch(scenario.kpis, self.phases, scenario.duration_s)
+        self.load = LoadRun(scenario.plan(), stack.sut_url, self.t0, out_dir, progress=progress)
+        self.probes = Probes(
+            stack.sut_direct_url, self.t0, timeout_s=min(settings.timeouts.http_s, 2.0)
+        )
+        self.ctx = FaultContext(stack, settings.timeouts)
+        self.times: dict[str, tuple[float, float | None]] = {}  # fault -> (injected, removed)
+        self.breach: Breach | None = None
+        self.invalid: str | None = None
+
+    # -- the schedule ---------------------------------------------------------------------
+    def _wait_until(self, t_s: float) -> None:
+        """Idle until scenario time `t_s`, checking for a breach; raises `_Aborted`."""
+        poll = max(self.settings.timeouts.poll_interval_s * 4, 0.2)
+        while (now := self.journal.now_s()) < t_s:
+            self._check_breach()
+            if not any(p.is_running() for p in self.load.processes):
+                return
+            time.sleep(min(poll, t_s - now))
+
+    def _check_breach(self) -> None:
+        if not self.watch.active:
+            return
+        self.load.latest_second()  # polls the workers' records
+        complete = math.floor(self.journal.now_s()) - 1
+        breach = self.watch.check(self.load.collector.series(), self.probes.snapshot(), complete)
+        if breach is not None:
+            raise _Aborted(breach)
+
+    def _run_schedule(self, faults: ExitStack) -> None:
+        for step in self.scenario.faults:
+            self._wait_until(step.at_s)
+            fault = step.build()
+            ctx = FaultContext(
+                self.stack, self.settings.timeouts, self.journal.sink(step.name), self.ctx.stop
+            )
+            with ExitStack() as one:
+                injected = self.journal.now_s()
+                self.times[step.name] = (injected, None)
+                one.enter_context(fault.active(ctx))
+                faults.callback(one.pop_all().close)  # so an abort below still undoes it
+                self._wait_until(step.end_s)
+            faults.pop_all().close()
+            self.times[step.name] = (injected, self.journal.now_s())
+        self._wait_until(self.scenario.duration_s + self.scenario.load.drain_s + 30)
+
+    def execute(self) -> ScenarioResult:
+        outcome: LoadOutcome | None = None
+        self.journal.add("scenario.start", message=self.scenario.name)
+        with self.probes:
+            try:
+                self.load.start()
+                with ExitStack() as faults:
+                    try:
+                        self._run_schedule(faults)
+                    except _Aborted as aborted:
+                        self.breach = aborted.breach
+                        self.journal.add("abort", message=f"KPI broke: {aborted.breach.expression}",
+                                         first_broken_s=aborted.breach.first_broken_s)  # fmt: skip
+                    except FaultNotEffective as error:
+                        self.invalid = str(error)
+                        self.journal.add("invalid", message=str(error))
+            finally:
+                self.ctx.stop.set()
+                outcome = (
+                    self.load.stop() if any(p.is_running() for p in self.load.processes) else None
+                )
+                outcome = outcome or self.load.wait(self.settings.timeouts.teardown_s)
+        self.journal.add("scenario.end", message=self.scenario.name)
+        return self._judge(outcome)
+
+    # -- judging --------------------------------------------------------------------------
+    def _judge(self, outcome: LoadOutcome) -> ScenarioResult:
+        end_s = max([self.journal.now_s(), *(b.second + 1.0 for b in outcome.series)])
+        phases = _stretch(self.phases, end_s, self.breach)
+        result = ScenarioResult(
+            name=self.scenario.name,
+            description=self.scenario.description,
+            status="pass",
+            t0=self.t0,
+            duration_s=round(end_s, 3),
+            phases=phases,
+            events=self.journal.events(),
+            series=outcome.series,
+            probes=self.probes.snapshot(),
+            generator=outcome.generator,
+            websocket=outcome.websocket,
+        )
+        result.recoveries = self._recoveries(result, end_s)
+        result.kpis = self._verdicts(result)
+        status: Status = "fail" if any(not v.passed for v in result.kpis) else "pass"
+        if not outcome.generator.valid and self.breach is None:
+            self.invalid = self.invalid or f"load generator behind: {outcome.generator.reason}"
+        if self.invalid:
+            status = "invalid"
+        result.status, result.invalid_reason = status, self.invalid
+        return result
+
+    def _recoveries(self, result: ScenarioResult, end_s: float) -> list[RecoveryMeasure]:
+        measures = []
+        checks = self.scenario.steady_checks()
+        for step in self.scenario.faults:
+            if step.name not in self.times:
+                continue
+            injected, removed = self.times[step.name]
+            removed_at = removed if removed is not None else end_s
+            recovered = (
+                recovered_at(
+                    checks,
+                    result.series,
+                    result.probes,
+                    removed_at,
+                    end_s,
+                    self.scenario.recovery_consecutive_s,
+                )
+                if checks and removed is not None
+                else None
+            )
+            detected = detected_at(result.probes, injected, removed_at, step.detect_dependency)
+            measures.append(RecoveryMeasure(fault=step.name, injected_at_s=round(injected, 3), removed_at_s=round(removed_at, 3),
+                                            detected_at_s=detected, recovered_at_s=recovered))  # fmt: skip
+        return measures
+
+    def _verdicts(self, result: ScenarioResult) -> list[KpiVerdict]:
+        verdicts = evaluate_all([s.kpi for s in self.scenario.kpis], result)
+        if self.breach is not None:
+            for verdict in verdicts:
+                if verdict.expression == self.breach.expression:
+                    verdict.aborted_run = True
+                    verdict.breached_at_s = self.breach.first_broken_s
+                    verdict.passed = False
+                    verdict.message = f"aborted the run at {self.breach.decided_at_s:g}s: broken since {self.breach.first_broken_s:g}s; {verdict.message}"
+        return verdicts
+
+
+def _stretch(phases: list[Phase], end_s: float, breach: Breach | None) -> list[Phase]:
+    """The planned phases cut at an abort, the last one stretched to the observed end."""
+    cut = breach.decided_at_s if breach else None
+    out: list[Phase] = []
+    for index, phase in enumerate(phases):
+        start, end = phase.start_s, phase.end_s
+        if index == len(phases) - 1:
+            end = max(end, end_s)
+        if cut is not None:
+            if start >= cut:
+                break
+            end = min(end, cut)
+        out.append(phase.model_copy(update={"end_s": round(end, 3)}))
+    return out
+
+
+def run_scenario(
+    stack: Stack,
+    scenario: Scenario,
+    settings: HarnessSettings,
+    out_dir: Path,
+    progress: bool = True,
+) -> ScenarioResult:
+    """One scenario on an open stack; a RunInvalid becomes an `invalid` result, not a crash."""
+    try:
+        return ScenarioRun(stack, scenario, settings, out_dir, progress).execute()
+    except RunInvalid as error:
+        return invalid_result(scenario, str(error))
+
+
+def invalid_result(scenario: Scenario, reason: str) -> ScenarioResult:
+    return ScenarioResult(name=scenario.name, description=scenario.description, status="invalid",
+                          invalid_reason=reason, t0=time.time(), duration_s=0.0)  # fmt: skip
