@@ -1,0 +1,105 @@
+"""A tiny, fast HTTP/1.1 keep-alive server for measuring the load engine itself.
+
+`python -m scenarios.bench.server --port P [--delay-ms D]`: every request answers 200 "ok"
+after D ms. `GET /_stall?ms=N` makes every response (pending or new) wait until N ms from now
+and answers `{"start": t, "end": t}` (Unix times), so a test knows the true stall window.
+uvloop + a raw asyncio Protocol: no framework, so the server is never the bottleneck we measure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import uvloop
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+
+
+class State:
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self.stall_until = 0.0
+
+
+class Http(asyncio.Protocol):
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+        self.queue: list[tuple[float, bytes]] = []  # responses in request order (pipelining)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+            head, self.buffer = self.buffer[:end], self.buffer[end + 4 :]
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            self.buffer = self.buffer[length:]  # bodies are ignored
+            self.respond(head.split(b" ", 2)[1].decode("latin-1"))
+
+    def respond(self, target: str) -> None:
+        now = time.time()
+        if target.startswith("/_stall"):
+            ms = float(parse_qs(urlsplit(target).query).get("ms", ["1000"])[0])
+            self.state.stall_until = now + ms / 1000
+            body = json.dumps({"start": now, "end": self.state.stall_until}).encode()
+            response = (
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                % (len(body), body)
+            )
+            self.queue.append((now, response))
+        else:
+            self.queue.append((now + self.state.delay_s, OK))
+        if len(self.queue) == 1:
+            self.schedule()
+
+    def schedule(self) -> None:
+        if not self.queue:
+            return
+        due = max(self.queue[0][0], self.state.stall_until)
+        wait = due - time.time()
+        loop = asyncio.get_running_loop()
+        if wait <= 0 and self.state.delay_s == 0:
+            self.send()
+        else:
+            loop.call_at(loop.time() + max(wait, 0.0), self.send)
+
+    def send(self) -> None:
+        if not self.queue:
+            return
+        if time.time() < self.state.stall_until:  # a stall began while this one waited
+            self.schedule()
+            return
+        _, response = self.queue.pop(0)
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(response)
+        self.schedule()
+
+
+async def serve(port: int, delay_s: float) -> None:
+    state = State(delay_s)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: Http(state), "127.0.0.1", port, backlog=4096)
+    async with server:
+        await server.serve_forever()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m scenarios.bench.server")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--delay-ms", type=float, default=0.0)
+    args = parser.parse_args()
+    uvloop.run(serve(args.port, args.delay_ms / 1000))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Parent side: tail the workers' records file and merge the deltas, exactly (HDR add).
+
+Encoded deltas are kept as strings and merged on demand (a decoded histogram is ~140 KB;
+a compressed delta is a few hundred bytes), so a long run stays small in memory.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from reports.hdr import encode, merge, new_histogram
+from reports.model import SecondBucket
+
+
+@dataclass
+class NameStats:
+    count: int
+    errors: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+@dataclass
+class SecondView:
+    """The live view of one second: per request name, what happened."""
+
+    second: int
+    names: dict[str, NameStats]
+
+    @property
+    def count(self) -> int:
+        return sum(s.count for s in self.names.values())
+
+    @property
+    def errors(self) -> int:
+        return sum(s.errors for s in self.names.values())
+
+
+@dataclass
+class _Key:
+    count: int = 0
+    errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    parts: list[str] = field(default_factory=list)
+
+
+class Collector:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = 0
+        self._partial = b""
+        self._keys: dict[tuple[int, str], _Key] = {}
+        self.service: dict[str, list[str]] = {}
+        self.lag_parts: list[str] = []
+        self.sent = 0
+        self.late = 0
+        self.cpu_samples: dict[int, list[float]] = {}
+        self.rss_mb_max = 0.0
+        self.finals: dict[int, int] = {}  # worker -> scheduled
+        self.errors: list[str] = []
+        self.ws_events: list[dict[str, Any]] = []
+
+    def poll(self) -> None:
+        """Read what the workers appended since the last poll."""
+        if not self.path.exists():
+            return
+        with self.path.open("rb") as handle:
+            handle.seek(self._offset)
+            chunk = handle.read()
+        self._offset += len(chunk)
+        lines = (self._partial + chunk).split(b"\n")
+        self._partial = lines.pop()
+        for line in lines:
+            if line.strip():
+                self._apply(json.loads(line))
+
+    def _apply(self, record: dict[str, Any]) -> None:
+        if record.get("type") == "error":
+            self.errors.append(str(record["message"]))
+            return
+        for b in record["buckets"]:
+            key = self._keys.setdefault((b["second"], b["name"]), _Key())
+            key.count += b["count"]
+            key.errors += b["errors"]
+            for kind, n in b["error_kinds"].items():
+                key.error_kinds[kind] = key.error_kinds.get(kind, 0) + n
+            key.parts.append(b["histogram"])
+        for name, encoded in record["service"].items():
+            self.service.setdefault(name, []).append(encoded)
+        self.sent += record["sent"]
+        self.late += record["late"]
+        if record["lag"]:
+            self.lag_parts.append(record["lag"])
+        if not record.get("final"):  # the final flush's CPU reading covers the wind-down
+            self.cpu_samples.setdefault(record["worker"], []).append(record["cpu_percent"])
+        self.rss_mb_max = max(self.rss_mb_max, record["rss_mb"])
+        self.ws_events.extend(record["ws"])
+        if record.get("final"):
+            self.finals[record["worker"]] = int(record["scheduled"])
+
+    def seconds(self) -> list[int]:
+        return sorted({second for second, _ in self._keys})
+
+    def view(self, second: int) -> SecondView:
+        names: dict[str, NameStats] = {}
+        for (sec, name), key in self._keys.items():
+            if sec != second:
+                continue
+            h = merge(key.parts)
+            names[name] = NameStats(
+                key.count,
+                key.errors,
+                h.get_value_at_percentile(50) / 1000,
+                h.get_value_at_percentile(95) / 1000,
+                h.get_value_at_percentile(99) / 1000,
+            )
+        return SecondView(second, names)
+
+    def series(self) -> list[SecondBucket]:
+        out = []
+        for (second, name), key in sorted(self._keys.items()):
+            merged = merge(key.parts)
+            key.parts = [encode(merged)]  # keep the merged form, not the deltas
+            out.append(
+                SecondBucket(
+                    second=second,
+                    name=name,
+                    count=key.count,
+                    errors=key.errors,
+                    error_kinds=dict(key.error_kinds),
+                    histogram=key.parts[0],
+                )
+            )
+        return out
+
+    def lag(self) -> HdrHistogram:
+        return merge(self.lag_parts) if self.lag_parts else new_histogram()
+
+    def service_histograms(self) -> dict[str, str]:
+        return {name: encode(merge(parts)) for name, parts in self.service.items()}

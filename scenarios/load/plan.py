@@ -1,0 +1,160 @@
+"""The load plan: what rate, which users, how the schedule is drawn. Validated before anything runs.
+
+A bad value raises `ScenarioError` (an InputError, exit 2) naming the field, e.g.
+`load plan: rate.0.hold_s: not a duration: 'soon' (expected e.g. 30s, 1m30s, 500ms, 2.5)`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from chaosgate.errors import ScenarioError
+from scenarios.users import USER_CLASSES
+
+_DURATION = re.compile(
+    r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m(?!s))?\s*(?:(\d+(?:\.\d+)?)s)?\s*(?:(\d+(?:\.\d+)?)ms)?\s*$"
+)
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from 30, 2.5, "30s", "1m30s", "500ms", "1h". Raises ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        try:
+            seconds = float(text)
+        except ValueError:
+            match = _DURATION.match(text)
+            if not match or not any(match.groups()):
+                raise ValueError(
+                    f"not a duration: {value!r} (expected e.g. 30s, 1m30s, 500ms, 2.5)"
+                ) from None
+            h, m, s, ms = (float(g) if g else 0.0 for g in match.groups())
+            seconds = h * 3600 + m * 60 + s + ms / 1000
+    else:
+        raise ValueError(f"not a duration: {value!r} (expected e.g. 30s, 1m30s, 500ms, 2.5)")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"a duration must be finite and >= 0, got {value!r}")
+    return seconds
+
+
+class _Checked(BaseModel):
+    """Constructing one with bad values raises ScenarioError naming the field, never a traceback."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            raise ScenarioError(_describe(error, type(self).__name__)) from None
+
+
+def _describe(error: ValidationError, model: str) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(root)"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        lines.append(f"load plan: {key}: {message}")
+    return "\n".join(lines) or f"load plan: invalid {model}"
+
+
+class RateStep(_Checked):
+    """One step of the rate profile: a linear ramp, a hold, or a jump to `rps` and hold."""
+
+    ramp_to_rps: float | None = Field(None, gt=0, description="ramp linearly to this rate...")
+    over_s: float | None = Field(None, description="...over this long")
+    rps: float | None = Field(None, gt=0, description="jump to this rate (then hold for hold_s)")
+    hold_s: float | None = Field(None, description="keep the current rate this long")
+
+    @field_validator("over_s", "hold_s", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float | None:
+        return None if value is None else parse_duration(value)
+
+    @model_validator(mode="after")
+    def _shape(self) -> RateStep:
+        ramp = self.ramp_to_rps is not None or self.over_s is not None
+        if ramp and (self.ramp_to_rps is None or self.over_s is None):
+            raise ValueError("a ramp needs both ramp_to_rps and over_s")
+        if ramp and (self.rps is not None or self.hold_s is not None):
+            raise ValueError(
+                "a step is either a ramp (ramp_to_rps, over_s) or a hold (rps, hold_s)"
+            )
+        if not ramp and self.hold_s is None:
+            raise ValueError("a step needs ramp_to_rps + over_s, or hold_s (optionally with rps)")
+        return self
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.over_s if self.over_s is not None else self.hold_s or 0.0)
+
+
+class LoadPlan(_Checked):
+    users: list[str] = Field(min_length=1, description="user class names, see scenarios.users")
+    rate: list[RateStep] = Field(min_length=1)
+    arrival: Literal["constant", "poisson"] = "poisson"
+    seed: int = 0
+    workers: int = Field(1, ge=1, le=64, description="1: one local process; N: master + N")
+    concurrency: int | None = Field(
+        None, ge=1, le=20_000, description="HTTP users (open slots); default: one second of peak"
+    )
+    tolerance_ms: float = Field(10.0, gt=0, description="a send later than this counts as late")
+    late_fraction_max: float = Field(0.01, ge=0, le=1, description="more late sends: invalid")
+    cpu_limit_percent: float = Field(95.0, gt=0, description="median worker CPU above: invalid")
+    drain_s: float = Field(5.0, ge=0, description="wait for in-flight requests after the schedule")
+    request_timeout_s: float = Field(10.0, gt=0)
+    websocket_clients: int = Field(0, ge=0)
+    websocket_rps: float = Field(0.0, ge=0, description="messages/s over all WebSocket clients")
+
+    @field_validator("drain_s", "request_timeout_s", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @field_validator("users")
+    @classmethod
+    def _known_users(cls, users: list[str]) -> list[str]:
+        for name in users:
+            if name not in USER_CLASSES:
+                known = ", ".join(sorted(USER_CLASSES))
+                raise ValueError(f"unknown user class {name!r} (known: {known})")
+        return users
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LoadPlan:
+        if self.duration_s <= 0:
+            raise ValueError("the rate profile lasts 0 s: give a hold_s or over_s > 0")
+        if self.rate[0].ramp_to_rps is None and self.rate[0].rps is None:
+            raise ValueError("rate.0: the first step must set a rate (rps or ramp_to_rps)")
+        if "websocket" in self.users and (self.websocket_clients < 1 or self.websocket_rps <= 0):
+            raise ValueError(
+                "the websocket user needs websocket_clients >= 1 and websocket_rps > 0"
+            )
+        return self
+
+    @property
+    def duration_s(self) -> float:
+        return sum(step.duration_s for step in self.rate)
+
+    @property
+    def peak_rps(self) -> float:
+        return max((s.ramp_to_rps or s.rps or 0.0) for s in self.rate)
+
+    @property
+    def http_users(self) -> list[str]:
+        return [name for name in self.users if name != "websocket"]
+
+    @property
+    def slots(self) -> int:
+        """HTTP users to spawn: enough to keep one second of peak rate in flight."""
+        if not self.http_users:
+            return 0
+        return self.concurrency or max(10, min(2000, math.ceil(self.peak_rps)))

@@ -1,0 +1,54 @@
+"""Progress of a load run: a live line on a terminal (rich), one plain line every few seconds in CI."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from scenarios.load.collect import SecondView
+
+CI_EVERY_S = 5.0
+
+
+def describe(elapsed_s: float, total_s: float, view: SecondView | None) -> str:
+    head = f"load {elapsed_s:5.1f}/{total_s:.0f}s"
+    if view is None or not view.names:
+        return f"{head}  (warming up)"
+    worst = max(view.names.values(), key=lambda s: s.p99_ms)
+    p50 = max(s.p50_ms for s in view.names.values())
+    p95 = max(s.p95_ms for s in view.names.values())
+    return (
+        f"{head}  s{view.second}: {view.count} req/s  errors {view.errors}  "
+        f"p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {worst.p99_ms:.1f} ms"
+    )
+
+
+class Progress:
+    def __init__(self, total_s: float, *, enabled: bool = True, live: bool | None = None) -> None:
+        self.total_s = total_s
+        self.enabled = enabled
+        self.live_mode = sys.stdout.isatty() if live is None else live
+        self._live: Live | None = None
+        self._last_line = 0.0
+
+    def update(self, elapsed_s: float, view: SecondView | None) -> None:
+        if not self.enabled:
+            return
+        line = describe(elapsed_s, self.total_s, view)
+        if self.live_mode:
+            if self._live is None:
+                self._live = Live(Text(line), console=Console(), auto_refresh=False)
+                self._live.start()
+            self._live.update(Text(line), refresh=True)
+        elif time.monotonic() - self._last_line >= CI_EVERY_S:
+            self._last_line = time.monotonic()
+            print(line, flush=True)
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None

@@ -1,0 +1,236 @@
+"""`LoadRun` (contract C5): runs a LoadPlan in Locust worker process(es), merges their records.
+
+Nothing of Locust or gevent is imported here: the workers are `python -m scenarios.load.worker`
+subprocesses, started and stopped by PID (fixtures.local.processes.ManagedProcess).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chaosgate.errors import GeneratorBehind, RunInvalid
+from chaosgate.settings import load_settings
+from fixtures.local.processes import ManagedProcess, free_port
+from reports.hdr import merge
+from reports.model import GeneratorHealth, SecondBucket, WebSocketSummary
+from scenarios.load.collect import Collector, SecondView
+from scenarios.load.plan import LoadPlan
+from scenarios.load.progress import Progress
+from scenarios.load.wscheck import check_history
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class LoadOutcome:
+    series: list[SecondBucket]
+    generator: GeneratorHealth
+    websocket: WebSocketSummary | None
+    duration_s: float
+    service_time: dict[str, str] = field(default_factory=dict)  # closed-loop view, per name
+    aborted: bool = False
+
+    def percentile_ms(self, percentile: float, name: str | None = None) -> float:
+        """Latency from the intended start, over the whole run (or one request name)."""
+        parts = [b.histogram for b in self.series if name is None or b.name == name]
+        return float(merge(parts).get_value_at_percentile(percentile)) / 1000
+
+    def max_ms(self, name: str | None = None) -> float:
+        parts = [b.histogram for b in self.series if name is None or b.name == name]
+        return float(merge(parts).get_max_value()) / 1000
+
+    def count(self, name: str | None = None) -> int:
+        return sum(b.count for b in self.series if name is None or b.name == name)
+
+    def raise_if_invalid(self) -> None:
+        if not self.generator.valid:
+            raise GeneratorBehind(
+                f"load generator could not hold its schedule: {self.generator.reason}"
+            )
+
+
+class LoadRun:
+    def __init__(
+        self,
+        plan: LoadPlan,
+        base_url: str,
+        t0: float,
+        out_dir: Path,
+        *,
+        progress: bool = True,
+        python: str = sys.executable,
+    ) -> None:
+        self.plan, self.base_url, self.t0 = plan, base_url.rstrip("/"), t0
+        self.out_dir = Path(out_dir)
+        self.python = python
+        self.timeouts = load_settings().timeouts
+        self.records = self.out_dir / "load-records.jsonl"
+        self.collector = Collector(self.records)
+        self.progress = Progress(plan.duration_s, enabled=progress)
+        self.processes: list[ManagedProcess] = []
+        self._started_at: float | None = None
+        self._aborted = False
+        self._outcome: LoadOutcome | None = None
+
+    def _process(self, name: str, *args: str) -> ManagedProcess:
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
+        )
+        argv = [self.python, "-m", "scenarios.load.worker", *args]
+        return ManagedProcess(name, argv, self.out_dir / f"{name}.log", env=env, cwd=REPO_ROOT)
+
+    def start(self) -> LoadRun:
+        if self._started_at is not None:
+            raise RunInvalid("this LoadRun was already started")
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.records.unlink(missing_ok=True)
+        plan_file = self.out_dir / "load-plan.json"
+        plan_file.write_text(self.plan.model_dump_json(indent=2))
+        common = [
+            "--plan",
+            str(plan_file),
+            "--out",
+            str(self.records),
+            "--t0",
+            repr(self.t0),
+            "--base-url",
+            self.base_url,
+        ]
+        if self.plan.workers == 1:
+            self.processes = [self._process("load-local", "--role", "local", *common)]
+        else:
+            port = free_port()
+            master = self._process(
+                "load-master",
+                "--role",
+                "master",
+                *common,
+                "--master-port",
+                str(port),
+                "--expect-workers",
+                str(self.plan.workers),
+                "--connect-timeout-s",
+                str(self.timeouts.startup_s),
+            )
+            workers = [
+                self._process(f"load-worker-{i}", "--role", "worker", "--master-port", str(port))
+                for i in range(self.plan.workers)
+            ]
+            self.processes = [master, *workers]
+        self._started_at = time.time()
+        for process in self.processes:
+            process.start()
+        return self
+
+    def _deadline(self) -> float:
+        assert self._started_at is not None
+        return self._started_at + self.timeouts.startup_s + self.plan.duration_s + self.plan.drain_s
+
+    def wait(self, timeout_s: float | None = None) -> LoadOutcome:
+        """Until the plan is done (or `timeout_s`, then abort); always bounded."""
+        if self._started_at is None:
+            raise RunInvalid("LoadRun.wait() before start()")
+        deadline = min(
+            self._deadline(), time.time() + (timeout_s if timeout_s is not None else 1e9)
+        )
+        try:
+            while any(p.is_running() for p in self.processes) and time.time() < deadline:
+                self.collector.poll()
+                self.progress.update(time.time() - self._started_at, self.latest_second())
+                time.sleep(self.timeouts.poll_interval_s * 4)
+        finally:
+            self.progress.close()
+        if any(p.is_running() for p in self.processes):
+            return self.stop()
+        return self.result()
+
+    def stop(self) -> LoadOutcome:
+        """Abort: workers stop sending, ship what they have, exit (SIGKILL past teardown_s)."""
+        self._aborted = True
+        master_first = self.processes[:1] if self.plan.workers > 1 else []
+        for process in master_first + self.processes[len(master_first) :]:
+            process.stop(self.timeouts.teardown_s)
+        self.progress.close()
+        return self.result()
+
+    def latest_second(self) -> SecondView | None:
+        """The newest second that is (nearly) complete: the one before the current second."""
+        self.collector.poll()
+        seconds = [s for s in self.collector.seconds() if s <= int(time.time() - self.t0) - 1]
+        return self.collector.view(seconds[-1]) if seconds else None
+
+    def result(self) -> LoadOutcome:
+        if self._outcome is not None:
+            return self._outcome
+        if any(p.is_running() for p in self.processes):
+            raise RunInvalid("LoadRun.result() while workers still run: wait() or stop() first")
+        self.collector.poll()
+        assert self._started_at is not None
+        duration = time.time() - self._started_at
+        ws = check_history(self.collector.ws_events) if self.plan.websocket_clients else None
+        self._outcome = LoadOutcome(
+            series=self.collector.series(),
+            generator=self._health(),
+            websocket=ws,
+            duration_s=duration,
+            service_time=self.collector.service_histograms(),
+            aborted=self._aborted,
+        )
+        return self._outcome
+
+    def _health(self) -> GeneratorHealth:
+        c, plan = self.collector, self.plan
+        reasons = list(c.errors)
+        missing = plan.workers - len(c.finals)
+        if missing > 0:
+            tails = "\n".join(
+                p.log_tail(8) for p in self.processes if p.popen and p.popen.returncode
+            )
+            reasons.append(
+                f"{missing} load worker(s) ended without a final record\n{tails}".strip()
+            )
+        scheduled = max(sum(c.finals.values()), c.sent)
+        unsent = scheduled - c.sent
+        lag = c.lag()
+        late_fraction = (c.late + unsent) / scheduled if scheduled else 0.0
+        if scheduled == 0:
+            reasons.append("nothing was scheduled or sent")
+        if late_fraction > plan.late_fraction_max:
+            reasons.append(
+                f"{late_fraction:.1%} of sends started more than {plan.tolerance_ms:g} ms late or "
+                f"never ({unsent} unsent; allowed {plan.late_fraction_max:.1%}); max lag "
+                f"{lag.get_max_value() / 1000:.0f} ms"
+            )
+        medians = {w: statistics.median(s) for w, s in c.cpu_samples.items() if s}
+        busy = {w: m for w, m in medians.items() if m >= plan.cpu_limit_percent}
+        if busy:
+            reasons.append(
+                f"generator CPU saturated: median {max(busy.values()):.0f}% "
+                f"(limit {plan.cpu_limit_percent:g}%) in worker(s) {sorted(busy)}"
+            )
+        span = (
+            min(plan.duration_s, max(time.time() - self.t0, 1e-9))
+            if self._aborted
+            else plan.duration_s
+        )
+        return GeneratorHealth(
+            intended_rate=scheduled / span,
+            achieved_rate=c.sent / span,
+            scheduled=scheduled,
+            sent=c.sent,
+            max_lag_ms=lag.get_max_value() / 1000,
+            p99_lag_ms=lag.get_value_at_percentile(99) / 1000,
+            late_fraction=min(late_fraction, 1.0),
+            tolerance_ms=plan.tolerance_ms,
+            cpu_percent_max=max((max(s) for s in c.cpu_samples.values() if s), default=0.0),
+            workers=plan.workers,
+            rss_mb_max=c.rss_mb_max,
+            valid=not reasons,
+            reason="; ".join(reasons) or None,
+        )

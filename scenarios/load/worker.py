@@ -1,0 +1,176 @@
+"""The load worker process: `python -m scenarios.load.worker --role local|master|worker ...`.
+
+This is the only module that runs Locust (and gevent's monkey-patching), always in its own
+process. `local` runs the whole plan in one process and writes records to `--out` (JSONL);
+`master` + N `worker`s are Locust's distributed mode: each worker runs its share of the schedule
+(arrivals k ≡ index mod N) and ships records to the master as custom messages; the master
+writes them to `--out`. Records are the same in both modes, so results are identical in shape.
+"""
+
+from __future__ import annotations
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
+import json  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import gevent  # noqa: E402
+from locust import User  # noqa: E402
+from locust.env import Environment  # noqa: E402
+
+from scenarios.load.engine import Engine  # noqa: E402
+from scenarios.load.plan import LoadPlan  # noqa: E402
+from scenarios.users import USER_CLASSES  # noqa: E402
+
+Sink = Callable[[dict[str, Any]], None]
+
+
+def load_class(name: str, host: str, timeout_s: float) -> type[User]:
+    module, attribute = USER_CLASSES[name].split(":")
+    cls: type[User] = getattr(importlib.import_module(module), attribute)
+    cls.host = host
+    cls.network_timeout = cls.connection_timeout = timeout_s  # type: ignore[attr-defined]
+    return cls
+
+
+def user_classes(plan: LoadPlan, host: str) -> list[type[User]]:
+    classes = [load_class(name, host, plan.request_timeout_s) for name in plan.users]
+    for cls in classes:
+        if getattr(cls, "ticket_kind", "") == "ws":
+            cls.fixed_count = plan.websocket_clients
+    return classes
+
+
+def error_kind(exception: BaseException | None, response: Any) -> str | None:
+    status = getattr(response, "status_code", 0) or 0
+    if status >= 400:
+        return f"http_{status}"
+    if exception is None:
+        return None
+    return type(exception).__name__
+
+
+def install_hook(env: Environment) -> None:
+    def on_request(
+        name: str,
+        response_time: float,
+        exception: BaseException | None = None,
+        context: dict[str, Any] | None = None,
+        start_time: float | None = None,
+        response: Any = None,
+        **_: Any,
+    ) -> None:
+        engine: Engine | None = getattr(env, "chaosgate_engine", None)
+        ticket = (context or {}).get("cg_ticket")
+        if engine is None or ticket is None or start_time is None:
+            return  # not a scheduled send (e.g. a user's helper call): not part of the figures
+        intended = ticket.intended
+        if ticket.started:
+            intended = start_time  # later requests of one task: from their own start
+        else:
+            ticket.started = True
+            engine.recorder.record_send(ticket.intended, start_time)
+        engine.recorder.record(
+            name, intended, start_time, response_time / 1000, error_kind(exception, response)
+        )
+
+    env.events.request.add_listener(on_request)
+
+
+def drive(env: Environment, engine: Engine, sink: Sink, spawn: Callable[[], None] | None) -> None:
+    """Run this process's share of the schedule to the end (or abort), shipping records."""
+    runner = env.runner
+    assert runner is not None
+
+    def flusher() -> None:
+        while True:
+            gevent.sleep(1.0)
+            sink(engine.recorder.flush())
+
+    flushing = gevent.spawn(flusher)
+    if spawn is not None:
+        spawn()
+    deadline = engine.end_at + engine.plan.drain_s
+    while time.time() < deadline and not engine.aborted:
+        if engine.exhausted() and runner.user_count == 0:
+            break
+        gevent.sleep(0.05)
+    engine.abort()  # nothing more is handed out; what was due and unsent counts as skipped
+    flushing.kill()
+    runner.stop()
+    sink(engine.recorder.flush(final=True, scheduled=engine.scheduled()))
+
+
+def file_sink(path: Path) -> Sink:
+    out = path.open("a", encoding="utf-8")
+
+    def write(record: dict[str, Any]) -> None:
+        out.write(json.dumps(record, separators=(",", ":")) + "\n")
+        out.flush()
+
+    return write
+
+
+def _abort_on_term(get_engine: Callable[[], Engine | None]) -> None:
+    def handler() -> None:
+        engine = get_engine()
+        if engine is not None:
+            engine.abort()
+
+    gevent.signal_handler(signal.SIGTERM, handler)
+
+
+def run_local(args: argparse.Namespace, plan: LoadPlan) -> None:
+    env = Environment(user_classes=user_classes(plan, args.base_url), host=args.base_url)
+    install_hook(env)
+    runner = env.create_local_runner()
+    users = plan.slots + plan.websocket_clients
+    start_at = time.time() + 0.5 + users / 4000  # spawning users takes a moment
+    engine = Engine(plan, args.t0, start_at, 0, 1)
+    env.chaosgate_engine = engine  # type: ignore[attr-defined]
+    _abort_on_term(lambda: engine)
+    drive(env, engine, file_sink(Path(args.out)), lambda: runner.start(users, spawn_rate=users))
+    runner.quit()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m scenarios.load.worker")
+    parser.add_argument("--role", choices=["local", "master", "worker"], required=True)
+    parser.add_argument("--plan", help="LoadPlan JSON file (local, master)")
+    parser.add_argument("--out", help="records JSONL file (local, master)")
+    parser.add_argument("--t0", type=float, default=None, help="Unix time of second 0")
+    parser.add_argument("--base-url", default=None)
+    parser.add_argument("--master-host", default="127.0.0.1")
+    parser.add_argument("--master-port", type=int, default=5557)
+    parser.add_argument("--bind-host", default="127.0.0.1", help="master: where workers connect")
+    parser.add_argument("--expect-workers", type=int, default=1)
+    parser.add_argument("--connect-timeout-s", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    if args.role == "worker":
+        from scenarios.load.distributed import run_worker
+
+        run_worker(args)
+        return
+    plan = LoadPlan.model_validate_json(Path(args.plan).read_text())
+    if args.t0 is None:
+        args.t0 = time.time()
+    if args.role == "local":
+        run_local(args, plan)
+    else:
+        from scenarios.load.distributed import run_master
+
+        run_master(args, plan)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""WebSocket user (contract C3): one client connection per user; one message per "ws" ticket.
+
+It sends `{"type":"send","id",...}`, reads acks, deliveries and pings on a reader greenlet,
+confirms each delivery with `{"type":"received"}`, answers pings, and reconnects with backoff
+when the connection drops (the server replays the queue). Every step lands in the history
+(sent / acked / received / reconnect, with times) that `scenarios.load.wscheck` checks, and in
+the histograms: "WS send" = intended start -> ack, "WS deliver" = real send -> first receipt.
+websocket-client is used because it is synchronous, so gevent's patched sockets drive it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import uuid
+from typing import Any
+
+import gevent
+import websocket
+from locust import task
+
+from scenarios.load.engine import Ticket
+from scenarios.users.base import TicketedUser, engine_of
+
+BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
+
+
+class WebSocketUser(TicketedUser):
+    ticket_kind = "ws"
+    fixed_count = 1  # the worker sets it from LoadPlan.websocket_clients
+
+    def on_start(self) -> None:
+        self.client_id = f"cg-{uuid.uuid4().hex[:12]}"
+        self.url = self.host.replace("http", "ws", 1) + f"/ws/{self.client_id}"
+        self.ws: websocket.WebSocket | None = None
+        self.unacked: dict[str, tuple[Ticket, float]] = {}
+        self.sent_at: dict[str, float] = {}
+        self.received: set[str] = set()
+        self.closing = False
+        self._connect(first=True)
+        self.reader = gevent.spawn(self._read_loop)
+        super().on_start()
+
+    def _connect(self, first: bool = False) -> bool:
+        engine = engine_of(self)
+        deadline = engine.end_at + engine.plan.drain_s
+        for attempt in range(10_000):
+            if self.closing or time.time() > deadline:
+                return False
+            try:
+                self.ws = websocket.create_connection(
+                    self.url, timeout=engine.plan.request_timeout_s
+                )
+                if not first:
+                    engine.recorder.record_ws("reconnect", self.client_id, "", time.time())
+                return True
+            except (OSError, websocket.WebSocketException):
+                gevent.sleep(BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)])
+        return False
+
+    def _send(self, frame: dict[str, Any]) -> None:
+        assert self.ws is not None
+        self.ws.send(json.dumps(frame))
+
+    @task
+    def send_message(self) -> None:
+        ticket, recorder = self.ticket, engine_of(self).recorder
+        assert ticket is not None
+        message_id = uuid.uuid4().hex
+        started = time.time()
+        ticket.started = True
+        recorder.record_send(ticket.intended, started)
+        try:
+            self._send({"type": "send", "id": message_id, "payload": {"sent_at": started}})
+        except (OSError, websocket.WebSocketException, AssertionError) as error:
+            recorder.record(
+                "WS send", ticket.intended, started, time.time() - started, type(error).__name__
+            )
+            return
+        recorder.record_ws("sent", self.client_id, message_id, started)
+        self.unacked[message_id] = (ticket, started)
+        self.sent_at[message_id] = started
+
+    def _read_loop(self) -> None:
+        while not self.closing:
+            try:
+                assert self.ws is not None
+                frame = json.loads(self.ws.recv())
+            except (OSError, websocket.WebSocketException, AssertionError, ValueError):
+                if self.closing or not self._connect():
+                    return
+                continue
+            self._handle(frame, time.time())
+
+    def _handle(self, frame: dict[str, Any], now: float) -> None:
+        recorder = engine_of(self).recorder
+        kind, message_id = frame.get("type"), str(frame.get("id", ""))
+        if kind == "ack" and message_id in self.unacked:
+            ticket, started = self.unacked.pop(message_id)
+            recorder.record_ws("acked", self.client_id, message_id, now)
+            recorder.record("WS send", ticket.intended, started, now - started)
+            self._fire("WS send", (now - started) * 1000)
+        elif kind == "message":
+            recorder.record_ws("received", self.client_id, message_id, now)
+            sent = self.sent_at.get(message_id)
+            if sent is not None and message_id not in self.received:
+                recorder.record("WS deliver", sent, sent, now - sent)
+                self._fire("WS deliver", (now - sent) * 1000)
+            self.received.add(message_id)
+            self._try_send({"type": "received", "id": message_id})
+        elif kind == "ping":
+            self._try_send({"type": "pong", "t": frame.get("t")})
+
+    def _try_send(self, frame: dict[str, Any]) -> None:
+        # a drop is the reader's to notice: it reconnects and the server replays
+        with contextlib.suppress(OSError, websocket.WebSocketException, AssertionError):
+            self._send(frame)
+
+    def _fire(self, name: str, ms: float) -> None:
+        """Locust's own stats (its UI); chaosgate's figures come from the recorder above."""
+        self.environment.events.request.fire(
+            request_type="WS", name=name, response_time=ms, response_length=0,
+            exception=None, context={},
+        )  # fmt: skip
+
+    def on_stop(self) -> None:
+        """Wait (bounded) for the deliveries of everything sent, then close."""
+        engine = engine_of(self)
+        deadline = min(time.time() + engine.plan.drain_s, engine.end_at + engine.plan.drain_s)
+        while set(self.sent_at) - self.received and time.time() < deadline:
+            gevent.sleep(0.02)
+        self.closing = True
+        if self.ws is not None:
+            self.ws.close()
+        self.reader.kill(block=False)
