@@ -51,8 +51,11 @@ def _parse_json(text: str, source: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        # A decoder that ran off the end of the text means the writer stopped midway.
-        if error.pos >= len(text.rstrip()):
+        # A document that opens like JSON but never closes, or that the decoder ran off the
+        # end of, is a writer that stopped midway (killed run, full disk), not a wrong file.
+        body = text.strip()
+        unclosed = body[:1] in "{[" and body[-1:] not in "}]"
+        if unclosed or error.pos >= len(text.rstrip()):
             raise ResultFileError(
                 f"{source}:{error.lineno}:{error.colno}: result file is truncated "
                 f"(JSON ends early: {error.msg})",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections import defaultdict
 
 import matplotlib
@@ -51,7 +52,12 @@ def _svg(figure: Figure, salt: str) -> str:
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "chaosgate"})
     plt.close(figure)
     text = buffer.getvalue()
-    return text[text.index("<svg") :]  # inline: drop the XML prolog and DOCTYPE
+    text = text[text.index("<svg") :]  # inline: drop the XML prolog and DOCTYPE
+    # matplotlib numbers ids per figure (figure_1, patch_1, ...): prefix them so several
+    # inline SVGs in one page keep unique ids and their clip-path references stay right.
+    prefix = re.sub(r"[^A-Za-z0-9]+", "-", salt)
+    text = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', text)
+    return re.sub(r'(url\(#|href="#)([^)"]+)', rf"\1{prefix}-\2", text)
 
 
 def _per_second(
