@@ -7,9 +7,11 @@ Names are stable (other SUT test modules use them): `sut_workdir`, `pg`, `redis_
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from fixtures.local.services import LocalService, start_fakesnow, start_postgres
 from sut.config import SutSettings, load_sut_settings
 
 ConfigFactory = Callable[..., Path]
+Eventually = Callable[[Callable[[], bool], float], Awaitable[float]]
 
 
 @pytest.fixture
@@ -54,6 +57,22 @@ def redis_server(sut_workdir: Path) -> Iterator[LocalService]:
 def warehouse(sut_workdir: Path) -> Iterator[LocalService]:
     (sut_workdir / "snow").mkdir()
     yield from _serve(start_fakesnow(sut_workdir / "snow", free_port()))
+
+
+async def _eventually(condition: Callable[[], bool], timeout_s: float) -> float:
+    """Poll `condition` until true; return the seconds it took, or fail the test at the deadline."""
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > timeout_s:
+            pytest.fail(f"condition not met within {timeout_s}s")
+        await asyncio.sleep(0.02)
+    return time.monotonic() - start
+
+
+@pytest.fixture
+def eventually() -> Eventually:
+    """`await eventually(lambda: cond, timeout_s)` polls with a deadline (no sleeps as sync)."""
+    return _eventually
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:

@@ -1,0 +1,127 @@
+"""Postgres through an asyncpg pool, created lazily so the backend starts while Postgres is down."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import asyncpg
+
+from sut.config import PostgresSettings
+from sut.errors import DependencyError, DependencyTimeout, DependencyUnavailable, PoolExhausted
+
+NAME = "postgres"
+
+
+def classify(error: BaseException) -> DependencyError | None:
+    """Map a driver error to the SUT's named error; None for the caller's own errors (bad SQL)."""
+    if isinstance(error, DependencyError):
+        return error
+    if isinstance(error, TimeoutError | asyncpg.QueryCanceledError):
+        return DependencyTimeout(f"postgres did not answer in time ({error!r})", dependency=NAME)
+    if isinstance(
+        error,
+        OSError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.CannotConnectNowError
+        | asyncpg.exceptions.OperatorInterventionError,
+    ):
+        return DependencyUnavailable(f"postgres unavailable ({error!r})", dependency=NAME)
+    return None
+
+
+class PostgresPool:
+    name = NAME
+
+    def __init__(self, settings: PostgresSettings) -> None:
+        self.settings = settings
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+        self._in_use = 0
+        self._waiting = 0
+
+    async def start(self) -> None:
+        with contextlib.suppress(DependencyError):
+            await self._ensure_pool()
+
+    async def _ensure_pool(self) -> asyncpg.Pool:
+        if self._pool is not None:
+            return self._pool
+        async with self._lock:
+            if self._pool is None:
+                s = self.settings
+                pool = asyncpg.create_pool(
+                    host=s.host,
+                    port=s.port,
+                    user=s.user,
+                    password=s.password or None,
+                    database=s.database,
+                    min_size=s.pool.min_size,
+                    max_size=s.pool.max_size,
+                    timeout=s.connect_timeout_s,
+                    command_timeout=s.statement_timeout_s,
+                    server_settings={"statement_timeout": str(int(s.statement_timeout_s * 1000))},
+                )
+                try:
+                    async with asyncio.timeout(s.connect_timeout_s + s.pool.acquire_timeout_s):
+                        self._pool = await pool
+                except BaseException as error:
+                    pool.terminate()  # a half-initialised pool must not keep sockets
+                    mapped = classify(error)
+                    if mapped is None:
+                        raise
+                    raise mapped from None
+        assert self._pool is not None
+        return self._pool
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        pool = await self._ensure_pool()
+        self._waiting += 1
+        try:
+            connection = await pool.acquire(timeout=self.settings.pool.acquire_timeout_s)
+        except TimeoutError:
+            if self._in_use >= self.settings.pool.max_size:
+                raise PoolExhausted(
+                    f"no postgres connection free within {self.settings.pool.acquire_timeout_s}s "
+                    f"({self._in_use}/{self.settings.pool.max_size} in use)",
+                    dependency=NAME,
+                ) from None
+            raise DependencyTimeout(
+                "postgres did not accept a connection in time", dependency=NAME
+            ) from None
+        except Exception as error:
+            raise (classify(error) or error) from None
+        finally:
+            self._waiting -= 1
+        self._in_use += 1
+        try:
+            yield connection
+        except Exception as error:
+            mapped = classify(error)
+            if mapped is None:
+                raise
+            raise mapped from error
+        finally:
+            self._in_use -= 1
+            with contextlib.suppress(Exception):
+                await pool.release(connection, timeout=self.settings.connect_timeout_s)
+
+    async def check(self) -> None:
+        async with self.acquire() as connection:
+            await connection.fetchval("SELECT 1")
+
+    def stats(self) -> tuple[int, int, int]:
+        idle = self._pool.get_idle_size() if self._pool is not None else 0
+        return self._in_use, idle, self._waiting
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                async with asyncio.timeout(self.settings.connect_timeout_s):
+                    await pool.close()
+            except TimeoutError:
+                pool.terminate()

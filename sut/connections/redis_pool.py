@@ -1,0 +1,88 @@
+"""Redis through one redis.asyncio pool, bounded by a semaphore so acquisition has a timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+import redis.exceptions as rexc
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from sut.config import RedisSettings
+from sut.errors import DependencyError, DependencyTimeout, DependencyUnavailable, PoolExhausted
+
+NAME = "redis"
+
+
+def classify(error: BaseException) -> DependencyError | None:
+    if isinstance(error, DependencyError):
+        return error
+    if isinstance(error, rexc.TimeoutError | TimeoutError):
+        return DependencyTimeout(f"redis did not answer in time ({error!r})", dependency=NAME)
+    if isinstance(error, rexc.ConnectionError | OSError):
+        return DependencyUnavailable(f"redis unavailable ({error!r})", dependency=NAME)
+    return None
+
+
+class RedisPool:
+    name = NAME
+
+    def __init__(self, settings: RedisSettings) -> None:
+        self.settings = settings
+        # No retries: redis-py's default retries make a blackholed Redis take ~15 s to fail;
+        # we want failure within socket_timeout_s and leave retrying to the caller.
+        self._pool = aioredis.ConnectionPool(
+            host=settings.host,
+            port=settings.port,
+            max_connections=settings.pool.max_size,
+            socket_timeout=settings.socket_timeout_s,
+            socket_connect_timeout=settings.socket_timeout_s,
+            retry=Retry(NoBackoff(), 0),
+        )
+        self.client = aioredis.Redis(connection_pool=self._pool, retry=Retry(NoBackoff(), 0))
+        self._slots = asyncio.Semaphore(settings.pool.max_size)
+        self._in_use = 0
+        self._waiting = 0
+
+    async def start(self) -> None:
+        """Nothing to open eagerly: redis-py connects on first use."""
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[aioredis.Redis]:
+        self._waiting += 1
+        try:
+            async with asyncio.timeout(self.settings.pool.acquire_timeout_s):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise PoolExhausted(
+                f"no redis connection free within {self.settings.pool.acquire_timeout_s}s",
+                dependency=NAME,
+            ) from None
+        finally:
+            self._waiting -= 1
+        self._in_use += 1
+        try:
+            yield self.client
+        except Exception as error:
+            mapped = classify(error)
+            if mapped is None:
+                raise
+            raise mapped from error
+        finally:
+            self._in_use -= 1
+            self._slots.release()
+
+    async def check(self) -> None:
+        async with self.acquire() as client:
+            await client.ping()
+
+    def stats(self) -> tuple[int, int, int]:
+        idle = len(getattr(self._pool, "_available_connections", ()))
+        return self._in_use, idle, self._waiting
+
+    async def close(self) -> None:
+        await self.client.aclose()
+        await self._pool.disconnect()
