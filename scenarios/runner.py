@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -60,14 +61,30 @@ class ScenarioRun:
         self.invalid: str | None = None
 
     # -- the schedule ---------------------------------------------------------------------
-    def _wait_until(self, t_s: float) -> None:
-        """Idle until scenario time `t_s`, checking for a breach; raises `_Aborted`."""
+    def _wait_until(self, t_s: float, done: Callable[[], bool] | None = None) -> None:
+        """Idle until scenario time `t_s` (or `done()`), checking for a breach; raises `_Aborted`."""
         poll = max(self.settings.timeouts.poll_interval_s * 4, 0.2)
         while (now := self.journal.now_s()) < t_s:
             self._check_breach()
-            if not any(p.is_running() for p in self.load.processes):
+            if not any(p.is_running() for p in self.load.processes) or (done and done()):
                 return
             time.sleep(min(poll, t_s - now))
+
+    def _all_recovered(self) -> bool:
+        """Live: has every fault been followed by K healthy seconds? (ends the run early)"""
+        checks = self.scenario.steady_checks()
+        if not checks:
+            return False
+        self.load.latest_second()
+        series, probes = self.load.collector.series(), self.probes.snapshot()
+        end = self.journal.now_s() - 1  # the current second is not complete
+        for injected_removed in self.times.values():
+            removed = injected_removed[1]
+            k = self.scenario.recovery_consecutive_s
+            if removed is None or recovered_at(checks, series, probes, removed, end, k) is None:
+                return False
+        self.journal.add("note", message="every fault recovered: ending the load early")
+        return True
 
     def _check_breach(self) -> None:
         if not self.watch.active:
@@ -93,7 +110,10 @@ class ScenarioRun:
                 self._wait_until(step.end_s)
             faults.pop_all().close()
             self.times[step.name] = (injected, self.journal.now_s())
-        self._wait_until(self.scenario.duration_s + self.scenario.load.drain_s + 30)
+        early = (
+            self._all_recovered if self.scenario.faults and self.scenario.end_on_recovery else None
+        )
+        self._wait_until(self.scenario.duration_s + self.scenario.load.drain_s + 30, early)
 
     def execute(self) -> ScenarioResult:
         outcome: LoadOutcome | None = None

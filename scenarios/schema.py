@@ -136,6 +136,9 @@ class Scenario(_Model):
         None, description="recovery checks (default: baseline KPIs)"
     )
     recovery_consecutive_s: int = Field(3, ge=1, le=60, description="K healthy seconds in a row")
+    end_on_recovery: bool = Field(
+        True, description="stop the load once every fault has recovered (keeps runs short)"
+    )
 
     @field_validator("kpis", mode="before")
     @classmethod
