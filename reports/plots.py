@@ -129,6 +129,35 @@ def _state_strip(
                    loc="left", fontsize=8, color="#555")  # fmt: skip
 
 
+_LATENCY_KPI = re.compile(r"^\s*p(\d+(?:\.\d+)?)\((.+?)\)")
+
+
+def _window_span(scenario: ScenarioResult, window: str) -> tuple[float, float]:
+    if window == "whole":
+        return 0.0, scenario.duration_s
+    phase = next((p for p in scenario.phases if p.name == window or p.kind == window), None)
+    return (phase.start_s, phase.end_s) if phase else (0.0, scenario.duration_s)
+
+
+def _kpi_lines(axes: Axes, scenario: ScenarioResult, endpoint: str | None) -> None:
+    """Each recorded KPI threshold as a line over its window: latency KPIs on their endpoint's
+    panel (endpoint given), error-rate KPIs on the error panel. Colour is the recorded verdict."""
+    for kpi in scenario.kpis:
+        match = _LATENCY_KPI.match(kpi.expression)
+        if endpoint is not None and not (match and match.group(2) == endpoint and kpi.unit == "ms"):
+            continue
+        if endpoint is None and not (kpi.expression.startswith("error_rate") and kpi.unit == "%"):
+            continue
+        start, end = _window_span(scenario, kpi.window)
+        colour = "#2e9d4f" if kpi.passed else "#b8322e"
+        axes.hlines(kpi.threshold, start, end, colors=colour, linestyles=(0, (4, 2)), lw=1.4)
+        label = f"p{match.group(1)}" if match and endpoint else "error rate"
+        mark = "ok" if kpi.passed else "FAILED"
+        axes.annotate(f"{label} {kpi.comparator} {kpi.threshold:g}{kpi.unit} {mark}", (start, kpi.threshold),
+                      xytext=(2, 2), textcoords="offset points", color=colour, fontsize=7,
+                      fontweight="bold")  # fmt: skip
+
+
 def timeline_svg(scenario: ScenarioResult) -> str:
     """Latency per endpoint, throughput, error rate and SUT state over the scenario's time."""
     data = _per_second(scenario)
@@ -152,6 +181,7 @@ def timeline_svg(scenario: ScenarioResult) -> str:
             ax.set_ylabel("latency ms")
             ax.set_title(name, loc="left", fontsize=9, fontweight="bold")
             ax.legend(loc="upper left", fontsize=7, ncols=3, frameon=False)
+            _kpi_lines(ax, scenario, name)
         throughput, errors = axes[len(latency_rows)], axes[len(latency_rows) + 1]
         for name, seconds in data.items():
             xs = sorted(seconds)
@@ -169,6 +199,7 @@ def timeline_svg(scenario: ScenarioResult) -> str:
         throughput.legend(loc="lower left", fontsize=7, frameon=False)
         errors.set_ylabel("errors %")
         errors.set_title("error rate", loc="left", fontsize=9, fontweight="bold")
+        _kpi_lines(errors, scenario, None)
         if states:
             _state_strip(axes[-1], scenario, states)
         for index, ax in enumerate(axes):
@@ -209,7 +240,7 @@ def distribution_svg(scenario: ScenarioResult) -> str | None:
         ax.set_title(
             "latency by percentile (HDR histogram)", loc="left", fontsize=9, fontweight="bold"
         )
-        ax.legend(loc="upper left", fontsize=7, frameon=False)
+        ax.legend(loc="lower right", fontsize=7, frameon=False)
         figure.tight_layout()
         return _svg(figure, f"hdr-{scenario.name}")
 
