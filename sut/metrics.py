@@ -46,6 +46,9 @@ class SutMetrics:
             ["dependency", "kind"],
             registry=r,
         )
+        self.db_queries = Counter(
+            "sut_db_queries", "Statements sent to a database", ["dependency"], registry=r
+        )
         self.dashboard_cache = Counter(
             "sut_dashboard_cache", "Dashboard cache lookups", ["result"], registry=r
         )

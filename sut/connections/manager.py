@@ -49,7 +49,7 @@ class UnifiedConnectionManager:
         self.settings = settings
         self.metrics = metrics or SutMetrics()
         self.pools: dict[str, Pool] = {
-            "postgres": PostgresPool(settings.postgres),
+            "postgres": PostgresPool(settings.postgres, self._count_query),
             "redis": RedisPool(settings.redis),
             "warehouse": WarehousePool(settings.warehouse),
         }
@@ -64,6 +64,9 @@ class UnifiedConnectionManager:
         for name, pool in self.pools.items():
             self.metrics.watch_pool(name, pool.stats)
             self.metrics.breaker_state.labels(name).set_function(self.breakers[name].state_now)
+
+    def _count_query(self) -> None:
+        self.metrics.db_queries.labels("postgres").inc()
 
     def _breaker_changed(self, name: str, state: int) -> None:
         self.metrics.dependency_errors.labels(name, f"breaker_state_{state}").inc()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 
@@ -35,8 +35,11 @@ def classify(error: BaseException) -> DependencyError | None:
 class PostgresPool:
     name = NAME
 
-    def __init__(self, settings: PostgresSettings) -> None:
+    def __init__(
+        self, settings: PostgresSettings, on_query: Callable[[], None] | None = None
+    ) -> None:
         self.settings = settings
+        self._on_query = on_query  # counts statements (proves one query per page, no N+1)
         self._pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
         self._in_use = 0
@@ -63,6 +66,7 @@ class PostgresPool:
                     timeout=s.connect_timeout_s,
                     command_timeout=s.statement_timeout_s,
                     server_settings={"statement_timeout": str(int(s.statement_timeout_s * 1000))},
+                    init=self._init_connection,
                 )
                 try:
                     async with asyncio.timeout(s.connect_timeout_s + s.pool.acquire_timeout_s):
@@ -75,6 +79,11 @@ class PostgresPool:
                     raise mapped from None
         assert self._pool is not None
         return self._pool
+
+    async def _init_connection(self, connection: asyncpg.Connection) -> None:
+        if self._on_query is not None:
+            on_query = self._on_query
+            connection.add_query_logger(lambda _record: on_query())
 
     @contextlib.asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:

@@ -1,0 +1,132 @@
+"""`create_app(settings)`: the backend's FastAPI app. All wiring lives here.
+
+The lifespan starts, in order, the connection manager, the optional MCP gateway client and
+WebSocket manager (mounted when `sut.mcp` / `sut.ws` are present), then the health monitor;
+it stops them in reverse order.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from fastapi import APIRouter, FastAPI
+
+from sut.api import problems
+from sut.api.routes import dashboard, health, items, metrics, warehouse
+from sut.api.schema import seed_postgres, seed_warehouse
+from sut.api.timing import RequestTimer
+from sut.config import SutSettings
+from sut.connections import UnifiedConnectionManager
+from sut.errors import DependencyError
+from sut.health import ComprehensiveHealthMonitor
+from sut.metrics import SutMetrics
+
+log = logging.getLogger("sut.api")
+
+
+class Component(Protocol):
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+def _optional_router(module: str) -> APIRouter | None:
+    """The MCP and WebSocket routers ship separately; the backend runs without them."""
+    try:
+        router: APIRouter = importlib.import_module(module).router
+    except ModuleNotFoundError as error:
+        if error.name is not None and module.startswith(error.name):
+            return None
+        raise
+    return router
+
+
+class Seeder:
+    """Creates the schema and seed rows once per dependency, as soon as it answers."""
+
+    def __init__(self, connections: UnifiedConnectionManager) -> None:
+        self.connections = connections
+        self.done: set[str] = set()
+
+    async def ensure(self, name: str) -> None:
+        if name in self.done or name not in ("postgres", "warehouse"):
+            return
+        seed = seed_postgres if name == "postgres" else seed_warehouse
+        try:
+            async with self.connections.get_connection(name) as conn:  # type: ignore[arg-type]
+                await seed(conn)
+        except DependencyError as error:
+            log.warning("seeding %s deferred: %s", name, error)
+            return
+        self.done.add(name)
+
+
+def create_app(settings: SutSettings) -> FastAPI:
+    metrics_ = SutMetrics()
+    mcp_router = _optional_router("sut.mcp.routes")
+    ws_router = _optional_router("sut.ws.routes")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        connections = UnifiedConnectionManager(settings, metrics_)
+        await connections.start()
+        seeder = Seeder(connections)
+        monitor = ComprehensiveHealthMonitor(settings, connections, on_healthy=seeder.ensure)
+        app.state.connections = connections
+        app.state.health_monitor = monitor
+        started: list[Component] = []
+        try:
+            for component in _components(
+                app, settings, connections, metrics_, mcp_router, ws_router
+            ):
+                await component.start()
+                started.append(component)
+            await monitor.start()
+            started.append(monitor)
+            yield
+        finally:
+            for component in reversed(started):
+                try:
+                    await component.close()
+                except Exception:  # keep closing the rest
+                    log.exception("closing %s failed", type(component).__name__)
+            await connections.close()
+
+    app = FastAPI(title="chaosgate reference SUT", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.metrics = metrics_
+    problems.install(app)
+    for module in (health, dashboard, items, warehouse, metrics):
+        app.include_router(module.router)
+    for router in (mcp_router, ws_router):
+        if router is not None:
+            app.include_router(router)
+    app.add_middleware(RequestTimer, metrics=metrics_)
+    return app
+
+
+def _components(
+    app: FastAPI,
+    settings: SutSettings,
+    connections: UnifiedConnectionManager,
+    metrics_: SutMetrics,
+    mcp_router: Any,
+    ws_router: Any,
+) -> list[Component]:
+    components: list[Component] = []
+    if mcp_router is not None:
+        from sut.mcp.client import GatewayClient
+
+        app.state.gateway_client = GatewayClient(settings.mcp)
+        components.append(app.state.gateway_client)
+    if ws_router is not None:
+        from sut.ws.manager import ResilientWebSocketManager
+
+        ws_manager = ResilientWebSocketManager(connections, settings.websocket)
+        app.state.ws_manager = ws_manager
+        metrics_.ws_queue_depth.set_function(ws_manager.queue_depth)
+        components.append(ws_manager)
+    return components
