@@ -118,3 +118,24 @@ def test_catalog_has_every_kind_the_issue_names() -> None:
         "latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data",
         "down", "pool_exhaustion", "kill", "pause", "restart", "flapping",
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "attributes"),
+    [("pause", "redis", {}), ("latency", "postgres", {"latency_ms": 100}), ("down", "redis", {})],
+)
+def test_an_interrupt_while_applying_still_undoes(
+    deps: Stack, kind: str, target: str, attributes: dict[str, Any]
+) -> None:
+    """Ctrl-C arriving at the worst moment (fault applied, verification under way)."""
+
+    def interrupt(event: str, _message: str, _attributes: dict[str, Any]) -> None:
+        if event == "fault.inject":
+            raise KeyboardInterrupt
+
+    context = FaultContext(deps, note=interrupt)
+    with pytest.raises(KeyboardInterrupt), build_fault(kind, target, attributes).active(context):
+        pytest.fail("the body must not run")
+    assert deps.toxiproxy.is_clean(), deps.toxiproxy.dirty()
+    assert not getattr(deps.controls[target], "is_paused", lambda: False)()
+    assert roundtrip(deps.proxied(target), target, 2.0).outcome == "answered"

@@ -1,0 +1,60 @@
+"""Abort on breach: the grace period, the window, and who broke when (pure logic)."""
+
+from __future__ import annotations
+
+import pytest
+
+from reports.model import Phase
+from scenarios.abort import AbortWatch
+from scenarios.runner import _stretch
+from scenarios.schema import KpiSpec
+
+from .test_kpi import bucket
+
+pytestmark = pytest.mark.unit
+
+PHASES = [
+    Phase(name="baseline", kind="baseline", start_s=0, end_s=10),
+    Phase(name="fault:f", kind="fault", start_s=10, end_s=20, fault="f"),
+    Phase(name="recovery:f", kind="recovery", start_s=20, end_s=30, fault="f"),
+]
+
+
+def series(slow_from: int, slow_to: int) -> list:  # type: ignore[type-arg]
+    return [bucket(s, [900.0 if slow_from <= s < slow_to else 10.0] * 10) for s in range(30)]
+
+
+def test_a_breach_shorter_than_the_grace_does_not_abort() -> None:
+    spec = KpiSpec(expression="p95(*) < 200ms during fault:f", abort=True, grace_s=3)
+    watch = AbortWatch([spec], PHASES, 30)
+    assert watch.check(series(12, 14), [], 30) is None
+
+
+def test_a_lasting_breach_aborts_with_its_start_and_decision_time() -> None:
+    spec = KpiSpec(expression="p95(*) < 200ms during fault:f", abort=True, grace_s=3)
+    watch = AbortWatch([spec], PHASES, 30)
+    data = series(12, 30)
+    assert watch.check(data, [], 13) is None  # checked incrementally, as it runs
+    breach = watch.check(data, [], 30)
+    assert breach is not None
+    assert (breach.expression, breach.first_broken_s, breach.decided_at_s) == (
+        spec.expression,
+        12.0,
+        15.0,
+    )
+
+
+def test_breaches_outside_the_window_and_non_abort_kpis_are_ignored() -> None:
+    specs = [
+        KpiSpec(expression="p95(*) < 200ms during baseline", abort=True, grace_s=1),
+        KpiSpec(expression="p95(*) < 200ms during fault:f"),
+    ]
+    assert AbortWatch(specs, PHASES, 30).check(series(10, 30), [], 30) is None
+
+
+def test_phases_are_cut_at_the_abort_and_stretched_to_the_end() -> None:
+    from scenarios.abort import Breach
+
+    cut = _stretch(PHASES, 31.5, Breach("x", 12.0, 15.0))
+    assert [(p.name, p.end_s) for p in cut] == [("baseline", 10), ("fault:f", 15.0)]
+    assert _stretch(PHASES, 31.5, None)[-1].end_s == 31.5
