@@ -103,8 +103,10 @@ def _kpi_change(
     assert kpi is not None
     if base is None or new is None:
         where = "new" if base is None else "base"
-        return Change(scenario, kpi.expression, kpi.unit, base and base.measured,
-                      new and new.measured, None, False, f"only in {where} run")  # fmt: skip
+        before = None if base is None else base.measured
+        after = None if new is None else new.measured
+        return Change(scenario, kpi.expression, kpi.unit, before, after, None, False,
+                      f"only in {where} run")  # fmt: skip
     if base.measured is None or new.measured is None:
         broke = base.passed and not new.passed
         return Change(scenario, kpi.expression, kpi.unit, base.measured, new.measured, None,

@@ -12,8 +12,10 @@ import io
 import math
 import re
 from collections import defaultdict
+from typing import Any
 
 import matplotlib
+from cycler import cycler
 
 matplotlib.use("Agg")
 
@@ -31,7 +33,7 @@ CURVE_PERCENTILES = [100 * (1 - 10 ** (-k / 20)) for k in range(101)]
 STATE_COLOUR = {"ok": "#2e9d4f", "degraded": "#e0a526", "bad": "#d13b3b", "unknown": "#9aa0a6"}
 MARKER = {"fault.inject": ("#d13b3b", "inject"), "fault.remove": ("#2e9d4f", "remove")}
 _PLAIN = FuncFormatter(lambda y, _pos: f"{y:g}")  # 1000 ms, not 10³
-_RC = {
+_RC: dict[str, Any] = {
     "svg.fonttype": "none",
     "font.family": "DejaVu Sans",
     "font.size": 9,
@@ -40,7 +42,7 @@ _RC = {
     "axes.grid": True,
     "grid.color": "#e6e6e6",
     "grid.linewidth": 0.6,
-    "axes.prop_cycle": matplotlib.cycler(
+    "axes.prop_cycle": cycler(
         color=["#1f5fa8", "#c2571a", "#5b8c2a", "#8a3ea8", "#1c9aa3", "#a8811f"]
     ),
 }
@@ -166,7 +168,7 @@ def timeline_svg(scenario: ScenarioResult) -> str:
     heights = (
         [2.2] * len(latency_rows) + [1.5, 1.3] + ([0.35 + 0.3 * len(states)] if states else [])
     )
-    with matplotlib.rc_context(_RC):
+    with plt.style.context(_RC):
         figure, axes_list = plt.subplots(len(heights), 1, sharex=True, figsize=(10, sum(heights) + 0.6),
                                          height_ratios=heights, squeeze=False)  # fmt: skip
         axes = list(axes_list[:, 0])
@@ -183,12 +185,12 @@ def timeline_svg(scenario: ScenarioResult) -> str:
             ax.legend(loc="upper left", fontsize=7, ncols=3, frameon=False)
             _kpi_lines(ax, scenario, name)
         throughput, errors = axes[len(latency_rows)], axes[len(latency_rows) + 1]
-        for name, seconds in data.items():
-            xs = sorted(seconds)
-            throughput.plot(xs, [seconds[s][0] for s in xs], lw=1.2, label=name)
+        for name, by_second in data.items():
+            xs = sorted(by_second)
+            throughput.plot(xs, [by_second[s][0] for s in xs], lw=1.2, label=name)
             errors.plot(
                 xs,
-                [100 * seconds[s][1] / seconds[s][0] if seconds[s][0] else 0.0 for s in xs],
+                [100 * by_second[s][1] / by_second[s][0] if by_second[s][0] else 0.0 for s in xs],
                 lw=1.2,
                 label=name,
             )
@@ -226,7 +228,7 @@ def distribution_svg(scenario: ScenarioResult) -> str | None:
             groups[bucket.name][1].append(bucket.histogram)
     if not groups:
         return None
-    with matplotlib.rc_context(_RC):
+    with plt.style.context(_RC):
         figure, ax = plt.subplots(figsize=(10, 3.6))
         colours = _RC["axes.prop_cycle"].by_key()["color"]
         for index, (name, (whole, base)) in enumerate(sorted(groups.items())):
@@ -251,7 +253,7 @@ def websocket_latency_svg(scenario: ScenarioResult) -> str | None:
     curve = _curve(hdr.decode(scenario.websocket.latency_histogram))
     if curve is None:
         return None
-    with matplotlib.rc_context(_RC):
+    with plt.style.context(_RC):
         figure, ax = plt.subplots(figsize=(10, 2.6))
         ax.plot(*curve, lw=1.4, label="send → receive")
         _percentile_axis(ax)

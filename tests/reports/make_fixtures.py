@@ -29,6 +29,7 @@ from reports.model import (
     RunResult,
     ScenarioResult,
     SecondBucket,
+    Status,
     WebSocketSummary,
 )
 
@@ -179,7 +180,7 @@ def _latency_scenario(rng: random.Random, shape: Shape, recovered_s: float) -> S
         t0=1795000000.0,
         duration_s=END,
         phases=[
-            Phase(name="baseline", kind="baseline", start_s=0, end_s=BASELINE_END),
+            Phase(name="baseline", kind="baseline", start_s=0, end_s=BASELINE_END, fault=None),
             Phase(name=window, kind="fault", start_s=BASELINE_END, end_s=FAULT_END, fault=FAULT),
             Phase(
                 name=f"recovery:{FAULT}", kind="recovery", start_s=FAULT_END, end_s=END, fault=FAULT
@@ -244,7 +245,7 @@ def _ws_scenario(rng: random.Random, lost: int) -> ScenarioResult:
         t0=1795000100.0,
         duration_s=30,
         phases=[
-            Phase(name="baseline", kind="baseline", start_s=0, end_s=10),
+            Phase(name="baseline", kind="baseline", start_s=0, end_s=10, fault=None),
             Phase(
                 name="fault:backend-restart",
                 kind="fault",
@@ -358,7 +359,7 @@ def build(kind: str) -> RunResult:
         )
         scenario.status, scenario.invalid_reason = "invalid", reason
         scenarios = [scenario]
-    status = (
+    status: Status = (
         "invalid"
         if kind == "invalid"
         else ("fail" if any(s.status == "fail" for s in scenarios) else "pass")

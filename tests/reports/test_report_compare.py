@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,7 +47,9 @@ def base(result_path: Callable[[str], Path]) -> RunResult:
     return load_result(result_path("pass"))
 
 
-def test_a_planted_latency_regression_exits_1(tmp_path: Path, base: RunResult, run_cli) -> None:
+def test_a_planted_latency_regression_exits_1(
+    tmp_path: Path, base: RunResult, run_cli: Callable[..., Any]
+) -> None:
     slower = _write(tmp_path, "new.json", _slower(base, DASHBOARD, 1.25))
     outcome = run_cli("compare", _write(tmp_path, "base.json", base), slower, "--tolerance", "10%")
     assert outcome.code == 1
@@ -57,7 +60,9 @@ def test_a_planted_latency_regression_exits_1(tmp_path: Path, base: RunResult, r
     assert all("/api/items" not in line for line in regressed)
 
 
-def test_a_change_within_tolerance_exits_0(tmp_path: Path, base: RunResult, run_cli) -> None:
+def test_a_change_within_tolerance_exits_0(
+    tmp_path: Path, base: RunResult, run_cli: Callable[..., Any]
+) -> None:
     slower = _write(tmp_path, "new.json", _slower(base, DASHBOARD, 1.05))
     outcome = run_cli("compare", _write(tmp_path, "base.json", base), slower, "--tolerance", "10%")
     assert outcome.code == 0, outcome.out
@@ -65,7 +70,7 @@ def test_a_change_within_tolerance_exits_0(tmp_path: Path, base: RunResult, run_
 
 
 def test_the_same_regression_passes_with_a_wider_tolerance(
-    tmp_path: Path, base: RunResult, run_cli
+    tmp_path: Path, base: RunResult, run_cli: Callable[..., Any]
 ) -> None:
     slower = _write(tmp_path, "new.json", _slower(base, DASHBOARD, 1.25))
     assert (
@@ -80,7 +85,7 @@ def test_percentiles_come_from_the_merged_whole_run_histogram(base: RunResult) -
 
 
 def test_a_kpi_that_passed_and_now_fails_is_a_regression_whatever_the_tolerance(
-    result_path: Callable[[str], Path], run_cli
+    result_path: Callable[[str], Path], run_cli: Callable[..., Any]
 ) -> None:
     outcome = run_cli("compare", result_path("pass"), result_path("fail"), "--tolerance", "1000%")
     assert outcome.code == 1
@@ -116,7 +121,9 @@ def test_identical_runs_compare_clean_in_both_formats(base: RunResult) -> None:
     assert 'class="banner pass"' in html
 
 
-def test_comparison_markdown_snapshot(result_path: Callable[[str], Path], snapshot) -> None:
+def test_comparison_markdown_snapshot(
+    result_path: Callable[[str], Path], snapshot: Callable[[str, str], None]
+) -> None:
     comparison = compare_results(
         load_result(result_path("pass")), load_result(result_path("fail")), 0.1
     )
@@ -132,7 +139,7 @@ def test_comparing_with_an_invalid_run_says_so(result_path: Callable[[str], Path
 
 
 def test_html_output_is_written(
-    tmp_path: Path, result_path: Callable[[str], Path], run_cli
+    tmp_path: Path, result_path: Callable[[str], Path], run_cli: Callable[..., Any]
 ) -> None:
     out = tmp_path / "compare.html"
     outcome = run_cli(
@@ -156,7 +163,7 @@ def test_bad_tolerance_is_bad_input(text: str) -> None:
 
 
 def test_bad_tolerance_and_bad_files_exit_2(
-    tmp_path: Path, result_path: Callable[[str], Path], run_cli
+    tmp_path: Path, result_path: Callable[[str], Path], run_cli: Callable[..., Any]
 ) -> None:
     assert (
         run_cli("compare", result_path("pass"), result_path("pass"), "--tolerance", "ten").code == 2

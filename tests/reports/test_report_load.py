@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,7 +46,11 @@ def _document(result_path: Callable[[str], Path]) -> dict[str, object]:
     ids=["not-json", "truncated", "empty", "not-an-object", "other-version"],
 )
 def test_unreadable_result_exits_2_with_a_clear_message(
-    tmp_path: Path, result_path: Callable[[str], Path], run_cli, make_text, expected: str
+    tmp_path: Path,
+    result_path: Callable[[str], Path],
+    run_cli: Callable[..., Any],
+    make_text: Callable[[str], str],
+    expected: str,
 ) -> None:
     path = _bad(tmp_path, make_text(result_path("pass").read_text()))
     outcome = run_cli("report", path, "--format", "json")
@@ -57,7 +62,7 @@ def test_unreadable_result_exits_2_with_a_clear_message(
 
 
 def test_schema_mismatch_names_the_field(
-    tmp_path: Path, result_path: Callable[[str], Path], run_cli
+    tmp_path: Path, result_path: Callable[[str], Path], run_cli: Callable[..., Any]
 ) -> None:
     document = _document(result_path)
     document["scenarios"][1]["kpis"][0]["measured"] = "fast"  # type: ignore[index]
@@ -77,7 +82,7 @@ def test_missing_field_and_unknown_field_are_both_named(result_path: Callable[[s
     assert "surprise: Extra inputs are not permitted" in str(raised.value)
 
 
-def test_missing_file_exits_2(tmp_path: Path, run_cli) -> None:
+def test_missing_file_exits_2(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
     outcome = run_cli("report", tmp_path / "nope.json")
     assert outcome.code == 2
     assert "not found" in outcome.err

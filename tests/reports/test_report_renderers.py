@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from html import unescape
 from pathlib import Path
+from typing import Any
 
 import pytest
 import xmlschema
@@ -23,7 +24,9 @@ JUNIT_XSD = Path(__file__).parent / "junit-10.xsd"
 MAX_HTML_BYTES = 3 * 1024 * 1024
 
 
-def test_markdown_matches_its_snapshot(any_result: tuple[str, RunResult], snapshot) -> None:
+def test_markdown_matches_its_snapshot(
+    any_result: tuple[str, RunResult], snapshot: Callable[[str, str], None]
+) -> None:
     kind, result = any_result
     snapshot(f"result_{kind}.md", render_markdown(result))
 
@@ -46,7 +49,10 @@ def test_markdown_escapes_pipes_in_table_cells(result_path: Callable[[str], Path
 
 
 def test_markdown_is_appended_to_the_github_step_summary(
-    tmp_path: Path, result_path: Callable[[str], Path], run_cli, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    result_path: Callable[[str], Path],
+    run_cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
@@ -67,13 +73,13 @@ def junit_schema() -> xmlschema.XMLSchema:
 
 
 def test_junit_validates_against_the_schema(
-    any_result: tuple[str, RunResult], junit_schema
+    any_result: tuple[str, RunResult], junit_schema: xmlschema.XMLSchema
 ) -> None:
     _, result = any_result
     junit_schema.validate(render_junit(result))
 
 
-def test_the_schema_rejects_a_malformed_report(junit_schema) -> None:
+def test_the_schema_rejects_a_malformed_report(junit_schema: xmlschema.XMLSchema) -> None:
     # The XSD is a real check: a testcase without a name is not JUnit.
     assert not junit_schema.is_valid(
         '<testsuites><testsuite name="s" tests="1"><testcase/></testsuite></testsuites>'
@@ -104,7 +110,7 @@ def test_junit_has_one_testcase_per_kpi_with_measured_vs_threshold(
 
 
 def test_junit_reports_invalid_scenarios_as_errors(
-    result_path: Callable[[str], Path], junit_schema
+    result_path: Callable[[str], Path], junit_schema: xmlschema.XMLSchema
 ) -> None:
     result = load_result(result_path("invalid"))
     cases = _cases(render_junit(result))
@@ -165,7 +171,7 @@ def test_html_escapes_text_from_the_result(result_path: Callable[[str], Path]) -
 
 
 def test_hgrm_exports_one_distribution_per_endpoint(
-    tmp_path: Path, result_path: Callable[[str], Path], run_cli
+    tmp_path: Path, result_path: Callable[[str], Path], run_cli: Callable[..., Any]
 ) -> None:
     result = load_result(result_path("pass"))
     outcome = run_cli(
