@@ -1,7 +1,7 @@
 """A tiny, fast HTTP/1.1 keep-alive server for measuring the load engine itself.
 
 `python -m scenarios.bench.server --port P [--delay-ms D]`: every request answers 200 "ok"
-after D ms. `GET /_stall?ms=N` makes every response (pending or new) wait until N ms from now
+after D ms. `GET /_count` answers `{"count": n}` (requests served). `GET /_stall?ms=N` makes every response (pending or new) wait until N ms from now
 and answers `{"start": t, "end": t}` (Unix times), so a test knows the true stall window.
 uvloop + a raw asyncio Protocol: no framework, so the server is never the bottleneck we measure.
 """
@@ -19,10 +19,17 @@ import uvloop
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
 
 
+def _json(value: object) -> bytes:
+    body = json.dumps(value).encode()
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+    return head % len(body) + body
+
+
 class State:
     def __init__(self, delay_s: float) -> None:
         self.delay_s = delay_s
         self.stall_until = 0.0
+        self.served = 0  # requests answered, control requests excluded
 
 
 class Http(asyncio.Protocol):
@@ -51,13 +58,11 @@ class Http(asyncio.Protocol):
         if target.startswith("/_stall"):
             ms = float(parse_qs(urlsplit(target).query).get("ms", ["1000"])[0])
             self.state.stall_until = now + ms / 1000
-            body = json.dumps({"start": now, "end": self.state.stall_until}).encode()
-            response = (
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-                % (len(body), body)
-            )
-            self.queue.append((now, response))
+            self.queue.append((now, _json({"start": now, "end": self.state.stall_until})))
+        elif target.startswith("/_count"):
+            self.queue.append((now, _json({"count": self.state.served})))
         else:
+            self.state.served += 1
             self.queue.append((now + self.state.delay_s, OK))
         if len(self.queue) == 1:
             self.schedule()

@@ -24,10 +24,11 @@ class Engine:
         self.t0 = t0
         self.start_at = start_at
         self.recorder = Recorder(t0, plan.tolerance_ms, index)
-        self._iters: dict[str, Iterator[float]] = {
-            "http": plan_offsets(plan, index, count),
-            "ws": websocket_offsets(plan, index, count),
-        }
+        self._iters: dict[str, Iterator[float]] = {}  # only kinds some user will claim
+        if plan.http_users:
+            self._iters["http"] = plan_offsets(plan, index, count)
+        if "websocket" in plan.users:
+            self._iters["ws"] = websocket_offsets(plan, index, count)
         self._pending: dict[str, float | None] = {}
         self.claimed = 0
         self.skipped = 0  # due but never sent (the run ended or aborted with a backlog)

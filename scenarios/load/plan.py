@@ -11,6 +11,7 @@ import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic._internal._model_construction import ModelMetaclass
 
 from chaosgate.errors import ScenarioError
 from scenarios.users import USER_CLASSES
@@ -45,16 +46,20 @@ def parse_duration(value: Any) -> float:
     return seconds
 
 
-class _Checked(BaseModel):
+class _CheckedMeta(ModelMetaclass):
+    # Direct construction only (nested models are built by pydantic-core, not by this call),
+    # so a nested error keeps its full path, e.g. rate.0.hold_s.
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except ValidationError as error:
+            raise ScenarioError(_describe(error, cls.__name__)) from None
+
+
+class _Checked(BaseModel, metaclass=_CheckedMeta):
     """Constructing one with bad values raises ScenarioError naming the field, never a traceback."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as error:
-            raise ScenarioError(_describe(error, type(self).__name__)) from None
 
 
 def _describe(error: ValidationError, model: str) -> str:
@@ -106,7 +111,7 @@ class LoadPlan(_Checked):
     concurrency: int | None = Field(
         None, ge=1, le=20_000, description="HTTP users (open slots); default: one second of peak"
     )
-    tolerance_ms: float = Field(10.0, gt=0, description="a send later than this counts as late")
+    tolerance_ms: float = Field(20.0, gt=0, description="a send later than this counts as late")
     late_fraction_max: float = Field(0.01, ge=0, le=1, description="more late sends: invalid")
     cpu_limit_percent: float = Field(95.0, gt=0, description="median worker CPU above: invalid")
     drain_s: float = Field(5.0, ge=0, description="wait for in-flight requests after the schedule")

@@ -1,0 +1,103 @@
+"""Histograms merge exactly across workers and seconds; the checker finds planted faults."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reports.hdr import decode, merge
+from scenarios.load.collect import Collector
+from scenarios.load.recorder import Recorder
+from scenarios.load.wscheck import check_history
+
+pytestmark = pytest.mark.unit
+
+T0 = 1_000_000.0
+
+
+def test_histograms_merge_exactly_across_workers(tmp_path: Path) -> None:
+    records = tmp_path / "records.jsonl"
+    expected: dict[tuple[int, str], list[int]] = {}
+    with records.open("w") as out:
+        for worker in range(3):
+            recorder = Recorder(T0, tolerance_ms=10, worker=worker)
+            for i in range(1000):
+                intended = T0 + (i % 4) + 0.5
+                service_ms = 1 + (i * 37 + worker * 11) % 500
+                if worker == 2 and i == 999:
+                    service_ms = 45_000  # one extreme value: max must survive the merge
+                recorder.record_send(intended, intended)
+                recorder.record("GET /x", intended, intended, service_ms / 1000)
+                expected.setdefault((i % 4, "GET /x"), []).append(service_ms * 1000)
+                if i % 250 == 0:  # several deltas per worker, as in a live run
+                    out.write(json.dumps(recorder.flush()) + "\n")
+            out.write(json.dumps(recorder.flush(final=True, scheduled=1000)) + "\n")
+    collector = Collector(records)
+    collector.poll()
+    series = collector.series()
+    assert {(b.second, b.name) for b in series} == set(expected)
+    for bucket in series:
+        values = expected[(bucket.second, bucket.name)]
+        histogram = decode(bucket.histogram)
+        assert bucket.count == histogram.get_total_count() == len(values)
+        assert histogram.values_are_equivalent(histogram.get_max_value(), max(values))
+        assert histogram.values_are_equivalent(histogram.get_min_value(), min(values))
+    whole = merge(b.histogram for b in series)
+    assert whole.get_total_count() == 3000
+    assert whole.values_are_equivalent(whole.get_max_value(), 45_000_000)
+    assert collector.sent == 3000
+    assert sum(collector.finals.values()) == 3000
+
+
+def test_collector_reads_a_file_being_written_without_losing_a_line(tmp_path: Path) -> None:
+    records = tmp_path / "records.jsonl"
+    recorder = Recorder(T0, tolerance_ms=10, worker=0)
+    recorder.record("GET /x", T0, T0, 0.002)
+    line = json.dumps(recorder.flush()) + "\n"
+    collector = Collector(records)
+    with records.open("w") as out:
+        out.write(line[:40])
+        out.flush()
+        collector.poll()  # half a line: nothing yet, nothing lost
+        assert collector.series() == []
+        out.write(line[40:])
+        out.flush()
+    collector.poll()
+    assert [b.count for b in collector.series()] == [1]
+
+
+def test_websocket_checker_finds_planted_loss_duplicate_and_stranger() -> None:
+    history = [
+        {"kind": "sent", "client": "a", "id": "m1", "t": 10.0},
+        {"kind": "acked", "client": "a", "id": "m1", "t": 10.001},
+        {"kind": "received", "client": "a", "id": "m1", "t": 10.050},
+        {"kind": "sent", "client": "a", "id": "m2", "t": 11.0},
+        {"kind": "acked", "client": "a", "id": "m2", "t": 11.001},  # planted: never received
+        {"kind": "sent", "client": "a", "id": "m3", "t": 12.0},
+        {"kind": "acked", "client": "a", "id": "m3", "t": 12.001},
+        {"kind": "received", "client": "a", "id": "m3", "t": 12.020},
+        {"kind": "reconnect", "client": "a", "id": "", "t": 12.5},
+        {"kind": "received", "client": "a", "id": "m3", "t": 12.6},  # planted: replayed twice
+        {"kind": "sent", "client": "a", "id": "m4", "t": 13.0},  # never acked: not "lost"
+        {"kind": "received", "client": "a", "id": "zz", "t": 13.1},  # planted: nobody sent it
+        {"kind": "received", "client": "a", "id": "srv-1", "t": 13.2},  # server-originated
+    ]
+    summary = check_history(history, server_ids=["srv-1"])
+    assert summary.lost == ["a/m2"]
+    assert summary.duplicated == ["a/m3"]
+    assert summary.unexpected == ["a/zz"]
+    assert (summary.sent, summary.acknowledged, summary.reconnects) == (4, 3, 1)
+    latency = decode(summary.latency_histogram or "")
+    assert latency.get_total_count() == 2  # m1 and m3, first receipt only
+    assert latency.values_are_equivalent(latency.get_max_value(), 50_000)
+    assert latency.values_are_equivalent(latency.get_min_value(), 20_000)
+
+
+def test_same_id_from_two_clients_is_two_messages() -> None:
+    history = [{"kind": "sent", "client": c, "id": "m", "t": 1.0} for c in ("a", "b")] + [
+        {"kind": "acked", "client": c, "id": "m", "t": 1.1} for c in ("a", "b")
+    ]
+    history.append({"kind": "received", "client": "a", "id": "m", "t": 1.2})
+    assert check_history(history).lost == ["b/m"]

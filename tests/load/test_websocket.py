@@ -1,0 +1,60 @@
+"""The WebSocket user against a C3 queue server: real frames, real reconnects, real history."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from load.conftest import Server
+from reports.hdr import decode
+from scenarios.load import LoadOutcome, LoadPlan, LoadRun
+
+pytestmark = pytest.mark.integration
+
+
+def ws_run(server: Server, out: Path, clients: int = 3, rps: float = 30) -> LoadOutcome:
+    plan = LoadPlan(
+        users=["websocket"],
+        rate=[{"rps": 1, "hold_s": 3}],  # the length of the run; no HTTP users
+        websocket_clients=clients,
+        websocket_rps=rps,
+    )
+    return LoadRun(plan, server.url, time.time(), out).start().wait()
+
+
+def test_every_acknowledged_message_arrives_with_real_latency(
+    ws_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    outcome = ws_run(ws_server(), tmp_path)
+    ws = outcome.websocket
+    assert ws is not None
+    assert outcome.generator.valid, outcome.generator.reason
+    assert ws.sent == 90
+    assert ws.acknowledged == ws.received == ws.sent
+    assert (ws.lost, ws.duplicated, ws.unexpected) == ([], [], [])
+    latency = decode(ws.latency_histogram or "")
+    assert latency.get_total_count() == 90
+    assert latency.get_min_value() > 0  # real send -> receive time, not Locust contrib's 0 ms
+    assert outcome.count("WS send") == outcome.count("WS deliver") == 90
+
+
+def test_planted_server_loss_is_found(ws_server: Callable[..., Server], tmp_path: Path) -> None:
+    outcome = ws_run(ws_server("--lose-every", "10"), tmp_path)
+    ws = outcome.websocket
+    assert ws is not None
+    assert len(ws.lost) == 9  # every 10th of 90 acknowledged, never delivered
+    assert ws.received == 81
+
+
+def test_dropped_connections_reconnect_and_replay_without_loss(
+    ws_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    outcome = ws_run(ws_server("--drop-every", "15"), tmp_path)
+    ws = outcome.websocket
+    assert ws is not None
+    assert ws.reconnects >= 5
+    assert ws.lost == []
+    assert ws.received == ws.acknowledged
