@@ -1,0 +1,188 @@
+"""The MCP gateway with two real ai_memory replica processes: routing, breakers, rate limit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sut_mcp_ws_support import metric, poll, start_role
+
+from fixtures.local.processes import ManagedProcess
+from sut.config import SutSettings, load_sut_settings
+from sut.errors import DependencyTimeout, DependencyUnavailable
+from sut.mcp.client import GatewayClient
+from sut.mcp.problems import RateLimited
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class McpStack:
+    settings: SutSettings
+    gateway: ManagedProcess
+    replicas: dict[str, ManagedProcess]
+
+    @property
+    def url(self) -> str:
+        return self.settings.mcp.gateway_url
+
+    def call(self, tool: str, arguments: dict[str, Any]) -> httpx.Response:
+        return httpx.post(f"{self.url}/v1/tools/{tool}", json=arguments, timeout=10)
+
+    def metric(self, name: str, replica: str) -> float | None:
+        text = httpx.get(f"{self.url}/metrics", timeout=5).text
+        return metric(text, name, f'replica="{replica}"')
+
+
+def _start_stack(config: Path, workdir: Path) -> Iterator[McpStack]:
+    settings = load_sut_settings(config)
+    started: list[ManagedProcess] = []
+    try:
+        replicas = {}
+        for conf in settings.mcp.replicas:
+            health = f"http://{conf.host}:{conf.listen_port}/health"
+            replicas[conf.name] = start_role(
+                config, "ai_memory", workdir, replica=conf.name, ready_url=health
+            )
+            started.append(replicas[conf.name])
+        gateway = start_role(
+            config, "gateway", workdir, ready_url=f"{settings.mcp.gateway_url}/health"
+        )
+        started.append(gateway)
+        yield McpStack(settings, gateway, replicas)
+    finally:
+        for process in started:
+            process.stop(10)
+
+
+@pytest.fixture
+def mcp_stack(sut_config_factory: Callable[..., Path], sut_workdir: Path) -> Iterator[McpStack]:
+    # A slow health poll, so the per-replica breaker (not the poll) is what first sees a kill.
+    config = sut_config_factory(
+        {
+            "mcp.gateway.health_interval_s": 3,
+            "mcp.gateway.replica_breaker": {
+                "enabled": True,
+                "failure_threshold": 2,
+                "recovery_timeout_s": 1,
+            },
+        }
+    )
+    yield from _start_stack(config, sut_workdir)
+
+
+def test_round_robin_over_both_replicas(mcp_stack: McpStack) -> None:
+    served = set()
+    for i in range(6):
+        response = mcp_stack.call("remember", {"key": f"k{i}", "content": f"c{i}"})
+        assert response.status_code == 200, response.text
+        served.add(response.headers["x-replica"])
+    assert served == {"ai_memory-1", "ai_memory-2"}
+    found = mcp_stack.call("recall", {"key": "k3"})
+    assert found.json()["memory"]["content"] == "c3"
+    bad = mcp_stack.call("recall", {})
+    assert bad.status_code == 422
+    assert bad.headers["content-type"] == "application/problem+json"
+
+
+def test_routes_around_a_killed_replica_and_it_rejoins(mcp_stack: McpStack) -> None:
+    assert mcp_stack.call("remember", {"key": "kept", "content": "v"}).status_code == 200
+    victim = mcp_stack.replicas["ai_memory-1"]
+    victim.kill()
+
+    statuses, served = [], []
+    for _ in range(40):  # bounded: enough calls for the breaker threshold either way round
+        response = mcp_stack.call("recall", {"key": "kept"})
+        statuses.append(response.status_code)
+        served.append(response.headers.get("x-replica"))
+        if mcp_stack.metric("gateway_replica_breaker_state", "ai_memory-1") == 2:
+            break
+    assert set(statuses) == {200}, f"calls failed while a replica was down: {statuses}"
+    assert set(served) == {"ai_memory-2"}
+    assert mcp_stack.metric("gateway_replica_breaker_state", "ai_memory-1") == 2  # open
+    assert mcp_stack.metric("gateway_replica_breaker_state", "ai_memory-2") == 0
+    poll(
+        lambda: mcp_stack.metric("gateway_replica_healthy", "ai_memory-1") == 0,
+        what="health poll marks the killed replica unhealthy",
+        timeout_s=10,
+    )
+
+    victim.start()
+    seen: set[str | None] = set()
+
+    def rejoined() -> bool:
+        response = mcp_stack.call("recall", {"key": "kept"})
+        assert response.status_code == 200, response.text
+        seen.add(response.headers.get("x-replica"))
+        return "ai_memory-1" in seen
+
+    poll(rejoined, what="the restarted replica serving again", timeout_s=30, interval_s=0.2)
+    assert mcp_stack.metric("gateway_replica_breaker_state", "ai_memory-1") == 0  # closed again
+    assert mcp_stack.metric("gateway_replica_healthy", "ai_memory-1") == 1
+
+
+async def test_gateway_client_maps_failures_to_503_and_504(mcp_stack: McpStack) -> None:
+    client = GatewayClient(mcp_stack.settings.mcp)
+    await client.start()
+    try:
+        stored = await client.call("remember", {"key": "c", "content": "x", "tags": ["t"]})
+        assert stored["memory"]["tags"] == ["t"]
+
+        mcp_stack.gateway.pause()  # accepts TCP (kernel backlog), never answers
+        try:
+            with pytest.raises(DependencyTimeout) as timeout:
+                await client.call("recall", {"key": "c"})
+            assert timeout.value.status == 504
+        finally:
+            mcp_stack.gateway.resume()
+
+        mcp_stack.gateway.stop(10)
+        with pytest.raises(DependencyUnavailable) as down:
+            await client.call("recall", {"key": "c"})
+        assert down.value.status == 503
+        assert down.value.problem()["dependency"] == "mcp-gateway"
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+def limited_stack(sut_config_factory: Callable[..., Path], sut_workdir: Path) -> Iterator[McpStack]:
+    config = sut_config_factory({"mcp.gateway.rate_limit_rpm": 120})  # 2 per second
+    yield from _start_stack(config, sut_workdir)
+
+
+async def test_rate_limit_gives_429_problem_json(limited_stack: McpStack) -> None:
+    responses = [limited_stack.call("recall", {"key": "x"}) for _ in range(10)]
+    statuses = [r.status_code for r in responses]
+    assert 200 in statuses
+    assert statuses.count(429) >= 5, statuses  # 10 calls in well under a second, 2/s allowed
+    limited = next(r for r in responses if r.status_code == 429)
+    assert limited.headers["content-type"] == "application/problem+json"
+    assert int(limited.headers["retry-after"]) >= 1
+    body = limited.json()
+    assert body["status"] == 429
+    assert {"type", "title", "detail"} <= set(body)
+
+    client = GatewayClient(limited_stack.settings.mcp)
+    await client.start()
+    try:
+        outcomes = []
+        for _ in range(5):
+            try:
+                outcomes.append(await client.call("recall", {"key": "x"}))
+            except RateLimited as error:
+                outcomes.append(error)
+        assert any(isinstance(o, RateLimited) and o.status == 429 for o in outcomes), outcomes
+    finally:
+        await client.close()
+    # A rate, not a lock-out: tokens come back.
+    poll(
+        lambda: limited_stack.call("recall", {"key": "x"}).status_code == 200,
+        what="a call passing again after the bucket refills",
+        timeout_s=5,
+        interval_s=0.25,
+    )
