@@ -59,6 +59,7 @@ class ScenarioRun:
         self.times: dict[str, tuple[float, float | None]] = {}  # fault -> (injected, removed)
         self.breach: Breach | None = None
         self.invalid: str | None = None
+        self.offset = 0.0  # scenario time of the load's first second (see _align)
 
     # -- the schedule ---------------------------------------------------------------------
     def _wait_until(self, t_s: float, done: Callable[[], bool] | None = None) -> None:
@@ -97,7 +98,7 @@ class ScenarioRun:
 
     def _run_schedule(self, faults: ExitStack) -> None:
         for step in self.scenario.faults:
-            self._wait_until(step.at_s)
+            self._wait_until(self.offset + step.at_s)
             fault = step.build()
             ctx = FaultContext(
                 self.stack, self.settings.timeouts, self.journal.sink(step.name), self.ctx.stop
@@ -107,13 +108,39 @@ class ScenarioRun:
                 self.times[step.name] = (injected, None)
                 one.enter_context(fault.active(ctx))
                 faults.callback(one.pop_all().close)  # so an abort below still undoes it
-                self._wait_until(step.end_s)
+                self._wait_until(self.offset + step.end_s)
             faults.pop_all().close()
             self.times[step.name] = (injected, self.journal.now_s())
         early = (
             self._all_recovered if self.scenario.faults and self.scenario.end_on_recovery else None
         )
-        self._wait_until(self.scenario.duration_s + self.scenario.load.drain_s + 30, early)
+        self._wait_until(
+            self.offset + self.scenario.duration_s + self.scenario.load.drain_s + 30, early
+        )
+
+    def _align(self) -> None:
+        """Scenario second 0 is when the load really starts (its workers take a few seconds to
+        import Locust and spawn users): wait for the first completed second, shift the plan."""
+        deadline = time.time() + self.settings.timeouts.startup_s
+        while time.time() < deadline and any(p.is_running() for p in self.load.processes):
+            self.load.latest_second()
+            seconds = self.load.collector.seconds()
+            if seconds:
+                self.offset = float(min(seconds))
+                break
+            time.sleep(self.settings.timeouts.poll_interval_s * 4)
+        else:
+            raise RunInvalid("the load generator sent nothing before the start-up deadline")
+        self.phases = [
+            p.model_copy(
+                update={"start_s": p.start_s + self.offset, "end_s": p.end_s + self.offset}
+            )
+            for p in self.phases
+        ]
+        self.watch = AbortWatch(
+            self.scenario.kpis, self.phases, self.offset + self.scenario.duration_s
+        )
+        self.journal.add("load.started", message=f"first requests in second {self.offset:g}")
 
     def execute(self) -> ScenarioResult:
         outcome: LoadOutcome | None = None
@@ -121,6 +148,7 @@ class ScenarioRun:
         with self.probes:
             try:
                 self.load.start()
+                self._align()
                 with ExitStack() as faults:
                     try:
                         self._run_schedule(faults)
