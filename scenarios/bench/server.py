@@ -1,7 +1,7 @@
 """A tiny, fast HTTP/1.1 keep-alive server for measuring the load engine itself.
 
 `python -m scenarios.bench.server --port P [--delay-ms D]`: every request answers 200 "ok"
-after D ms. `GET /_count` answers `{"count": n}` (requests served). `GET /_stall?ms=N` makes every response (pending or new) wait until N ms from now
+after D ms. `GET /_count` answers `{"count": n, "held_p50_ms": m}` (requests served, median hold). `GET /_stall?ms=N` makes every response (pending or new) wait until N ms from now
 and answers `{"start": t, "end": t}` (Unix times), so a test knows the true stall window.
 uvloop + a raw asyncio Protocol: no framework, so the server is never the bottleneck we measure.
 """
@@ -30,6 +30,11 @@ class State:
         self.delay_s = delay_s
         self.stall_until = 0.0
         self.served = 0  # requests answered, control requests excluded
+        self.held: list[float] = []  # how long each response was really held (s), bounded
+
+    def note_held(self, seconds: float) -> None:
+        if len(self.held) < 200_000:
+            self.held.append(seconds)
 
 
 class Http(asyncio.Protocol):
@@ -37,7 +42,8 @@ class Http(asyncio.Protocol):
         self.state = state
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
-        self.queue: list[tuple[float, bytes]] = []  # responses in request order (pipelining)
+        # (due, response, arrived or None for control answers), in request order (pipelining)
+        self.queue: list[tuple[float, bytes, float | None]] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
@@ -58,12 +64,16 @@ class Http(asyncio.Protocol):
         if target.startswith("/_stall"):
             ms = float(parse_qs(urlsplit(target).query).get("ms", ["1000"])[0])
             self.state.stall_until = now + ms / 1000
-            self.queue.append((now, _json({"start": now, "end": self.state.stall_until})))
+            self.queue.append((now, _json({"start": now, "end": self.state.stall_until}), None))
         elif target.startswith("/_count"):
-            self.queue.append((now, _json({"count": self.state.served})))
+            held = sorted(self.state.held)
+            p50_ms = held[len(held) // 2] * 1000 if held else None
+            self.queue.append(
+                (now, _json({"count": self.state.served, "held_p50_ms": p50_ms}), None)
+            )
         else:
             self.state.served += 1
-            self.queue.append((now + self.state.delay_s, OK))
+            self.queue.append((now + self.state.delay_s, OK, now))
         if len(self.queue) == 1:
             self.schedule()
 
@@ -84,9 +94,11 @@ class Http(asyncio.Protocol):
         if time.time() < self.state.stall_until:  # a stall began while this one waited
             self.schedule()
             return
-        _, response = self.queue.pop(0)
+        _, response, arrived = self.queue.pop(0)
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(response)
+            if arrived is not None:
+                self.state.note_held(time.time() - arrived)
         self.schedule()
 
 
@@ -102,8 +114,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m scenarios.bench.server")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay-ms", type=float, default=0.0)
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     args = parser.parse_args()
-    uvloop.run(serve(args.port, args.delay_ms / 1000))
+    # libuv timers tick in whole milliseconds; asyncio's are sub-ms: use it to add exact delays
+    run = uvloop.run if args.loop == "uvloop" else asyncio.run
+    run(serve(args.port, args.delay_ms / 1000))
 
 
 if __name__ == "__main__":

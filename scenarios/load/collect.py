@@ -7,6 +7,7 @@ a compressed delta is a few hundred bytes), so a long run stays small in memory.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ class Collector:
         self.cpu_samples: dict[int, list[float]] = {}
         self.rss_mb_max = 0.0
         self.finals: dict[int, int] = {}  # worker -> scheduled
+        self.start_at: float | None = None  # Unix time the schedule began
         self.errors: list[str] = []
         self.ws_events: list[dict[str, Any]] = []
 
@@ -103,6 +105,8 @@ class Collector:
         self.ws_events.extend(record["ws"])
         if record.get("final"):
             self.finals[record["worker"]] = int(record["scheduled"])
+            if record.get("start_at") is not None:
+                self.start_at = min(self.start_at or math.inf, float(record["start_at"]))
 
     def seconds(self) -> list[int]:
         return sorted({second for second, _ in self._keys})

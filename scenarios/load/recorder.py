@@ -82,7 +82,9 @@ class Recorder:
     def record_ws(self, kind: str, client: str, message_id: str, at: float) -> None:
         self._ws_events.append({"kind": kind, "client": client, "id": message_id, "t": at})
 
-    def flush(self, final: bool = False, scheduled: int | None = None) -> dict[str, Any]:
+    def flush(
+        self, final: bool = False, scheduled: int | None = None, start_at: float | None = None
+    ) -> dict[str, Any]:
         """The delta since the last flush as one JSON-able record; resets what it ships."""
         record: dict[str, Any] = {
             "type": "data",
@@ -110,6 +112,7 @@ class Recorder:
         if final:
             record["final"] = True
             record["scheduled"] = scheduled
+            record["start_at"] = start_at  # when this worker's schedule began (Unix time)
         self._buckets = {}
         self._service = {}
         self._lag = new_histogram()

@@ -34,6 +34,7 @@ class LoadOutcome:
     duration_s: float
     service_time: dict[str, str] = field(default_factory=dict)  # closed-loop view, per name
     aborted: bool = False
+    started_at: float | None = None  # Unix time the schedule began (load starts ~1 s after start())
 
     def percentile_ms(self, percentile: float, name: str | None = None) -> float:
         """Latency from the intended start, over the whole run (or one request name)."""
@@ -181,6 +182,7 @@ class LoadRun:
             duration_s=duration,
             service_time=self.collector.service_histograms(),
             aborted=self._aborted,
+            started_at=self.collector.start_at,
         )
         return self._outcome
 

@@ -83,7 +83,7 @@ def install_hook(env: Environment) -> None:
             name, intended, start_time, response_time / 1000, error_kind(exception, response)
         )
 
-    env.events.request.add_listener(on_request)
+    env.events.request.add_listener(on_request)  # type: ignore[no-untyped-call]
 
 
 def drive(env: Environment, engine: Engine, sink: Sink, spawn: Callable[[], None] | None) -> None:
@@ -107,7 +107,7 @@ def drive(env: Environment, engine: Engine, sink: Sink, spawn: Callable[[], None
     engine.abort()  # nothing more is handed out; what was due and unsent counts as skipped
     flushing.kill()
     runner.stop()
-    sink(engine.recorder.flush(final=True, scheduled=engine.scheduled()))
+    sink(engine.recorder.flush(final=True, scheduled=engine.scheduled(), start_at=engine.start_at))
 
 
 def file_sink(path: Path) -> Sink:

@@ -1,0 +1,1 @@
+"""`chaosgate bench`: the load engine measuring itself against Locust, k6 and wrk."""

@@ -1,0 +1,137 @@
+"""`chaosgate bench`: figures for the load engine itself, printed as a table and, with --json,
+as one JSON object on the last line. Everything runs on 127.0.0.1 in child processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from scenarios.bench import measure, tools
+
+FIDELITY_DELAY_MS = 100.0
+SAME_RATE_RPS = 1000.0
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else round(a / b, 3)
+
+
+def run_bench(duration_s: float, workdir: Path, say: Any) -> dict[str, Any]:
+    figures: dict[str, Any] = {"load_avg_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count()}
+    with tools.trivial_server(workdir) as (url, server_name):
+        figures["server"] = server_name
+        say(f"wrk against {server_name} ...")
+        figures["wrk_rps"] = tools.wrk_rps(url, duration_s)
+        say("plain Locust FastHttpUser, closed loop, 1 process ...")
+        figures["locust_closed_rps"] = round(tools.locust_closed_rps(url, duration_s, workdir), 1)
+        say("engine: max sustained open-model rate, 1 worker process ...")
+        best = measure.max_sustained_rate(url, duration_s, workdir)
+        figures["engine_max_rps"] = best.rps
+        figures["engine_rates_tried"] = [
+            {"rps": r, "valid": v, "reason": why[:160]} for r, v, why in best.tried
+        ]
+        figures["rss_mb_per_worker"] = round(best.rss_mb, 1)
+        say(f"engine p50 at {SAME_RATE_RPS:g} rps ...")
+        same = measure.engine_run(url, SAME_RATE_RPS, duration_s, workdir / "same-rate")
+        figures["engine_p50_ms_at_same_rate"] = round(same.percentile_ms(50), 3)
+        figures.update(_k6(url, best.rps, duration_s, workdir, say))
+    figures["engine_vs_locust"] = _ratio(best.rps, figures["locust_closed_rps"])
+    figures["engine_vs_k6"] = _ratio(best.rps, figures.get("k6_max_rps"))
+    figures["engine_vs_wrk"] = _ratio(best.rps, figures["wrk_rps"])
+    if figures.get("k6_p50_ms_at_same_rate") is not None:
+        delta = figures["engine_p50_ms_at_same_rate"] - figures["k6_p50_ms_at_same_rate"]
+        figures["p50_above_k6_ms"] = round(delta, 3)
+    say(f"fidelity: a server adding {FIDELITY_DELAY_MS:g} ms ...")
+    with (
+        tools.trivial_server(workdir, delay_ms=0.001) as (url_0, _),
+        tools.trivial_server(workdir, delay_ms=FIDELITY_DELAY_MS) as (url_d, _),
+    ):
+        error, shift, true_shift = measure.fidelity_error_ms(url_0, url_d, workdir)
+    figures["fidelity_error_ms"] = round(error, 3)
+    figures["fidelity_p50_shift_ms"] = round(shift, 3)
+    figures["fidelity_true_shift_ms"] = round(true_shift, 3)
+    say("coordinated omission: a 1 s stall during 200 rps ...")
+    with tools.trivial_server(workdir, prefer_nginx=False) as (url, _):
+        co = measure.coordinated_omission(url, workdir / "co")
+    figures["co_p99_measured_ms"] = round(co.measured_p99_ms, 1)
+    figures["co_p99_true_ms"] = round(co.true_p99_ms, 1)
+    figures["co_p99_closed_loop_ms"] = round(co.closed_loop_p99_ms, 1)
+    figures["co_p99_error_pct"] = round(co.error_pct, 2)
+    return figures
+
+
+def _k6(url: str, engine_rps: float, duration_s: float, workdir: Path, say: Any) -> dict[str, Any]:
+    if tools.k6_binary() is None:
+        reason = "k6 not found on PATH (build it: .ci/bootstrap --bench)"
+        return {"k6_max_rps": None, "k6_p50_ms_at_same_rate": None, "k6_error": reason}
+    try:
+        say("k6 constant-arrival-rate, 1 core: max rate ...")
+        top = tools.k6_run(url, max(engine_rps * 3, 20_000), duration_s, workdir)
+        say(f"k6 p50 at {SAME_RATE_RPS:g} rps ...")
+        same = tools.k6_run(url, SAME_RATE_RPS, duration_s, workdir)
+    except (RuntimeError, OSError) as error:
+        return {"k6_max_rps": None, "k6_p50_ms_at_same_rate": None, "k6_error": str(error)}
+    return {
+        "k6_max_rps": round(top.rps, 1),
+        "k6_p50_ms_at_same_rate": round(same.p50_ms, 3),
+        "k6_dropped_at_same_rate": same.dropped,
+    }
+
+
+KEYS = [
+    ("engine_max_rps", "engine: max sustained open-model rps, 1 worker"),
+    ("locust_closed_rps", "plain Locust FastHttpUser closed-loop rps, 1 process"),
+    ("k6_max_rps", "k6 constant-arrival-rate max rps, 1 core"),
+    ("wrk_rps", "wrk rps, 1 thread"),
+    ("engine_vs_locust", "ratio engine / Locust"),
+    ("engine_vs_k6", "ratio engine / k6"),
+    ("engine_p50_ms_at_same_rate", f"engine p50 ms at {SAME_RATE_RPS:g} rps"),
+    ("k6_p50_ms_at_same_rate", f"k6 p50 ms at {SAME_RATE_RPS:g} rps"),
+    ("p50_above_k6_ms", "engine p50 above k6 (ms, target <= 0.5)"),
+    ("fidelity_true_shift_ms", f"server-held shift for a {FIDELITY_DELAY_MS:g} ms delay"),
+    ("fidelity_p50_shift_ms", "measured p50 shift"),
+    ("fidelity_error_ms", "fidelity error ms (target <= 1)"),
+    ("co_p99_true_ms", "1 s stall: true p99 ms (from the schedule)"),
+    ("co_p99_measured_ms", "1 s stall: measured p99 ms"),
+    ("co_p99_closed_loop_ms", "1 s stall: closed-loop (service time) p99 ms"),
+    ("co_p99_error_pct", "CO p99 error % (target <= 5)"),
+    ("rss_mb_per_worker", "RSS MB per worker"),
+    ("load_avg_1m", "machine load average at start"),
+]
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on the last line.")
+@click.option("--duration-s", default=3.0, show_default=True, type=click.FloatRange(1, 60))
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the raw records and logs in this directory.")  # fmt: skip
+def bench(as_json: bool, duration_s: float, keep: Path | None) -> None:
+    """Measure the load engine: throughput vs Locust/k6/wrk, fidelity, coordinated omission, memory."""
+    console = Console(stderr=True)
+    workdir = Path(tempfile.mkdtemp(prefix="chaosgate-bench-"))
+    try:
+        figures = run_bench(
+            duration_s, workdir, lambda text: console.print(f"[dim]bench: {text}[/]")
+        )
+        if keep is not None:
+            shutil.copytree(workdir, keep, dirs_exist_ok=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    table = Table(title="chaosgate bench")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, label in KEYS:
+        table.add_row(label, "-" if figures.get(key) is None else str(figures[key]))
+    Console().print(table)
+    if figures.get("k6_error"):
+        Console().print(f"k6: {figures['k6_error']}")
+    if as_json:
+        click.echo(json.dumps(figures, separators=(",", ":")))
