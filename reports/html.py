@@ -43,9 +43,13 @@ def _environment() -> jinja2.Environment:
         threshold=view.threshold,
         margin=view.margin,
         when=view.when,
-        seconds=lambda value: "n/a" if value is None else f"{value:.1f} s",
+        seconds=_seconds,
     )
     return environment
+
+
+def _seconds(value: float | None, missing: str = "n/a") -> str:
+    return missing if value is None else f"{value:.1f} s"
 
 
 def _svg(text: str | None) -> Markup | None:

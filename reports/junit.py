@@ -63,9 +63,12 @@ def _case(scenario: ScenarioResult, kpi: KpiVerdict) -> ET.Element:
     elif not kpi.passed:
         message = view.failure_message(kpi)
         failure = ET.SubElement(case, "failure", type="KpiFailed", message=message)
-        failure.text = f"{kpi.expression}\nwindow: {kpi.window}\n{message}" + (
-            f"\nbreached at {kpi.breached_at_s:.1f} s" if kpi.breached_at_s is not None else ""
-        )
+        lines = [kpi.expression, f"window: {kpi.window}", message]
+        if kpi.breached_at_s is not None:
+            lines.append(f"breached at {kpi.breached_at_s:.1f} s")
+        if kpi.message:
+            lines.append(kpi.message)
+        failure.text = "\n".join(lines)
     return case
 
 

@@ -76,6 +76,10 @@ def _per_second(
     return dict(sorted(table.items()))
 
 
+def _span(by_second: dict[int, Any]) -> list[int]:
+    return list(range(min(by_second), max(by_second) + 1)) if by_second else []
+
+
 def _decorate(axes: Axes, scenario: ScenarioResult, *, label: bool) -> None:
     """Shade fault windows and draw injection/removal/recovery markers on one panel."""
     for phase in scenario.phases:
@@ -90,11 +94,16 @@ def _decorate(axes: Axes, scenario: ScenarioResult, *, label: bool) -> None:
     for event in scenario.events:
         if event.kind in MARKER:
             axes.axvline(event.t_s, color=MARKER[event.kind][0], lw=1, ls="--", alpha=0.8)
-    for measure in scenario.recoveries:
+    if label:  # room above the first panel for the fault names
+        axes.set_title(
+            axes.get_title(loc="left"), loc="left", fontsize=9, fontweight="bold", pad=16
+        )
+    for index, measure in enumerate(scenario.recoveries):
         if measure.recovered_at_s is not None:
             axes.axvline(measure.recovered_at_s, color="#1f5fa8", lw=1.2, ls="-.", alpha=0.9)
-            if label:
-                axes.text(measure.recovered_at_s, 0.98, f" recovered {measure.recovery_s:.1f}s",
+            if label:  # staggered, so close recoveries stay readable
+                axes.text(measure.recovered_at_s, 0.98 - 0.13 * index,
+                          f" {measure.fault} recovered in {measure.recovery_s:.1f}s",
                           transform=axes.get_xaxis_transform(), color="#1f5fa8", fontsize=7,
                           va="top")  # fmt: skip
 
@@ -132,6 +141,7 @@ def _state_strip(
 
 
 _LATENCY_KPI = re.compile(r"^\s*p(\d+(?:\.\d+)?)\((.+?)\)")
+_ERROR_KPI = re.compile(r"^\s*error_rate(?:\((.+?)\))?")
 
 
 def _window_span(scenario: ScenarioResult, window: str) -> tuple[float, float]:
@@ -144,6 +154,7 @@ def _window_span(scenario: ScenarioResult, window: str) -> tuple[float, float]:
 def _kpi_lines(axes: Axes, scenario: ScenarioResult, endpoint: str | None) -> None:
     """Each recorded KPI threshold as a line over its window: latency KPIs on their endpoint's
     panel (endpoint given), error-rate KPIs on the error panel. Colour is the recorded verdict."""
+    drawn = 0
     for kpi in scenario.kpis:
         match = _LATENCY_KPI.match(kpi.expression)
         if endpoint is not None and not (match and match.group(2) == endpoint and kpi.unit == "ms"):
@@ -153,11 +164,15 @@ def _kpi_lines(axes: Axes, scenario: ScenarioResult, endpoint: str | None) -> No
         start, end = _window_span(scenario, kpi.window)
         colour = "#2e9d4f" if kpi.passed else "#b8322e"
         axes.hlines(kpi.threshold, start, end, colors=colour, linestyles=(0, (4, 2)), lw=1.4)
+        target = _ERROR_KPI.match(kpi.expression)
         label = f"p{match.group(1)}" if match and endpoint else "error rate"
+        if endpoint is None and target and target.group(1) not in (None, "*"):
+            label += f" of {target.group(1)}"
         mark = "ok" if kpi.passed else "FAILED"
         axes.annotate(f"{label} {kpi.comparator} {kpi.threshold:g}{kpi.unit} {mark}", (start, kpi.threshold),
-                      xytext=(2, 2), textcoords="offset points", color=colour, fontsize=7,
+                      xytext=(2, 2 + 10 * drawn), textcoords="offset points", color=colour, fontsize=7,
                       fontweight="bold")  # fmt: skip
+        drawn += 1  # stagger labels of thresholds that sit close together
 
 
 def timeline_svg(scenario: ScenarioResult) -> str:
@@ -174,23 +189,32 @@ def timeline_svg(scenario: ScenarioResult) -> str:
         axes = list(axes_list[:, 0])
         for row, name in enumerate(latency_rows):
             ax = axes[row]
-            seconds = sorted(data[name])
+            seconds = _span(data[name])  # a second without completions is a gap, not a line
             for p, (label, colour) in PERCENTILE_STYLE.items():
-                values = [data[name][s][2].get(p, math.nan) for s in seconds]
+                values = [
+                    data[name][s][2].get(p, math.nan) if s in data[name] else math.nan
+                    for s in seconds
+                ]
                 ax.plot(seconds, values, label=label, lw=1.3, color=colour)
             ax.set_yscale("log")
             ax.yaxis.set_major_formatter(_PLAIN)
             ax.set_ylabel("latency ms")
             ax.set_title(name, loc="left", fontsize=9, fontweight="bold")
-            ax.legend(loc="upper left", fontsize=7, ncols=3, frameon=False)
+            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
             _kpi_lines(ax, scenario, name)
         throughput, errors = axes[len(latency_rows)], axes[len(latency_rows) + 1]
         for name, by_second in data.items():
-            xs = sorted(by_second)
-            throughput.plot(xs, [by_second[s][0] for s in xs], lw=1.2, label=name)
+            xs = _span(by_second)
+            counts = [by_second[s][0] if s in by_second else 0 for s in xs]
+            throughput.plot(xs, counts, lw=1.2, label=name)
             errors.plot(
                 xs,
-                [100 * by_second[s][1] / by_second[s][0] if by_second[s][0] else 0.0 for s in xs],
+                [
+                    100 * by_second[s][1] / by_second[s][0]
+                    if by_second.get(s, (0,))[0]
+                    else math.nan
+                    for s in xs
+                ],
                 lw=1.2,
                 label=name,
             )
@@ -198,7 +222,7 @@ def timeline_svg(scenario: ScenarioResult) -> str:
         throughput.set_ylim(bottom=0)
         errors.set_ylim(bottom=0)
         throughput.set_title("throughput", loc="left", fontsize=9, fontweight="bold")
-        throughput.legend(loc="lower left", fontsize=7, frameon=False)
+        throughput.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
         errors.set_ylabel("errors %")
         errors.set_title("error rate", loc="left", fontsize=9, fontweight="bold")
         _kpi_lines(errors, scenario, None)
@@ -242,7 +266,7 @@ def distribution_svg(scenario: ScenarioResult) -> str | None:
         ax.set_title(
             "latency by percentile (HDR histogram)", loc="left", fontsize=9, fontweight="bold"
         )
-        ax.legend(loc="lower right", fontsize=7, frameon=False)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
         figure.tight_layout()
         return _svg(figure, f"hdr-{scenario.name}")
 

@@ -72,9 +72,9 @@ def margin(kpi: KpiVerdict) -> str:
 
 
 def failure_message(kpi: KpiVerdict) -> str:
-    """measured vs threshold, in one line, as CI systems show it."""
-    line = f"measured {number(kpi.measured, kpi.unit)}, required {threshold(kpi)} (margin {margin(kpi)})"
-    return f"{line}: {kpi.message}" if kpi.message else line
+    """measured vs threshold, in one line, as CI systems show it (the gate's own wording,
+    `kpi.message`, goes in the JUnit failure body, where it does not repeat this line)."""
+    return f"measured {number(kpi.measured, kpi.unit)}, required {threshold(kpi)} (margin {margin(kpi)})"
 
 
 def when(unix_time: float) -> str:
@@ -92,7 +92,7 @@ def headline(result: RunResult) -> str:
     word = VERDICT_WORD[result.status]
     if result.status == "invalid":
         invalid = [s.name for s in result.scenarios if s.status == "invalid"]
-        return f"{word}: {VERDICT_MEANING['invalid']}; invalid scenarios: {', '.join(invalid)}"
+        return f"{word}: {len(invalid)} scenario(s) invalid, no verdict: {', '.join(invalid)}"
     if result.status == "fail":
         return f"{word}: {counts['fail']} of {len(rows)} KPIs failed"
     return f"{word}: all {len(rows)} KPIs held across {len(result.scenarios)} scenarios"

@@ -13,7 +13,9 @@ from reports.load import load_result
 from reports.model import RunResult
 
 HERE = Path(__file__).parent
-RESULTS = {kind: HERE / f"result_{kind}.json" for kind in ("pass", "fail", "invalid")}
+# Every recorded result: the generated pass/fail/invalid ones and any real run added later
+# (`result_<name>.json`); each is rendered by every renderer test.
+RESULTS = {path.stem.removeprefix("result_"): path for path in sorted(HERE.glob("result*.json"))}
 
 
 @dataclass(frozen=True)
