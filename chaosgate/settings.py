@@ -38,8 +38,9 @@ class Timeouts(_Section):
 
 
 class Images(_Section):
-    """Image names for the containers backend. Users with a registry keep the official ones;
-    this project's CI builds local stand-ins under the `chaosgate/` names (fixtures/images)."""
+    """Image names for the containers backend. fixtures/images/build.sh builds offline
+    stand-ins tagged with exactly these names (so the defaults work with no registry); it never
+    overwrites a same-named image it did not build. Ryuk's stand-in speaks Ryuk's protocol."""
 
     postgres: str = "postgres:15"
     redis: str = "redis:7"
