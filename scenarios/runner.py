@@ -143,7 +143,6 @@ class ScenarioRun:
         self.journal.add("load.started", message=f"first requests in second {self.offset:g}")
 
     def execute(self) -> ScenarioResult:
-        outcome: LoadOutcome | None = None
         self.journal.add("scenario.start", message=self.scenario.name)
         with self.probes:
             try:
@@ -161,12 +160,10 @@ class ScenarioRun:
                         self.journal.add("invalid", message=str(error))
             finally:
                 self.ctx.stop.set()
-                outcome = (
-                    self.load.stop() if any(p.is_running() for p in self.load.processes) else None
-                )
-                outcome = outcome or self.load.wait(self.settings.timeouts.teardown_s)
+                if any(p.is_running() for p in self.load.processes):
+                    self.load.stop()  # ends early (recovered, breach) or unwinds (error, Ctrl-C)
         self.journal.add("scenario.end", message=self.scenario.name)
-        return self._judge(outcome)
+        return self._judge(self.load.result())
 
     # -- judging --------------------------------------------------------------------------
     def _judge(self, outcome: LoadOutcome) -> ScenarioResult:
