@@ -93,3 +93,13 @@ def test_truncated_message_points_at_line_and_column(result_path: Callable[[str]
     text = result_path("pass").read_text()[:500]
     with pytest.raises(ResultFileError, match=r"^r\.json:\d+:\d+: result file is truncated"):
         parse_result(text, source="r.json")
+
+
+def test_recorded_results_match_the_published_json_schema(any_result: tuple[str, object]) -> None:
+    # The fixtures stand in for what the gate writes: hold them to the same published schema.
+    import jsonschema
+
+    kind, _ = any_result
+    schema = json.loads((Path(__file__).parents[2] / "reports" / "result.schema.json").read_text())
+    document = json.loads((Path(__file__).parent / f"result_{kind}.json").read_text())
+    jsonschema.validate(document, schema)
