@@ -11,16 +11,16 @@ import httpx
 
 from fixtures.local.processes import ManagedProcess, wait_until
 
-SERVE = Path(__file__).with_name("serve_mcp_ws.py")
-START_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 60.0  # generous: the 2-core machine is shared, and imports take seconds
 
 
 def start_role(
     config: Path, role: str, workdir: Path, *, replica: str | None = None, ready_url: str
 ) -> ManagedProcess:
-    """Start one SUT role as its own process and wait until `ready_url` answers (any status)."""
+    """Start one SUT role (`python -m sut`, contract C2) and wait until `ready_url` answers."""
     name = replica or role
-    argv = [sys.executable, str(SERVE), str(config), role, *([replica] if replica else [])]
+    argv = [sys.executable, "-m", "sut", "--config", str(config), "--role", role]
+    argv += ["--replica", replica] if replica else []
     process = ManagedProcess(name, argv, workdir / f"{name}.log").start()
     wait_ready(process, ready_url)
     return process

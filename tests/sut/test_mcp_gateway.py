@@ -186,3 +186,49 @@ async def test_rate_limit_gives_429_problem_json(limited_stack: McpStack) -> Non
         timeout_s=5,
         interval_s=0.25,
     )
+
+
+@pytest.fixture
+def full_stack(
+    sut_config_factory: Callable[..., Path], sut_workdir: Path
+) -> Iterator[tuple[McpStack, str]]:
+    config = sut_config_factory()
+    for stack in _start_stack(config, sut_workdir):
+        service = stack.settings.service
+        base = f"http://{service.host}:{service.port}"
+        backend = start_role(config, "backend", sut_workdir, ready_url=f"{base}/api/health")
+        try:
+            yield stack, base
+        finally:
+            backend.stop(10)
+
+
+def test_backend_memories_go_through_gateway_and_replicas(
+    full_stack: tuple[McpStack, str],
+) -> None:
+    stack, base = full_stack
+    created = httpx.post(
+        f"{base}/api/memories", json={"key": "e2e", "content": "hi", "tags": ["a"]}, timeout=10
+    )
+    assert created.status_code == 201, created.text
+    got = httpx.get(f"{base}/api/memories/e2e", timeout=10)
+    assert got.status_code == 200
+    assert (got.json()["content"], got.json()["tags"]) == ("hi", ["a"])
+    assert (
+        httpx.get(f"{base}/api/memories", params={"query": "hi"}, timeout=10).json()["memories"][0][
+            "key"
+        ]
+        == "e2e"
+    )
+    assert httpx.delete(f"{base}/api/memories/e2e", timeout=10).json()["deleted"] is True
+    missing = httpx.get(f"{base}/api/memories/e2e", timeout=10)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    calls = httpx.get(f"{stack.url}/metrics", timeout=5).text
+    assert metric(calls, "gateway_requests_total", 'status="200",tool="remember"') == 1
+
+    stack.gateway.stop(10)  # the backend reaches MCP only through the gateway
+    down = httpx.get(f"{base}/api/memories/e2e", timeout=10)
+    assert down.status_code == 503
+    assert down.headers["content-type"] == "application/problem+json"
+    assert down.json()["dependency"] == "mcp-gateway"

@@ -137,7 +137,7 @@ class Backend:
         """A real process restart: SIGTERM (graceful), then a new process on the same port."""
         self.process.stop(self.settings.service.shutdown_timeout_s + 5)
         self.process.start()
-        wait_ready(self.process, f"{self.base}/docs")
+        wait_ready(self.process, f"{self.base}/api/health")
 
     def post(self, client_id: str, payload: dict[str, Any]) -> str:
         response = httpx.post(f"{self.base}/api/ws/{client_id}/messages", json=payload, timeout=5)
@@ -148,7 +148,7 @@ class Backend:
 def _backend(config: Path, workdir: Path) -> Iterator[Backend]:
     settings = load_sut_settings(config)
     base = f"http://{settings.service.host}:{settings.service.port}"
-    process = start_role(config, "ws", workdir, ready_url=f"{base}/docs")
+    process = start_role(config, "backend", workdir, ready_url=f"{base}/api/health")
     try:
         yield Backend(settings, process)
     finally:
