@@ -19,6 +19,7 @@ from scenarios.load.engine import Engine
 from scenarios.load.plan import LoadPlan
 from scenarios.load.worker import (
     _abort_on_term,
+    attach,
     drive,
     file_sink,
     install_hook,
@@ -105,7 +106,7 @@ def run_worker(args: argparse.Namespace) -> None:
         for cls in env.user_classes:
             cls.network_timeout = cls.connection_timeout = plan.request_timeout_s  # type: ignore[attr-defined]
         engine = Engine(plan, data["t0"], data["start_at"], data["index"], data["count"])
-        env.chaosgate_engine = engine  # type: ignore[attr-defined]
+        attach(env, engine)
         state["engine"] = engine
         gevent.spawn(drive, env, engine, ship, None)
 

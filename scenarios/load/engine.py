@@ -1,5 +1,5 @@
-"""The ticket dispenser of one worker process: hands out intended send times to whichever user
-is free, so sends follow the schedule, not the users (no phase alignment, no closed loop)."""
+"""The schedule of one worker process as a stream of tickets (intended send times). Pure:
+no gevent; `scenarios.load.dispatch` hands the tickets to users when they fall due."""
 
 from __future__ import annotations
 
@@ -24,51 +24,53 @@ class Engine:
         self.t0 = t0
         self.start_at = start_at
         self.recorder = Recorder(t0, plan.tolerance_ms, index)
-        self._iters: dict[str, Iterator[float]] = {}  # only kinds some user will claim
+        self._iters: dict[str, Iterator[float]] = {}  # only kinds some user will take
         if plan.http_users:
             self._iters["http"] = plan_offsets(plan, index, count)
         if "websocket" in plan.users:
             self._iters["ws"] = websocket_offsets(plan, index, count)
         self._pending: dict[str, float | None] = {}
-        self.claimed = 0
-        self.skipped = 0  # due but never sent (the run ended or aborted with a backlog)
+        self.taken = 0
+        self.skipped = 0  # due but never handed out (the run ended or aborted with a backlog)
         self.aborted = False
         self.end_at = start_at + plan.duration_s
 
-    def _peek(self, kind: str) -> float | None:
+    @property
+    def kinds(self) -> list[str]:
+        return list(self._iters)
+
+    def next_due(self, kind: str) -> float | None:
+        """The intended time of the next ticket of this kind, or None when there is none."""
         if kind not in self._pending:
             self._pending[kind] = next(self._iters[kind], None)
-        return self._pending[kind]
+        offset = self._pending[kind]
+        return None if offset is None or self.aborted else self.start_at + offset
 
-    def claim(self, kind: str) -> Ticket | None:
-        """The next send of this kind, or None when the schedule is over (or aborted)."""
-        offset = self._peek(kind)
-        if offset is None or self.aborted:
+    def take(self, kind: str) -> Ticket | None:
+        when = self.next_due(kind)
+        if when is None:
             return None
         del self._pending[kind]
-        self.claimed += 1
-        return Ticket(self.start_at + offset)
+        self.taken += 1
+        return Ticket(when)
 
     def exhausted(self) -> bool:
-        return self.aborted or all(self._peek(kind) is None for kind in self._iters)
+        return self.aborted or all(self.next_due(kind) is None for kind in self._iters)
 
     def abort(self) -> None:
         """Stop handing out tickets; the ones due by now still count as scheduled."""
         if not self.aborted:
-            self._due_unclaimed(time.time())
+            self._count_due(time.time())
             self.aborted = True
 
-    def _due_unclaimed(self, now: float) -> int:
-        due = 0
+    def _count_due(self, now: float) -> None:
         for kind in self._iters:
-            while (offset := self._peek(kind)) is not None and self.start_at + offset <= now:
+            while (when := self.next_due(kind)) is not None and when <= now:
                 del self._pending[kind]
-                due += 1
-        self.skipped += due
-        return due
+                self.skipped += 1
 
     def scheduled(self) -> int:
         """Sends whose intended time has come (all of them once the schedule is over)."""
         if not self.aborted:
-            self._due_unclaimed(time.time())
-        return self.claimed + self.skipped
+            self._count_due(time.time())
+        return self.taken + self.skipped

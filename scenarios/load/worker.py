@@ -27,6 +27,7 @@ import gevent  # noqa: E402
 from locust import User  # noqa: E402
 from locust.env import Environment  # noqa: E402
 
+from scenarios.load.dispatch import Dispatcher  # noqa: E402
 from scenarios.load.engine import Engine  # noqa: E402
 from scenarios.load.plan import LoadPlan  # noqa: E402
 from scenarios.users import USER_CLASSES  # noqa: E402
@@ -86,10 +87,20 @@ def install_hook(env: Environment) -> None:
     env.events.request.add_listener(on_request)  # type: ignore[no-untyped-call]
 
 
+def attach(env: Environment, engine: Engine) -> Dispatcher:
+    """Give the users their engine and dispatcher (before any user starts)."""
+    dispatcher = Dispatcher(engine)
+    env.chaosgate_engine = engine  # type: ignore[attr-defined]
+    env.chaosgate_dispatcher = dispatcher  # type: ignore[attr-defined]
+    return dispatcher
+
+
 def drive(env: Environment, engine: Engine, sink: Sink, spawn: Callable[[], None] | None) -> None:
     """Run this process's share of the schedule to the end (or abort), shipping records."""
     runner = env.runner
+    dispatcher = getattr(env, "chaosgate_dispatcher", None)
     assert runner is not None
+    assert isinstance(dispatcher, Dispatcher)
 
     def flusher() -> None:
         while True:
@@ -105,6 +116,7 @@ def drive(env: Environment, engine: Engine, sink: Sink, spawn: Callable[[], None
             break
         gevent.sleep(0.05)
     engine.abort()  # nothing more is handed out; what was due and unsent counts as skipped
+    dispatcher.stop()
     flushing.kill()
     runner.stop()
     sink(engine.recorder.flush(final=True, scheduled=engine.scheduled(), start_at=engine.start_at))
@@ -136,7 +148,7 @@ def run_local(args: argparse.Namespace, plan: LoadPlan) -> None:
     users = plan.slots + plan.websocket_clients
     start_at = time.time() + 0.5 + users / 4000  # spawning users takes a moment
     engine = Engine(plan, args.t0, start_at, 0, 1)
-    env.chaosgate_engine = engine  # type: ignore[attr-defined]
+    attach(env, engine)
     _abort_on_term(lambda: engine)
     drive(env, engine, file_sink(Path(args.out)), lambda: runner.start(users, spawn_rate=users))
     runner.quit()

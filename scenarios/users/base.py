@@ -1,5 +1,5 @@
-"""Open-model users: their wait_time is "until my next ticket". Tickets come from the worker's
-schedule (scenarios.load.engine), so whichever user is free takes the next intended send time:
+"""Open-model users: their wait_time is "until my next ticket". The worker's dispatcher hands out
+tickets when they fall due (scenarios.load.dispatch); whichever user is free takes the next one:
 the sends follow the schedule, spread, never phase-locked, and never slowed by a slow server
 (as long as a user is free: a send that finds none starts late and the run counts it).
 
@@ -9,12 +9,12 @@ worker's request hook measures each task's first request from the ticket's inten
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from locust import FastHttpUser, User
-from locust.user.users import LOCUST_STATE_STOPPING
+from locust.user.task import LOCUST_STATE_STOPPING
 
+from scenarios.load.dispatch import Dispatcher
 from scenarios.load.engine import Engine, Ticket
 
 
@@ -23,6 +23,13 @@ def engine_of(user: User) -> Engine:
     if not isinstance(engine, Engine):
         raise RuntimeError("no chaosgate engine on this Locust environment (run via LoadRun)")
     return engine
+
+
+def dispatcher_of(user: User) -> Dispatcher:
+    dispatcher = getattr(user.environment, "chaosgate_dispatcher", None)
+    if not isinstance(dispatcher, Dispatcher):
+        raise RuntimeError("no chaosgate dispatcher on this Locust environment (run via LoadRun)")
+    return dispatcher
 
 
 class TicketedUser(User):
@@ -38,20 +45,18 @@ class TicketedUser(User):
     def context(self) -> dict[str, Any]:
         return {"cg_ticket": self.ticket}
 
-    def _next_ticket(self) -> float | None:
-        self.ticket = engine_of(self).claim(self.ticket_kind)
+    def _next_ticket(self) -> None:
+        """Block until the dispatcher hands this user a due ticket (or the schedule ends)."""
+        self.ticket = dispatcher_of(self).next(self.ticket_kind)
         if self.ticket is None:
             self._state = LOCUST_STATE_STOPPING  # quiet stop: Locust checks it before each task
-            return None
-        return max(0.0, self.ticket.intended - time.time())
 
     def on_start(self) -> None:
-        wait = self._next_ticket()
-        if wait:
-            self._taskset_instance._sleep(wait)  # type: ignore[union-attr]
+        self._next_ticket()
 
-    def wait_time(self) -> float:  # type: ignore[override]
-        return self._next_ticket() or 0.0
+    def wait_time(self) -> float:
+        self._next_ticket()
+        return 0.0
 
 
 class OpenModelUser(TicketedUser, FastHttpUser):

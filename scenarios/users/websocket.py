@@ -32,7 +32,7 @@ class WebSocketUser(TicketedUser):
 
     def on_start(self) -> None:
         self.client_id = f"cg-{uuid.uuid4().hex[:12]}"
-        self.url = self.host.replace("http", "ws", 1) + f"/ws/{self.client_id}"
+        self.url = (self.host or "").replace("http", "ws", 1) + f"/ws/{self.client_id}"
         self.ws: websocket.WebSocket | None = None
         self.unacked: dict[str, tuple[Ticket, float]] = {}
         self.sent_at: dict[str, float] = {}

@@ -60,7 +60,8 @@ def http_server(start_server: Callable[..., Server]) -> Callable[..., Server]:
     """http_server(delay_ms=0) -> the bench server (fast, keep-alive, /_stall, /_count)."""
 
     def start(delay_ms: float = 0.0) -> Server:
-        return start_server("scenarios.bench.server", "--delay-ms", str(delay_ms))
+        loop = "asyncio" if delay_ms else "uvloop"  # asyncio's timers are sub-ms, libuv's 1 ms
+        return start_server("scenarios.bench.server", "--delay-ms", str(delay_ms), "--loop", loop)
 
     return start
 

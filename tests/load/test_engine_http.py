@@ -33,10 +33,11 @@ def test_fixed_delay_is_measured_within_tolerance(
     outcome = run_plan(server, tmp_path, rate=[{"rps": 100, "hold_s": 3}])
     assert outcome.generator.valid, outcome.generator.reason
     assert outcome.count("GET /ping") == 300
-    # a 50 ms server: nothing faster; p50 within 4 ms (loopback + gevent wake-up), p90 within 15
-    whole = decode(outcome.series[0].histogram)
-    assert whole.get_min_value() >= 50_000
-    assert 50 <= outcome.percentile_ms(50) <= 54
+    # a 50 ms server: nothing faster. The truth is what the server really held (its timers
+    # are not exact either); p50 within 3 ms of it (loopback + gevent), p90 within 15 ms of 50
+    held_p50_ms = server.get("/_count")["held_p50_ms"]
+    assert min(decode(b.histogram).get_min_value() for b in outcome.series) >= 50_000
+    assert held_p50_ms <= outcome.percentile_ms(50) <= held_p50_ms + 3
     assert outcome.percentile_ms(90) <= 65
 
 
@@ -147,3 +148,24 @@ def test_distributed_run_merges_to_the_requests_sent(
         "load-worker-0.log",
         "load-worker-1.log",
     }
+
+
+def test_stop_aborts_within_bounds_and_keeps_what_was_measured(
+    http_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    server = http_server()
+    plan = LoadPlan(users=["ping"], rate=[{"rps": 100, "hold_s": 60}])
+    run = LoadRun(plan, server.url, time.time(), tmp_path, progress=False).start()
+    deadline = time.time() + 30
+    while run.latest_second() is None and time.time() < deadline:
+        time.sleep(0.05)
+    view = run.latest_second()
+    assert view is not None
+    assert view.names["GET /ping"].count > 0
+    began = time.monotonic()
+    outcome = run.stop()
+    assert time.monotonic() - began < 10
+    assert outcome.aborted
+    assert not any(p.is_running() for p in run.processes)
+    assert outcome.count() == server.get("/_count")["count"] > 0
+    assert outcome.generator.scheduled < 60 * 100
