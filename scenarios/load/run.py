@@ -19,6 +19,7 @@ from fixtures.local.processes import ManagedProcess, free_port
 from reports.hdr import merge
 from reports.model import GeneratorHealth, SecondBucket, WebSocketSummary
 from scenarios.load.collect import Collector, SecondView
+from scenarios.load.hgrm import write_hgrm
 from scenarios.load.plan import LoadPlan
 from scenarios.load.progress import Progress
 from scenarios.load.wscheck import check_history
@@ -184,6 +185,7 @@ class LoadRun:
             aborted=self._aborted,
             started_at=self.collector.start_at,
         )
+        write_hgrm(self._outcome.series, self.out_dir / "hgrm")  # latency from the intended start
         return self._outcome
 
     def _health(self) -> GeneratorHealth:

@@ -9,6 +9,7 @@ import pytest
 
 from reports.hdr import decode, merge
 from scenarios.load.collect import Collector
+from scenarios.load.hgrm import write_hgrm
 from scenarios.load.recorder import Recorder
 from scenarios.load.wscheck import check_history
 
@@ -101,3 +102,22 @@ def test_same_id_from_two_clients_is_two_messages() -> None:
     ]
     history.append({"kind": "received", "client": "a", "id": "m", "t": 1.2})
     assert check_history(history).lost == ["b/m"]
+
+
+def test_hgrm_export_has_the_percentiles_in_ms(tmp_path: Path) -> None:
+    recorder = Recorder(T0, tolerance_ms=10, worker=0)
+    for ms in range(1, 101):
+        recorder.record("GET /api/items/{item_id}", T0 + (ms % 3), T0 + (ms % 3), ms / 1000)
+    (tmp_path / "r.jsonl").write_text(json.dumps(recorder.flush()) + "\n")
+    collector = Collector(tmp_path / "r.jsonl")
+    collector.poll()
+    [path] = write_hgrm(collector.series(), tmp_path / "hgrm")
+    assert path.name == "GET_api_items_item_id.hgrm"
+    lines = path.read_text().splitlines()[2:]
+    rows = [line.split() for line in lines if line.strip() and not line.startswith("#")]
+    last_value, last_percentile, total = float(rows[-1][0]), float(rows[-1][1]), int(rows[-1][2])
+    assert (last_percentile, total) == (1.0, 100)
+    assert last_value == pytest.approx(100.0, rel=0.001)
+    values = [float(r[0]) for r in rows]
+    assert values == sorted(values)
+    assert values[0] == pytest.approx(1.0, rel=0.001)
