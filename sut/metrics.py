@@ -47,7 +47,10 @@ class SutMetrics:
             registry=r,
         )
         self.db_queries = Counter(
-            "sut_db_queries", "Statements sent to a database", ["dependency"], registry=r
+            "sut_db_queries",
+            "Statements sent to a database (kind: app, or driver housekeeping)",
+            ["dependency", "kind"],
+            registry=r,
         )
         self.dashboard_cache = Counter(
             "sut_dashboard_cache", "Dashboard cache lookups", ["result"], registry=r

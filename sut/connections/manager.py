@@ -65,8 +65,8 @@ class UnifiedConnectionManager:
             self.metrics.watch_pool(name, pool.stats)
             self.metrics.breaker_state.labels(name).set_function(self.breakers[name].state_now)
 
-    def _count_query(self) -> None:
-        self.metrics.db_queries.labels("postgres").inc()
+    def _count_query(self, kind: str) -> None:
+        self.metrics.db_queries.labels("postgres", kind).inc()
 
     def _breaker_changed(self, name: str, state: int) -> None:
         self.metrics.dependency_errors.labels(name, f"breaker_state_{state}").inc()

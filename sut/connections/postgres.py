@@ -14,6 +14,17 @@ from sut.errors import DependencyError, DependencyTimeout, DependencyUnavailable
 NAME = "postgres"
 
 
+# asyncpg's own statements: the reset on release and the one-off type introspection.
+_DRIVER_PREFIXES = ("SELECT pg_advisory_unlock_all", "WITH RECURSIVE typeinfo_tree")
+
+
+def _kind(query: str) -> str:
+    text = query.lstrip()
+    if text.startswith(_DRIVER_PREFIXES) or "set_config('jit'" in text:
+        return "driver"
+    return "app"
+
+
 def classify(error: BaseException) -> DependencyError | None:
     """Map a driver error to the SUT's named error; None for the caller's own errors (bad SQL)."""
     if isinstance(error, DependencyError):
@@ -36,7 +47,7 @@ class PostgresPool:
     name = NAME
 
     def __init__(
-        self, settings: PostgresSettings, on_query: Callable[[], None] | None = None
+        self, settings: PostgresSettings, on_query: Callable[[str], None] | None = None
     ) -> None:
         self.settings = settings
         self._on_query = on_query  # counts statements (proves one query per page, no N+1)
@@ -83,7 +94,7 @@ class PostgresPool:
     async def _init_connection(self, connection: asyncpg.Connection) -> None:
         if self._on_query is not None:
             on_query = self._on_query
-            connection.add_query_logger(lambda _record: on_query())
+            connection.add_query_logger(lambda record: on_query(_kind(record.query)))
 
     @contextlib.asynccontextmanager
     async def acquire(self) -> AsyncIterator[asyncpg.Connection]:

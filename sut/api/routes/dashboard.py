@@ -25,7 +25,7 @@ Part = Callable[[Request, str], Awaitable[dict[str, Any]]]
 async def system_health(request: Request, user_id: str) -> dict[str, Any]:
     snapshot = deps.monitor(request).snapshot()
     return {
-        "status": snapshot["status"],
+        "overall": snapshot["status"],
         "components": snapshot["components"],
         "pools": snapshot["pools"],
     }

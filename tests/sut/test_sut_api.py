@@ -1,0 +1,256 @@
+"""The backend API against real Postgres, Redis and fakesnow (in-process app, real lifespan)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from fixtures.local.services import LocalService
+from sut.api import create_app
+from sut.config import SutSettings, load_sut_settings
+
+pytestmark = pytest.mark.integration
+
+ConfigFactory = Callable[..., Path]
+Eventually = Callable[[Callable[[], bool], float], Awaitable[float]]
+PROBLEM = "application/problem+json"
+
+
+@asynccontextmanager
+async def running(settings: SutSettings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sut") as client:
+            yield app, client
+
+
+@pytest.fixture
+async def api(sut_settings: SutSettings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    async with running(sut_settings) as pair:
+        yield pair
+
+
+def _assert_problem(
+    response: httpx.Response, status: int, dependency: str | None
+) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body: dict[str, Any] = response.json()
+    assert {"type", "title", "status", "detail"} <= body.keys()
+    assert body["status"] == status
+    assert body.get("dependency") == dependency
+    return body
+
+
+async def test_readiness_flips_to_503_when_postgres_stops_and_back_after_restart(
+    api: tuple[FastAPI, httpx.AsyncClient], pg: LocalService
+) -> None:
+    app, client = api
+    timeout = app.state.settings.health.check_timeout_s
+    assert (await client.get("/api/ready")).status_code == 200
+    pg.kill()  # SIGTERM would be Postgres' "smart" shutdown, which waits for our pooled clients
+    start = time.monotonic()
+    response = await client.get("/api/ready")
+    assert time.monotonic() - start <= timeout + 0.5
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "not_ready"
+    assert body["checks"]["postgres"]["ok"] is False
+    assert body["checks"]["postgres"]["detail"]
+    assert body["checks"]["redis"]["ok"] is True
+    assert body["checks"]["warehouse"]["ok"] is True
+    pg.restart()
+    deadline = time.monotonic() + 15
+    while (await client.get("/api/ready")).status_code != 200:
+        assert time.monotonic() < deadline, "readiness did not come back after Postgres restarted"
+        await asyncio.sleep(0.1)
+
+
+async def test_pool_exhaustion_gives_503_problem_within_the_acquire_timeout(
+    sut_config_factory: ConfigFactory, eventually: Eventually
+) -> None:
+    settings = load_sut_settings(
+        sut_config_factory(**{"postgres.pool.max_size": 2, "postgres.pool.acquire_timeout_s": 0.5})
+    )
+    async with running(settings) as (app, client):
+        release, held = asyncio.Event(), []
+
+        async def hold() -> None:
+            async with app.state.connections.get_connection("postgres") as conn:
+                held.append(conn)
+                await release.wait()
+
+        holders = [asyncio.create_task(hold()) for _ in range(2)]
+        try:
+            await eventually(lambda: len(held) == 2, 5)
+            start = time.monotonic()
+            response = await client.get("/api/items")
+            elapsed = time.monotonic() - start
+        finally:
+            release.set()
+            await asyncio.gather(*holders)
+        body = _assert_problem(response, 503, "postgres")
+        assert body["title"] == "Connection pool exhausted"
+        assert 0.45 <= elapsed <= 0.5 + 1.0
+        assert (await client.get("/api/items")).status_code == 200  # freed connections serve again
+
+
+async def test_open_breaker_answers_503_at_once_and_closes_after_recovery(
+    api: tuple[FastAPI, httpx.AsyncClient], pg: LocalService, eventually: Eventually
+) -> None:
+    app, client = api
+    breaker = app.state.settings.postgres.breaker
+    pg.kill()
+    for _ in range(breaker.failure_threshold):
+        _assert_problem(await client.get("/api/items"), 503, "postgres")
+    start = time.monotonic()
+    body = _assert_problem(await client.get("/api/items"), 503, "postgres")
+    assert body["title"] == "Circuit breaker open"
+    assert time.monotonic() - start < 0.2
+    metrics = (await client.get("/metrics")).text
+    assert 'sut_breaker_state{dependency="postgres"} 2.0' in metrics
+    pg.restart()
+    tracker = app.state.connections.breakers["postgres"]
+    await eventually(lambda: tracker.effective_state == 1, breaker.recovery_timeout_s + 2)
+    assert 'sut_breaker_state{dependency="postgres"} 1.0' in (await client.get("/metrics")).text
+    deadline = time.monotonic() + 10
+    while (await client.get("/api/items")).status_code != 200:  # half-open trial, then closed
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+    assert 'sut_breaker_state{dependency="postgres"} 0.0' in (await client.get("/metrics")).text
+
+
+# The connector's query-cancel timer thread raises when the warehouse is gone (third-party thread).
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+async def test_dashboard_serves_partial_data_when_the_warehouse_is_down(
+    api: tuple[FastAPI, httpx.AsyncClient], warehouse: LocalService
+) -> None:
+    _, client = api
+    healthy = await client.get("/api/dashboard/performance", params={"user_id": "u-ok"})
+    assert healthy.status_code == 200
+    assert "x-dashboard-degraded" not in healthy.headers
+    assert healthy.json()["performance_trends"]["status"] == "ok"
+    warehouse.kill()
+    response = await client.get("/api/dashboard/performance", params={"user_id": "u-partial"})
+    assert response.status_code == 200
+    assert response.headers["x-dashboard-degraded"] == "performance_trends"
+    body = response.json()
+    assert body["performance_trends"]["status"] == "degraded"
+    assert body["performance_trends"]["dependency"] == "warehouse"
+    for part in ("system_health", "service_metrics", "alert_summary"):
+        assert body[part]["status"] == "ok", (part, body[part])
+    again = await client.get("/api/dashboard/performance", params={"user_id": "u-partial"})
+    assert again.headers["x-dashboard-cache"] == "miss"  # a degraded answer is never cached
+
+
+async def test_dashboard_is_cached_and_served_uncached_when_redis_is_down(
+    api: tuple[FastAPI, httpx.AsyncClient], redis_server: LocalService
+) -> None:
+    _, client = api
+    first = await client.get("/api/dashboard/performance", params={"user_id": "u1"})
+    second = await client.get("/api/dashboard/performance", params={"user_id": "u1"})
+    assert (first.headers["x-dashboard-cache"], second.headers["x-dashboard-cache"]) == (
+        "miss",
+        "hit",
+    )
+    assert second.content == first.content
+    redis_server.kill()
+    response = await client.get("/api/dashboard/performance", params={"user_id": "u1"})
+    assert response.status_code == 200
+    assert response.headers["x-dashboard-cache"] == "miss"
+    assert "x-dashboard-degraded" not in response.headers
+
+
+async def test_item_list_fetches_a_page_with_its_tags_in_one_query(
+    sut_config_factory: ConfigFactory,
+) -> None:
+    # No health tick during the count: its SELECT 1 would be counted too.
+    settings = load_sut_settings(sut_config_factory(**{"health.interval_s": 600}))
+    async with running(settings) as (app, client):
+        await _check_one_query_per_page(app, client)
+
+
+async def _check_one_query_per_page(app: FastAPI, client: httpx.AsyncClient) -> None:
+    for i in range(30):
+        created = await client.post(
+            "/api/items", json={"name": f"n{i}", "owner_id": "bulk", "tags": [f"t{i}", "common"]}
+        )
+        assert created.status_code == 201
+    registry = app.state.metrics.registry
+
+    def queries() -> float:
+        value = registry.get_sample_value(
+            "sut_db_queries_total", {"dependency": "postgres", "kind": "app"}
+        )
+        return value or 0.0
+
+    before = queries()
+    page = await client.get("/api/items", params={"owner_id": "bulk", "limit": 25})
+    assert queries() - before == 1
+    items = page.json()["items"]
+    assert len(items) == 25
+    assert all(item["tags"] == sorted([f"t{item['name'][1:]}", "common"]) for item in items)
+    rest = await client.get(
+        "/api/items",
+        params={"owner_id": "bulk", "limit": 25, "after_id": page.json()["next_after_id"]},
+    )
+    assert len(rest.json()["items"]) == 5
+    assert rest.json()["next_after_id"] is None
+
+
+async def test_item_crud_and_problem_json_errors(api: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    _, client = api
+    item = (
+        await client.post("/api/items", json={"name": "a", "owner_id": "o", "tags": ["x"]})
+    ).json()
+    updated = await client.put(
+        f"/api/items/{item['id']}", json={"name": "b", "owner_id": "o", "tags": []}
+    )
+    assert updated.json()["name"] == "b"
+    assert updated.json()["tags"] == []
+    assert (await client.delete(f"/api/items/{item['id']}")).status_code == 204
+    _assert_problem(await client.get(f"/api/items/{item['id']}"), 404, None)
+    _assert_problem(await client.get("/api/items", params={"limit": 0}), 422, None)
+    _assert_problem(await client.get("/no/such/route"), 404, None)
+
+
+async def test_warehouse_metrics_come_from_the_warehouse(
+    api: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    _, client = api
+    rows = (
+        await client.get("/api/warehouse/metrics", params={"service": "backend", "days": 3})
+    ).json()["rows"]
+    assert [r["day"] for r in rows] == [14, 13, 12]
+    assert {r["service"] for r in rows} == {"backend"}
+
+
+async def test_app_shutdown_leaks_no_connection_thread_or_task(
+    sut_settings: SutSettings, pg: LocalService
+) -> None:
+    threads_before = set(threading.enumerate())
+    tasks_before = asyncio.all_tasks()
+    async with running(sut_settings) as (_, client):
+        assert (await client.get("/api/dashboard/performance")).status_code == 200
+        assert (await client.get("/api/ready")).status_code == 200
+    assert {t for t in threading.enumerate() if t.is_alive()} - threads_before == set()
+    assert asyncio.all_tasks() - tasks_before == set()
+    probe = await asyncpg.connect(host=pg.host, port=pg.port, user="postgres", database="chaosgate")
+    try:
+        others = await probe.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = 'chaosgate' AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await probe.close()
+    assert others == 0

@@ -1,0 +1,94 @@
+"""`python -m sut`: bad config → exit 2 with one clear line; SIGTERM → graceful exit 0 in time."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fixtures.local.processes import ManagedProcess, wait_until
+from sut.config import load_sut_settings
+
+ConfigFactory = Callable[..., Path]
+REPO = Path(__file__).parents[2]
+
+
+def run_sut(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sut", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        check=False,
+    )
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("postgres: {port: 70000}\n", "postgres.port: expected a port number 1-65535, got 70000"),
+        ("redis: {socket_timeout_s: 1}\nbogus: 1\n", ":2: bogus: unknown key"),
+        ("health: {interval_s: often}\n", "health.interval_s: expected a valid number"),
+        (None, "config file not found"),
+    ],
+    ids=["port-out-of-range", "unknown-key", "wrong-type", "missing-file"],
+)
+def test_bad_config_exits_2_with_one_clear_line(
+    tmp_path: Path, text: str | None, expected: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    if text is not None:
+        path.write_text(text)
+    done = run_sut("--config", str(path), "--role", "backend")
+    assert done.returncode == 2
+    assert expected in done.stderr
+    assert str(path) in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.unit
+def test_unknown_replica_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text("cache: {enabled: false}\n")
+    done = run_sut("--config", str(path), "--role", "ai_memory", "--replica", "ai_memory-9")
+    assert done.returncode == 2
+    assert "ai_memory-9" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.integration
+def test_backend_stops_gracefully_on_sigterm_within_its_timeout(
+    sut_config_factory: ConfigFactory, sut_workdir: Path
+) -> None:
+    config = sut_config_factory()
+    settings = load_sut_settings(config)
+    base = f"http://{settings.service.host}:{settings.service.port}"
+    argv = [sys.executable, "-m", "sut", "--config", str(config), "--role", "backend"]
+    backend = ManagedProcess("backend", argv, sut_workdir / "backend.log", cwd=REPO).start()
+    try:
+        wait_until(
+            lambda: httpx.get(f"{base}/api/ready", timeout=2).status_code == 200,
+            what="backend ready",
+            timeout_s=60,
+            transient=(httpx.HTTPError,),
+            on_timeout=backend.log_tail,
+        )
+        assert backend.popen is not None
+        start = time.monotonic()
+        backend.popen.send_signal(signal.SIGTERM)
+        code = backend.popen.wait(timeout=settings.service.shutdown_timeout_s + 5)
+        elapsed = time.monotonic() - start
+    finally:
+        backend.stop(5)
+    assert code == 0, backend.log_tail()
+    assert elapsed <= settings.service.shutdown_timeout_s
+    assert "Traceback" not in backend.log_tail(200)
