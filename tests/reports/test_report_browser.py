@@ -25,12 +25,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from fixtures.local.processes import ManagedProcess, wait_until
 from reports.html import render_html
 from reports.load import load_result
+from reports.model import RunResult
 
 pytestmark = pytest.mark.integration
 
 CHROMIUM = os.environ.get("CHAOSGATE_CHROMIUM", "/usr/bin/chromium")
 DEADLINE_S = 30.0  # for Chromium to start and for one page to load (usually < 2 s here)
 ARTIFACTS = Path(__file__).resolve().parents[2] / "out"
+RESULTS = {p.stem.removeprefix("result_"): p for p in Path(__file__).parent.glob("result*.json")}
 
 
 class Cdp:
@@ -183,21 +185,33 @@ async def _load(browser_url: str, url: str, want_screenshot: bool) -> PageLoad:
     return load
 
 
-def test_report_renders_offline_with_plots_and_verdict_first(chromium: str, tmp_path: Path) -> None:
+def _expected_plots(result: RunResult) -> int:
+    count = 0
+    for scenario in result.scenarios:
+        count += bool(scenario.series or scenario.probes) + bool(scenario.series)
+        count += bool(scenario.websocket and scenario.websocket.latency_histogram)
+    return count
+
+
+@pytest.mark.parametrize("kind", sorted(RESULTS))
+def test_report_renders_offline_with_plots_and_verdict_first(
+    chromium: str, tmp_path: Path, kind: str
+) -> None:
+    result = load_result(RESULTS[kind])
     report = tmp_path / "report.html"
-    report.write_text(
-        render_html(load_result(Path(__file__).parent / "result_fail.json")), encoding="utf-8"
-    )
-    screenshot = ARTIFACTS / "report-screenshot.png"
+    report.write_text(render_html(result), encoding="utf-8")
+    # The failing fixture is the CI artifact; every result gets its own screenshot too.
+    name = "report-screenshot.png" if kind == "fail" else f"report-screenshot-{kind}.png"
+    screenshot = ARTIFACTS / name
     load = load_page(chromium, report, screenshot)
     assert load.console_errors == []
     assert load.requests == [load.url], "the report fetched something besides itself"
     facts = load.facts
-    assert facts["verdict"] == "FAIL"
+    assert facts["verdict"] == result.status.upper()
     assert facts["bannerTop"] == 0
-    assert facts["bannerHeight"] < 300, "the verdict must fit above the fold with room to spare"
-    assert facts["kpiRows"] == 5
-    assert len(facts["svgs"]) == 3
+    assert facts["bannerHeight"] < 320, "the verdict must fit above the fold with room to spare"
+    assert facts["kpiRows"] == sum(len(s.kpis) for s in result.scenarios)
+    assert len(facts["svgs"]) == _expected_plots(result)
     for svg in facts["svgs"]:
         assert svg["width"] > 500
         assert svg["height"] > 150
