@@ -15,10 +15,12 @@ class MemoryUser(OpenModelUser):
 
     @task(1)
     def store(self) -> None:
-        body = {"user_id": str(random.randint(1, 50)), "content": f"note {uuid.uuid4().hex[:8]}"}
+        # the SUT's MemoryIn (sut/mcp/routes.py): key, content, tags
+        key = f"user-{random.randint(1, 50)}-{uuid.uuid4().hex[:8]}"
+        body = {"key": key, "content": f"note {key}", "tags": ["load"]}
         self.client.post("/api/memories", json=body, name="POST /api/memories")
 
     @task(2)
     def search(self) -> None:
         user_id = random.randint(1, 50)
-        self.client.get(f"/api/memories?user_id={user_id}", name="GET /api/memories")
+        self.client.get(f"/api/memories?query=user-{user_id}", name="GET /api/memories")
