@@ -7,6 +7,7 @@ their records back as custom messages, and the master writes them to the one rec
 from __future__ import annotations
 
 import argparse
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ def run_master(args: argparse.Namespace, plan: LoadPlan) -> None:
         aborted = True
         runner.send_message("cg_abort", None)
 
-    gevent.signal_handler(__import__("signal").SIGTERM, abort)
+    gevent.signal_handler(signal.SIGTERM, abort)
     users = plan.slots + plan.websocket_clients
     start_at = time.time() + 1.0 + users / 2000  # the spawn messages and user start-up
     workers = sorted(client.id for client in runner.clients.ready)

@@ -150,11 +150,12 @@ def test_distributed_run_merges_to_the_requests_sent(
     }
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_stop_aborts_within_bounds_and_keeps_what_was_measured(
-    http_server: Callable[..., Server], tmp_path: Path
+    http_server: Callable[..., Server], tmp_path: Path, workers: int
 ) -> None:
     server = http_server()
-    plan = LoadPlan(users=["ping"], rate=[{"rps": 100, "hold_s": 60}])
+    plan = LoadPlan(users=["ping"], rate=[{"rps": 100, "hold_s": 60}], workers=workers)
     run = LoadRun(plan, server.url, time.time(), tmp_path, progress=False).start()
     deadline = time.time() + 30
     while run.latest_second() is None and time.time() < deadline:
