@@ -133,12 +133,12 @@ def evaluate(kpi: Kpi, result: ScenarioResult) -> KpiVerdict:
             return verdict(kpi, None, window, f"the scenario has no {window!r} window")
         if _is_probe_series(kpi, result):
             samples = [p for p in result.probes if p.name == kpi.argument and _inside(p.t_s, spans)]
-            return verdict(
-                kpi,
-                measure_probes(kpi, samples),
-                window,
-                f"no {kpi.argument} probe samples in {window}",
-            )
+            why = f"no {kpi.argument} probe samples in {window}"
+            judged = verdict(kpi, measure_probes(kpi, samples), window, why)
+            if not kpi.argument.endswith("_query"):  # states and gauges have no time unit
+                judged.unit = "count"
+                judged.message = judged.message.replace(" ms ", " ")
+            return judged
         buckets = [b for b in result.series if _inside(b.second + 0.5, spans)]
         seconds = sum(end - start for start, end in spans)
         why = f"no {kpi.argument} requests in {window}"

@@ -98,7 +98,7 @@ def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path
         baseline: Path | None, check: bool, config: Path | None) -> None:  # fmt: skip
     """Run scenarios (files, shipped names, or --suite) and decide: exit 0 / 1 / 2 / 3."""
     scenarios = resolve(list(items), suite)  # every file validated before anything starts
-    console = Console(stderr=False)
+    console = Console(width=None if sys.stdout.isatty() else 160)
     if check:
         console.print(f"{len(scenarios)} scenario(s) valid: {', '.join(s.name for s in scenarios)}")
         return

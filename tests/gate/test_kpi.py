@@ -177,3 +177,12 @@ def test_detection_reads_readiness_or_breaker() -> None:
     assert detected_at(probes, 10.0, 20.0, "postgres") == 12.5
     assert detected_at(probes, 10.0, 20.0, "redis") == 13.0
     assert detected_at(probes, 14.0, 20.0, "redis") is None
+
+
+def test_probe_state_checks_carry_no_time_unit() -> None:
+    probes = [ProbeSample(t_s=1.5, name="breaker.postgres", value=2)]
+    verdict = evaluate(
+        parse_kpi("max(breaker.postgres) >= 2 during baseline"), scenario([], probes=probes)
+    )
+    assert verdict.passed
+    assert verdict.unit == "count"
