@@ -17,7 +17,8 @@ from typing import Any
 
 import anyio
 from mcp import Client
-from mcp_types import CallToolResult
+from mcp.shared.exceptions import MCPError
+from mcp_types import REQUEST_TIMEOUT, CallToolResult
 
 from sut.config import ReplicaSettings
 from sut.errors import DependencyTimeout, DependencyUnavailable
@@ -133,9 +134,17 @@ class ReplicaLink:
         if call.future.done():  # the caller gave up while it was queued
             self._inflight.discard(call)
             return
-        # A failure here propagates: it tears the session down, and _run fails the in-flight
+        # Any other failure propagates: it tears the session down, and _run fails the in-flight
         # calls and reconnects on the next one (a restarted replica has forgotten our session).
-        result = await client.call_tool(call.tool, call.arguments)
+        try:
+            result = await client.call_tool(call.tool, call.arguments)
+        except MCPError as error:
+            if error.code != REQUEST_TIMEOUT:
+                raise
+            # A slow answer is not a broken session: the other calls on it carry on.
+            self._inflight.discard(call)
+            self._fail(call, ReplicaTimeout(f"{self.name}: {error}", dependency=self.name))
+            return
         self._inflight.discard(call)
         if not call.future.done():
             call.future.set_result(_outcome(result))

@@ -158,13 +158,16 @@ class ReplicaRouter:
             raise DependencyUnavailable("no healthy ai_memory replica", dependency="mcp-replicas")
         deadline = time.monotonic() + self.budget_s
         last: DependencyError | None = None
-        for name in order:
+        for index, name in enumerate(order):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
+            # An equal share of what is left per remaining replica, so a stalled replica
+            # (paused, blackholed) still leaves time to fail over to the next one.
+            share = remaining / (len(order) - index)
             try:
                 async with self._guard(name):
-                    outcome = await self.links[name].call(tool, arguments, remaining)
+                    outcome = await self.links[name].call(tool, arguments, share)
             except DependencyError as error:  # breaker open, unreachable, timed out: next one
                 self.c_calls.labels(name, type(error).__name__).inc()
                 last = error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +124,23 @@ def test_routes_around_a_killed_replica_and_it_rejoins(mcp_stack: McpStack) -> N
     poll(rejoined, what="the restarted replica serving again", timeout_s=30, interval_s=0.2)
     assert mcp_stack.metric("gateway_replica_breaker_state", "ai_memory-1") == 0  # closed again
     assert mcp_stack.metric("gateway_replica_healthy", "ai_memory-1") == 1
+
+
+def test_fails_over_from_a_paused_replica_within_the_call_budget(mcp_stack: McpStack) -> None:
+    assert mcp_stack.call("remember", {"key": "p", "content": "v"}).status_code == 200
+    budget = mcp_stack.settings.mcp.call_timeout_s
+    mcp_stack.replicas["ai_memory-1"].pause()  # a stalled replica: TCP accepted, no answer
+    try:
+        for _ in range(6):
+            started = time.monotonic()
+            response = mcp_stack.call("recall", {"key": "p"})
+            elapsed = time.monotonic() - started
+            assert response.status_code == 200, response.text
+            assert response.headers["x-replica"] == "ai_memory-2"
+            assert elapsed < budget + 1.0  # tolerance: process scheduling on a busy machine
+        assert mcp_stack.metric("gateway_replica_breaker_state", "ai_memory-1") == 2
+    finally:
+        mcp_stack.replicas["ai_memory-1"].resume()
 
 
 async def test_gateway_client_maps_failures_to_503_and_504(mcp_stack: McpStack) -> None:
