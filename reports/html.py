@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from reports import plots, view
+from reports import plot_hdr, plots, view
 from reports.model import RunResult, ScenarioResult
 
 TEMPLATES = Path(__file__).parent
@@ -60,9 +60,9 @@ def _svg(text: str | None) -> Markup | None:
 def _scenario_view(scenario: ScenarioResult, rows: list[view.KpiRow]) -> ScenarioView:
     return ScenarioView(
         scenario=scenario,
-        timeline=_svg(plots.timeline_svg(scenario)) if scenario.series or scenario.probes else None,
-        distribution=_svg(plots.distribution_svg(scenario)),
-        websocket_latency=_svg(plots.websocket_latency_svg(scenario)),
+        timeline=_svg(plots.timeline_svg(scenario)),
+        distribution=_svg(plot_hdr.distribution_svg(scenario)),
+        websocket_latency=_svg(plot_hdr.websocket_latency_svg(scenario)),
         kpis=[row for row in rows if row.scenario is scenario],
     )
 

@@ -1,65 +1,23 @@
-"""Matplotlib figures for the HTML report, returned as inline SVG text (no JavaScript needed).
-
-Matplotlib with the Agg backend: the standard, well-kept plotting library, rendering to SVG
-with text kept as text (`svg.fonttype: none`, small, selectable) and a fixed hash salt and
-metadata so the same result always renders to the same bytes. Each figure gets its own salt
-so the clip-path ids of several inline SVGs never collide in one HTML document.
-"""
+"""The scenario timeline for the HTML report: latency per endpoint, throughput, error rate and
+the SUT's readiness/breaker states over time, with faults, recoveries and KPI thresholds."""
 
 from __future__ import annotations
 
-import io
 import math
 import re
 from collections import defaultdict
 from typing import Any
 
-import matplotlib
-from cycler import cycler
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # after use("Agg"): the backend must be chosen first
+from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from reports import hdr
 from reports.model import ScenarioResult
+from reports.plot_style import LEGEND_RIGHT, PLAIN, RC, to_svg
 
 PERCENTILE_STYLE = {50.0: ("p50", "#1f5fa8"), 95.0: ("p95", "#e08a1e"), 99.0: ("p99", "#b8322e")}
-# Percentiles evenly spaced on the log "1/(1-p)" axis, from 0% to 99.999%.
-CURVE_PERCENTILES = [100 * (1 - 10 ** (-k / 20)) for k in range(101)]
 STATE_COLOUR = {"ok": "#2e9d4f", "degraded": "#e0a526", "bad": "#d13b3b", "unknown": "#9aa0a6"}
-MARKER = {"fault.inject": ("#d13b3b", "inject"), "fault.remove": ("#2e9d4f", "remove")}
-_PLAIN = FuncFormatter(lambda y, _pos: f"{y:g}")  # 1000 ms, not 10³
-_RC: dict[str, Any] = {
-    "svg.fonttype": "none",
-    "font.family": "DejaVu Sans",
-    "font.size": 9,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.color": "#e6e6e6",
-    "grid.linewidth": 0.6,
-    "axes.prop_cycle": cycler(
-        color=["#1f5fa8", "#c2571a", "#5b8c2a", "#8a3ea8", "#1c9aa3", "#a8811f"]
-    ),
-}
-
-
-def _svg(figure: Figure, salt: str) -> str:
-    buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.hashsalt": salt}):
-        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "chaosgate"})
-    plt.close(figure)
-    text = buffer.getvalue()
-    text = text[text.index("<svg") :]  # inline: drop the XML prolog and DOCTYPE
-    # matplotlib numbers ids per figure (figure_1, patch_1, ...): prefix them so several
-    # inline SVGs in one page keep unique ids and their clip-path references stay right.
-    prefix = re.sub(r"[^A-Za-z0-9]+", "-", salt)
-    text = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', text)
-    return re.sub(r'(url\(#|href="#)([^)"]+)', rf"\1{prefix}-\2", text)
+MARKER = {"fault.inject": "#d13b3b", "fault.remove": "#2e9d4f"}
 
 
 def _per_second(
@@ -95,7 +53,7 @@ def _decorate(axes: Axes, scenario: ScenarioResult, *, label: bool) -> None:
             axes.axvspan(phase.start_s, phase.end_s, color="#2e9d4f", alpha=0.05, lw=0)
     for event in scenario.events:
         if event.kind in MARKER:
-            axes.axvline(event.t_s, color=MARKER[event.kind][0], lw=1, ls="--", alpha=0.8)
+            axes.axvline(event.t_s, color=MARKER[event.kind], lw=1, ls="--", alpha=0.8)
     if label:  # room above the first panel for the fault names
         axes.set_title(
             axes.get_title(loc="left"), loc="left", fontsize=9, fontweight="bold", pad=16
@@ -103,11 +61,12 @@ def _decorate(axes: Axes, scenario: ScenarioResult, *, label: bool) -> None:
     for index, measure in enumerate(scenario.recoveries):
         if measure.recovered_at_s is not None:
             axes.axvline(measure.recovered_at_s, color="#1f5fa8", lw=1.2, ls="-.", alpha=0.9)
-            if label:  # staggered, so close recoveries stay readable
+            if label:  # staggered, and left of the line near the right edge, to stay readable
+                right = measure.recovered_at_s > 0.7 * scenario.duration_s
                 axes.text(measure.recovered_at_s, 0.98 - 0.13 * index,
-                          f" {measure.fault} recovered in {measure.recovery_s:.1f}s",
+                          f" {measure.fault} recovered in {measure.recovery_s:.1f}s ",
                           transform=axes.get_xaxis_transform(), color="#1f5fa8", fontsize=7,
-                          va="top")  # fmt: skip
+                          va="top", ha="right" if right else "left")  # fmt: skip
 
 
 def _states(scenario: ScenarioResult) -> dict[str, list[tuple[float, str]]]:
@@ -177,57 +136,62 @@ def _kpi_lines(axes: Axes, scenario: ScenarioResult, endpoint: str | None) -> No
         drawn += 1  # stagger labels of thresholds that sit close together
 
 
-def timeline_svg(scenario: ScenarioResult) -> str:
+def _latency_panel(
+    ax: Axes, scenario: ScenarioResult, name: str, by_second: dict[int, Any]
+) -> None:
+    seconds = _span(by_second)  # a second without completions is a gap, not a line
+    for p, (label, colour) in PERCENTILE_STYLE.items():
+        values = [by_second[s][2].get(p, math.nan) if s in by_second else math.nan for s in seconds]
+        ax.plot(seconds, values, label=label, lw=1.3, color=colour)
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(PLAIN)
+    ax.set_ylabel("latency ms")
+    ax.set_title(name, loc="left", fontsize=9, fontweight="bold")
+    ax.legend(**LEGEND_RIGHT)
+    _kpi_lines(ax, scenario, name)
+
+
+def _load_panels(
+    throughput: Axes, errors: Axes, scenario: ScenarioResult, data: dict[str, dict[int, Any]]
+) -> None:
+    for name, by_second in data.items():
+        xs = _span(by_second)
+        counts = [by_second[s][0] if s in by_second else 0 for s in xs]
+        rates = [
+            100 * by_second[s][1] / by_second[s][0] if by_second.get(s, (0,))[0] else math.nan
+            for s in xs
+        ]
+        throughput.plot(xs, counts, lw=1.2, label=name)
+        errors.plot(xs, rates, lw=1.2, label=name)
+    throughput.set_ylabel("req/s")
+    throughput.set_ylim(bottom=0)
+    throughput.set_title("throughput", loc="left", fontsize=9, fontweight="bold")
+    throughput.legend(**LEGEND_RIGHT)
+    errors.set_ylabel("errors %")
+    errors.set_ylim(bottom=0)
+    errors.set_title("error rate", loc="left", fontsize=9, fontweight="bold")
+    _kpi_lines(errors, scenario, None)
+
+
+def timeline_svg(scenario: ScenarioResult) -> str | None:
     """Latency per endpoint, throughput, error rate and SUT state over the scenario's time."""
     data = _per_second(scenario)
     states = _states(scenario)
-    latency_rows = list(data)
+    if not data and not states:
+        return None
     heights = (
-        [2.2] * len(latency_rows) + [1.5, 1.3] + ([0.35 + 0.3 * len(states)] if states else [])
+        [2.2] * len(data)
+        + ([1.5, 1.3] if data else [])
+        + ([0.35 + 0.3 * len(states)] if states else [])
     )
-    with plt.style.context(_RC):
+    with plt.style.context(RC):
         figure, axes_list = plt.subplots(len(heights), 1, sharex=True, figsize=(10, sum(heights) + 0.6),
                                          height_ratios=heights, squeeze=False)  # fmt: skip
         axes = list(axes_list[:, 0])
-        for row, name in enumerate(latency_rows):
-            ax = axes[row]
-            seconds = _span(data[name])  # a second without completions is a gap, not a line
-            for p, (label, colour) in PERCENTILE_STYLE.items():
-                values = [
-                    data[name][s][2].get(p, math.nan) if s in data[name] else math.nan
-                    for s in seconds
-                ]
-                ax.plot(seconds, values, label=label, lw=1.3, color=colour)
-            ax.set_yscale("log")
-            ax.yaxis.set_major_formatter(_PLAIN)
-            ax.set_ylabel("latency ms")
-            ax.set_title(name, loc="left", fontsize=9, fontweight="bold")
-            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
-            _kpi_lines(ax, scenario, name)
-        throughput, errors = axes[len(latency_rows)], axes[len(latency_rows) + 1]
-        for name, by_second in data.items():
-            xs = _span(by_second)
-            counts = [by_second[s][0] if s in by_second else 0 for s in xs]
-            throughput.plot(xs, counts, lw=1.2, label=name)
-            errors.plot(
-                xs,
-                [
-                    100 * by_second[s][1] / by_second[s][0]
-                    if by_second.get(s, (0,))[0]
-                    else math.nan
-                    for s in xs
-                ],
-                lw=1.2,
-                label=name,
-            )
-        throughput.set_ylabel("req/s")
-        throughput.set_ylim(bottom=0)
-        errors.set_ylim(bottom=0)
-        throughput.set_title("throughput", loc="left", fontsize=9, fontweight="bold")
-        throughput.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
-        errors.set_ylabel("errors %")
-        errors.set_title("error rate", loc="left", fontsize=9, fontweight="bold")
-        _kpi_lines(errors, scenario, None)
+        for row, (name, by_second) in enumerate(data.items()):
+            _latency_panel(axes[row], scenario, name, by_second)
+        if data:
+            _load_panels(axes[len(data)], axes[len(data) + 1], scenario, data)
         if states:
             _state_strip(axes[-1], scenario, states)
         for index, ax in enumerate(axes):
@@ -237,72 +201,4 @@ def timeline_svg(scenario: ScenarioResult) -> str:
         )
         axes[-1].set_xlim(0, scenario.duration_s)
         figure.tight_layout(h_pad=0.6)
-        return _svg(figure, f"timeline-{scenario.name}")
-
-
-def _tail_x(percentile: float) -> float:
-    return 1.0 / (1.0 - percentile / 100.0)
-
-
-def distribution_svg(scenario: ScenarioResult) -> str | None:
-    """HDR percentile distribution per endpoint: the whole run solid, the baseline dotted."""
-    baseline = next((p for p in scenario.phases if p.kind == "baseline"), None)
-    groups: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
-    for bucket in scenario.series:
-        groups[bucket.name][0].append(bucket.histogram)
-        if baseline and baseline.start_s <= bucket.second < baseline.end_s:
-            groups[bucket.name][1].append(bucket.histogram)
-    if not groups:
-        return None
-    with plt.style.context(_RC):
-        figure, ax = plt.subplots(figsize=(10, 3.6))
-        colours = _RC["axes.prop_cycle"].by_key()["color"]
-        for index, (name, (whole, base)) in enumerate(sorted(groups.items())):
-            colour = colours[index % len(colours)]
-            for encoded, style, suffix in ((whole, "-", "whole run"), (base, ":", "baseline")):
-                curve = _curve(hdr.merge(encoded)) if encoded else None
-                if curve:
-                    ax.plot(*curve, ls=style, color=colour, lw=1.4, label=f"{name} ({suffix})")
-        _percentile_axis(ax)
-        ax.set_ylabel("latency ms (log)")
-        ax.set_title(
-            "latency by percentile (HDR histogram)", loc="left", fontsize=9, fontweight="bold"
-        )
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
-        figure.tight_layout()
-        return _svg(figure, f"hdr-{scenario.name}")
-
-
-def websocket_latency_svg(scenario: ScenarioResult) -> str | None:
-    if scenario.websocket is None or not scenario.websocket.latency_histogram:
-        return None
-    curve = _curve(hdr.decode(scenario.websocket.latency_histogram))
-    if curve is None:
-        return None
-    with plt.style.context(_RC):
-        figure, ax = plt.subplots(figsize=(10, 2.6))
-        ax.plot(*curve, lw=1.4, label="send → receive")
-        _percentile_axis(ax)
-        ax.set_ylabel("latency ms (log)")
-        ax.set_title("WebSocket delivery latency", loc="left", fontsize=9, fontweight="bold")
-        figure.tight_layout()
-        return _svg(figure, f"ws-{scenario.name}")
-
-
-def _curve(histogram: object) -> tuple[list[float], list[float]] | None:
-    points = histogram.get_percentile_to_value_dict(CURVE_PERCENTILES)  # type: ignore[attr-defined]
-    xs = [_tail_x(p) for p in points]
-    ys = [max(v, 1) / 1000 for v in points.values()]
-    return (xs, ys) if histogram.get_total_count() else None  # type: ignore[attr-defined]
-
-
-def _percentile_axis(ax: Axes) -> None:
-    ticks = [0.0, 50.0, 90.0, 99.0, 99.9, 99.99, 99.999]
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.xaxis.set_major_locator(FixedLocator([_tail_x(p) for p in ticks]))
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{100 - 100 / x:g}%"))
-    ax.yaxis.set_major_formatter(_PLAIN)
-    ax.set_xlim(1, _tail_x(99.999))
-    ax.set_xlabel("percentile")
+        return to_svg(figure, f"timeline-{scenario.name}")

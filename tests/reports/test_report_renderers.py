@@ -199,3 +199,21 @@ def test_hgrm_exports_one_distribution_per_endpoint(
     )
     assert float(total.group(1)) == expected
     assert load_result(tmp_path / "r.json") == result  # the json format round-trips
+
+
+def test_sparse_results_still_render(
+    result_path: Callable[[str], Path], junit_schema: xmlschema.XMLSchema
+) -> None:
+    # A run with no scenarios, and a scenario with nothing but probes and no KPIs.
+    empty = load_result(result_path("pass")).model_copy(update={"scenarios": []})
+    sparse = load_result(result_path("pass"))
+    scenario = sparse.scenarios[0]
+    sparse.scenarios = [
+        scenario.model_copy(update={"series": [], "kpis": [], "recoveries": [], "generator": None})
+    ]
+    for result in (empty, sparse):
+        html = render_html(result)
+        assert 'class="banner pass"' in html
+        junit_schema.validate(render_junit(result))
+        assert render_markdown(result).startswith("## ✅")
+    assert html.count("<svg") == 1  # the probes' state timeline
