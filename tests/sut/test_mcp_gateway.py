@@ -188,7 +188,7 @@ async def test_rate_limit_gives_429_problem_json(limited_stack: McpStack) -> Non
     client = GatewayClient(limited_stack.settings.mcp)
     await client.start()
     try:
-        outcomes = []
+        outcomes: list[object] = []
         for _ in range(5):
             try:
                 outcomes.append(await client.call("recall", {"key": "x"}))
