@@ -7,6 +7,7 @@ so the report cannot phone home even if a future change tried to.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,42 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from reports import plot_hdr, plots, view
-from reports.model import RunResult, ScenarioResult
+from reports import hdr, plot_hdr, plots, view
+from reports.model import RunResult, ScenarioResult, SecondBucket
 
 TEMPLATES = Path(__file__).parent
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+@dataclass(frozen=True)
+class EndpointRow:
+    """One request name over the whole scenario, read from its merged histogram (display only)."""
+
+    name: str
+    requests: int
+    errors: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @property
+    def error_pct(self) -> float:
+        return 100 * self.errors / self.requests if self.requests else 0.0
+
+
+def endpoint_rows(scenario: ScenarioResult) -> list[EndpointRow]:
+    groups: dict[str, list[SecondBucket]] = defaultdict(list)
+    for bucket in scenario.series:
+        groups[bucket.name].append(bucket)
+    rows = []
+    for name, buckets in sorted(groups.items()):
+        merged = hdr.merge(b.histogram for b in buckets)
+        values = merged.get_percentile_to_value_dict([50.0, 95.0, 99.0])
+        rows.append(EndpointRow(name, sum(b.count for b in buckets), sum(b.errors for b in buckets),
+                                values.get(50.0, 0) / 1000, values.get(95.0, 0) / 1000,
+                                values.get(99.0, 0) / 1000, merged.get_max_value() / 1000))  # fmt: skip
+    return rows
 
 
 @dataclass(frozen=True)
@@ -28,6 +60,7 @@ class ScenarioView:
     distribution: Markup | None
     websocket_latency: Markup | None
     kpis: list[view.KpiRow]
+    endpoints: list[EndpointRow]
 
 
 def _environment() -> jinja2.Environment:
@@ -64,6 +97,7 @@ def _scenario_view(scenario: ScenarioResult, rows: list[view.KpiRow]) -> Scenari
         distribution=_svg(plot_hdr.distribution_svg(scenario)),
         websocket_latency=_svg(plot_hdr.websocket_latency_svg(scenario)),
         kpis=[row for row in rows if row.scenario is scenario],
+        endpoints=endpoint_rows(scenario),
     )
 
 

@@ -217,3 +217,18 @@ def test_sparse_results_still_render(
         junit_schema.validate(render_junit(result))
         assert render_markdown(result).startswith("## ✅")
     assert html.count("<svg") == 1  # the probes' state timeline
+
+
+def test_endpoint_table_reads_the_merged_histograms(result_path: Callable[[str], Path]) -> None:
+    from reports import hdr
+    from reports.html import endpoint_rows
+
+    scenario = load_result(result_path("fail")).scenarios[0]
+    rows = {row.name: row for row in endpoint_rows(scenario)}
+    buckets = [b for b in scenario.series if b.name == "GET /api/items"]
+    merged = hdr.merge(b.histogram for b in buckets)
+    row = rows["GET /api/items"]
+    assert row.requests == sum(b.count for b in buckets) == merged.get_total_count()
+    assert row.errors == sum(b.errors for b in buckets)
+    assert row.p99_ms == merged.get_value_at_percentile(99) / 1000
+    assert row.max_ms == merged.get_max_value() / 1000
