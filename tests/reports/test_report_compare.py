@@ -173,3 +173,15 @@ def test_bad_tolerance_and_bad_files_exit_2(
     outcome = run_cli("compare", result_path("pass"), broken)
     assert outcome.code == 2
     assert "truncated" in outcome.err
+
+
+def test_markdown_comparison_goes_to_the_github_step_summary(
+    tmp_path: Path,
+    result_path: Callable[[str], Path],
+    run_cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert run_cli("compare", result_path("pass"), result_path("fail")).code == 1
+    assert "REGRESSED" in summary.read_text()
