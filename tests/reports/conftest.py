@@ -75,3 +75,9 @@ def snapshot() -> Callable[[str, str], None]:
         )
 
     return check
+
+
+@pytest.fixture(autouse=True)
+def _no_real_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Under GitHub Actions the tests must not write into the job's real summary.
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
