@@ -112,7 +112,9 @@ class LoadPlan(_Checked):
         None, ge=1, le=20_000, description="HTTP users (open slots); default: one second of peak"
     )
     tolerance_ms: float = Field(20.0, gt=0, description="a send later than this counts as late")
-    late_fraction_max: float = Field(0.01, ge=0, le=1, description="more late sends: invalid")
+    late_fraction_max: float = Field(
+        0.01, ge=0, le=1, description="more late sends (and more than 2): invalid"
+    )
     cpu_limit_percent: float = Field(95.0, gt=0, description="median worker CPU above: invalid")
     drain_s: float = Field(5.0, ge=0, description="wait for in-flight requests after the schedule")
     request_timeout_s: float = Field(10.0, gt=0)

@@ -25,6 +25,7 @@ from scenarios.load.progress import Progress
 from scenarios.load.wscheck import check_history
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+LATE_SENDS_IGNORED = 2
 
 
 @dataclass
@@ -205,7 +206,8 @@ class LoadRun:
         late_fraction = (c.late + unsent) / scheduled if scheduled else 0.0
         if scheduled == 0:
             reasons.append("nothing was scheduled or sent")
-        if late_fraction > plan.late_fraction_max:
+        # a couple of late sends in a tiny run are noise, not a generator that fell behind
+        if c.late + unsent > max(plan.late_fraction_max * scheduled, LATE_SENDS_IGNORED):
             reasons.append(
                 f"{late_fraction:.1%} of sends started more than {plan.tolerance_ms:g} ms late or "
                 f"never ({unsent} unsent; allowed {plan.late_fraction_max:.1%}); max lag "
