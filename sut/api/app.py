@@ -45,13 +45,17 @@ def _optional_router(module: str) -> APIRouter | None:
 
 
 class Seeder:
-    """Creates the schema and seed rows once per dependency, as soon as it answers."""
+    """Creates the schema and seed rows as soon as a dependency answers, and again after it was
+    down (a crashed Postgres with synchronous_commit=off may come back without recent DDL)."""
 
     def __init__(self, connections: UnifiedConnectionManager) -> None:
         self.connections = connections
         self.done: set[str] = set()
 
-    async def ensure(self, name: str) -> None:
+    async def ensure(self, name: str, healthy: bool) -> None:
+        if not healthy:
+            self.done.discard(name)
+            return
         if name in self.done or name not in ("postgres", "warehouse"):
             return
         seed = seed_postgres if name == "postgres" else seed_warehouse
@@ -74,7 +78,7 @@ def create_app(settings: SutSettings) -> FastAPI:
         connections = UnifiedConnectionManager(settings, metrics_)
         await connections.start()
         seeder = Seeder(connections)
-        monitor = ComprehensiveHealthMonitor(settings, connections, on_healthy=seeder.ensure)
+        monitor = ComprehensiveHealthMonitor(settings, connections, on_check=seeder.ensure)
         app.state.connections = connections
         app.state.health_monitor = monitor
         started: list[Component] = []

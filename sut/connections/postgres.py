@@ -43,6 +43,12 @@ def classify(error: BaseException) -> DependencyError | None:
     return None
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Our sessions hold no state (no LISTEN, session locks or SET), so skip asyncpg's reset
+    query on every release: one round trip less per request. asyncpg still rolls back an
+    open transaction before calling this."""
+
+
 class PostgresPool:
     name = NAME
 
@@ -78,6 +84,7 @@ class PostgresPool:
                     command_timeout=s.statement_timeout_s,
                     server_settings={"statement_timeout": str(int(s.statement_timeout_s * 1000))},
                     init=self._init_connection,
+                    reset=_keep_session,
                 )
                 try:
                     async with asyncio.timeout(s.connect_timeout_s + s.pool.acquire_timeout_s):

@@ -46,11 +46,11 @@ class ComprehensiveHealthMonitor:
         self,
         settings: SutSettings,
         connections: UnifiedConnectionManager,
-        on_healthy: Callable[[str], Awaitable[None]] | None = None,
+        on_check: Callable[[str, bool], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
         self.connections = connections
-        self.on_healthy = on_healthy  # e.g. seed a schema once its dependency answers
+        self.on_check = on_check  # e.g. (re)seed a schema once its dependency answers
         self.components: dict[str, ComponentStatus] = {
             name: ComponentStatus("unknown", None, None, None) for name in DEPENDENCIES
         }
@@ -102,10 +102,9 @@ class ComprehensiveHealthMonitor:
         ready = all(result.ok for result in checks.values())
         self.connections.metrics.ready.set(1 if ready else 0)
         self._prune(now)
-        if self.on_healthy is not None:
+        if self.on_check is not None:
             for name, result in checks.items():
-                if result.ok:
-                    await self.on_healthy(name)
+                await self.on_check(name, result.ok)
 
     async def _check_gateway(self) -> dict[str, tuple[bool, float | None, str | None]]:
         """The gateway's /health lists each replica; one entry per replica plus the gateway."""
