@@ -53,7 +53,6 @@ class PreciseTimer:
             gevent.sleep(max(0.0, when - time.time()))
             return
         if when <= time.time():
-            gevent.sleep(0)  # due already: just let others run once
             return
         seconds = int(when)
         self._spec.it_value.tv_sec = seconds
@@ -82,7 +81,8 @@ class Dispatcher:
         timer = PreciseTimer()
         try:
             while (when := self.engine.next_due(kind)) is not None:
-                timer.sleep_until(when)
+                if when > time.time():  # due ones go out at once, without a loop round trip
+                    timer.sleep_until(when)
                 ticket = self.engine.take(kind)
                 if ticket is None:
                     break
