@@ -76,9 +76,9 @@ def test_postgres_image_honours_the_official_env_contract(
 ) -> None:
     from testcontainers.community.postgres import PostgresContainer
 
-    from fixtures.containers.engine import use_ryuk_image
+    from fixtures.containers.engine import configure_testcontainers
 
-    use_ryuk_image(container_settings)
+    configure_testcontainers(container_settings)
     port = free_port()
     container = (
         PostgresContainer(
