@@ -69,16 +69,20 @@ class AiMemoryServer(StandardizedMCPServer):
         self._register_tools()
 
     async def server_init(self) -> None:
-        async with self.connections.get_connection("postgres") as conn:
-            await conn.execute(SCHEMA)
+        try:
+            async with self.connections.get_connection("postgres") as conn:
+                await conn.execute(SCHEMA)
+        except Exception as error:  # start anyway: the server health check creates it later
+            log.warning("ai_memory schema deferred, Postgres not answering: %r", error)
 
     async def server_checks(self) -> list[CheckResult]:
         async def table_present() -> str:
             async with self.connections.get_connection("postgres") as conn:
-                found = await conn.fetchval("select to_regclass($1) is not null", TABLE)
-            if not found:
-                raise RuntimeError(f"table {TABLE} is missing")
-            return f"table {TABLE} present"
+                if await conn.fetchval("select to_regclass($1) is not null", TABLE):
+                    return f"table {TABLE} present"
+                # A crashed Postgres (synchronous_commit=off) can come back without recent DDL.
+                await conn.execute(SCHEMA)
+            return f"table {TABLE} was missing: recreated"
 
         return [
             await timed_check(

@@ -64,7 +64,12 @@ class _Connection:
             if kind == "send":
                 await self._on_send(frame)
             elif kind == "received":
-                await store.remove(self.client, str(frame.get("id")))
+                try:
+                    await store.remove(self.client, str(frame.get("id")))
+                except SutError as error:  # stays queued; redelivered later with the same id
+                    await self.send(
+                        {"type": "error", "id": frame.get("id"), "detail": error.detail}
+                    )
                 await self.manager.refresh_depth()
             elif kind != "pong":
                 await self.send({"type": "error", "detail": f"unknown frame type {kind!r}"})
@@ -85,7 +90,11 @@ class _Connection:
         cursor: str | None = None  # None = head of the queue: a new connection replays everything
         while True:
             self.wake.clear()
-            batch = await self.manager.store.read_after(self.client, cursor, READ_BATCH)
+            try:
+                batch = await self.manager.store.read_after(self.client, cursor, READ_BATCH)
+            except SutError as error:  # Redis down or breaker open: keep the socket, retry later
+                log.info("ws client %s: queue read failed: %s", self.client, error.detail)
+                batch = []
             for entry, message in batch:
                 await self.send(message.frame())
                 cursor = entry

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -112,3 +114,34 @@ def test_health_has_three_parts_and_follows_postgres(
         what="replica health back to 200 after Postgres restart",
         timeout_s=15,
     )
+
+
+async def _remember_once(url: str) -> dict[str, Any] | None:
+    async with Client(url, read_timeout_seconds=5) as client:
+        result = await client.call_tool("remember", {"key": "late", "content": "x"})
+    return dict(result.structured_content) if result.structured_content is not None else None
+
+
+def test_replica_starts_without_postgres_and_heals(
+    sut_config_factory: Callable[..., Path], sut_workdir: Path, pg: LocalService
+) -> None:
+    config = sut_config_factory()
+    conf = load_sut_settings(config).mcp.replicas[0]
+    base = f"http://{conf.host}:{conf.listen_port}"
+    pg.kill()
+    process = start_role(
+        config, "ai_memory", sut_workdir, replica=conf.name, ready_url=f"{base}/health"
+    )
+    try:
+        assert httpx.get(f"{base}/health", timeout=5).status_code == 503
+        pg.restart()
+        poll(
+            lambda: httpx.get(f"{base}/health", timeout=5).status_code == 200,
+            what="replica healthy once Postgres answers (schema created by the health check)",
+            timeout_s=20,
+        )
+        stored = asyncio.run(_remember_once(conf.url))
+        assert stored is not None
+        assert stored["stored"] is True
+    finally:
+        process.stop(10)
