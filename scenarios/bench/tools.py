@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -16,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from fixtures.local.processes import ManagedProcess, free_port, wait_until
 
@@ -99,20 +102,47 @@ LOCUSTFILE = textwrap.dedent("""
 """)
 
 
-def locust_closed_rps(url: str, duration_s: float, workdir: Path, users: int = 20) -> float:
+@dataclass
+class PlainLocust:
+    rps: float
+    cpu_percent: float  # median over the steady part of the run
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.cpu_percent / 100 / self.rps * 1e6
+
+
+def locust_closed(url: str, duration_s: float, workdir: Path, users: int = 20) -> PlainLocust:
     """Plain Locust: FastHttpUser, no wait (closed loop), one process; its own JSON stats."""
     locustfile = workdir / "plain_locustfile.py"
     locustfile.write_text(LOCUSTFILE)
     argv = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--json",
             "--skip-log", "-u", str(users), "-r", str(users), "-t", f"{duration_s:g}s", "--host", url]  # fmt: skip
-    out = _run(argv, duration_s + 60, cwd=workdir)
+    process = psutil.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=workdir
+    )
+    samples: list[float] = []
     try:
-        stats = json.loads(out.stdout[out.stdout.index("[") :])
+        process.cpu_percent(None)
+        while True:
+            try:
+                process.wait(timeout=0.5)
+                break
+            except psutil.TimeoutExpired:
+                samples.append(process.cpu_percent(None))
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    try:
+        stats = json.loads(stdout[stdout.index("[") :])
     except ValueError:
-        raise RuntimeError(f"plain locust gave no JSON stats: {out.stderr[-500:]}") from None
+        raise RuntimeError(f"plain locust gave no JSON stats: {stderr[-500:]}") from None
     entry = next(e for e in stats if e["name"] == "/ping")
     span = float(entry["last_request_timestamp"]) - float(entry["start_time"])
-    return float(entry["num_requests"]) / span
+    steady = samples[3:-1] or samples  # skip start-up (imports) and the last partial sample
+    return PlainLocust(float(entry["num_requests"]) / span, statistics.median(steady or [0.0]))
 
 
 @dataclass

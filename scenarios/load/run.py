@@ -37,6 +37,13 @@ class LoadOutcome:
     service_time: dict[str, str] = field(default_factory=dict)  # closed-loop view, per name
     aborted: bool = False
     started_at: float | None = None  # Unix time the schedule began (load starts ~1 s after start())
+    cpu_percent_median: float = 0.0  # of the worker processes' per-second samples
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        """Worker CPU per request (µs): capacity per core ~ 1e6 / this, whatever the machine load."""
+        rate = self.generator.achieved_rate / self.generator.workers
+        return self.cpu_percent_median / 100 / rate * 1e6 if rate else 0.0
 
     def percentile_ms(self, percentile: float, name: str | None = None) -> float:
         """Latency from the intended start, over the whole run (or one request name)."""
@@ -185,6 +192,9 @@ class LoadRun:
             service_time=self.collector.service_histograms(),
             aborted=self._aborted,
             started_at=self.collector.start_at,
+            cpu_percent_median=statistics.median(
+                [x for s in self.collector.cpu_samples.values() for x in s[1:]] or [0.0]
+            ),
         )
         write_hgrm(self._outcome.series, self.out_dir / "hgrm")  # latency from the intended start
         return self._outcome

@@ -35,12 +35,13 @@ def test_fixed_delay_is_measured_within_tolerance(
     assert outcome.generator.valid, outcome.generator.reason
     assert outcome.count("GET /ping") == 300
     # a 50 ms server: nothing faster. The truth is what the server really held (its timers
-    # are not exact either); p50 within 5 ms of it (loopback + scheduling on a busy machine;
-    # ~1 ms when quiet), p90 within 15 ms of 50
+    # are not exact either). Never below it; above it by loopback + process wake-ups: ~1 ms on
+    # a quiet machine, up to ~8 ms measured here at load average 10+, so the bound is 10 ms.
+    # (`chaosgate bench` measures fidelity precisely, as a shift between two runs.)
     held_p50_ms = server.get("/_count")["held_p50_ms"]
     assert min(decode(b.histogram).get_min_value() for b in outcome.series) >= 50_000
-    assert held_p50_ms <= outcome.percentile_ms(50) <= held_p50_ms + 5
-    assert outcome.percentile_ms(90) <= 65
+    assert held_p50_ms <= outcome.percentile_ms(50) <= held_p50_ms + 10
+    assert outcome.percentile_ms(90) <= 75
 
 
 def test_stall_shows_in_p99_from_the_intended_start(
