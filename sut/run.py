@@ -85,7 +85,7 @@ def serve(settings: SutSettings, role: str, replica: str | None) -> int:
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
@@ -95,7 +95,7 @@ def supervise(settings: SutSettings, config_path: Path) -> int:
     plan = [("gateway", [*argv, "gateway"])]
     plan += [(r.name, [*argv, "ai_memory", "--replica", r.name]) for r in settings.mcp.replicas]
     plan += [("backend", [*argv, "backend"])]
-    children = {name: subprocess.Popen(cmd, preexec_fn=_die_with_parent) for name, cmd in plan}
+    children = {name: subprocess.Popen(cmd, preexec_fn=die_with_parent) for name, cmd in plan}
     stopping = False
 
     def request_stop(signum: int, frame: Any) -> None:

@@ -14,7 +14,7 @@ from fixtures.local.services import LocalService
 from sut.config import SutSettings, load_sut_settings
 from sut.connections import UnifiedConnectionManager
 from sut.connections.breaker import CLOSED, HALF_OPEN, OPEN
-from sut.errors import BreakerOpen, DependencyUnavailable, PoolExhausted
+from sut.errors import BreakerOpen, DependencyTimeout, DependencyUnavailable, PoolExhausted
 
 pytestmark = pytest.mark.integration
 
@@ -139,3 +139,39 @@ async def test_close_leaves_no_connection_thread_or_task(
     finally:
         await probe.close()
     assert others == 0
+
+
+async def test_blackholed_redis_fails_within_its_socket_timeout(
+    manager: UnifiedConnectionManager, redis_server: LocalService
+) -> None:
+    async with manager.get_connection("redis") as redis:
+        assert await redis.ping()
+    redis_server.pause()  # SIGSTOP: the kernel still accepts, nothing ever answers
+    try:
+        start = time.monotonic()
+        with pytest.raises(DependencyTimeout):
+            async with manager.get_connection("redis") as redis:
+                await redis.get("k")
+        elapsed = time.monotonic() - start
+    finally:
+        redis_server.resume()
+    timeout = manager.settings.redis.socket_timeout_s
+    assert (
+        timeout * 0.9 <= elapsed <= timeout + 1.0
+    )  # no hidden retries (redis-py retries by default)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+async def test_blackholed_warehouse_fails_within_its_network_timeout(
+    manager: UnifiedConnectionManager, warehouse: LocalService
+) -> None:
+    warehouse.pause()
+    try:
+        start = time.monotonic()
+        with pytest.raises((DependencyTimeout, DependencyUnavailable)):
+            async with manager.get_connection("warehouse") as conn:
+                await conn.query("SELECT 1")
+        elapsed = time.monotonic() - start
+    finally:
+        warehouse.resume()
+    assert elapsed <= manager.settings.warehouse.network_timeout_s + 1.5
