@@ -203,5 +203,6 @@ def create_replica_app(
     settings: SutSettings, replica_name: str, connections: ConnectionSource | None = None
 ) -> Starlette:
     """ASGI app of one ai_memory replica: MCP at `/mcp`, `/health`, `/metrics`."""
-    settings.mcp.replica(replica_name)  # an unknown name fails here, with the known names
-    return AiMemoryServer(settings, name=replica_name, connections=connections).asgi_app()
+    replica = settings.mcp.replica(replica_name)  # an unknown name fails here, naming the known
+    server = AiMemoryServer(settings, name=replica_name, connections=connections)
+    return server.asgi_app(host=replica.host)

@@ -209,11 +209,15 @@ class StandardizedMCPServer:
     async def _metrics_endpoint(self, request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
-    def asgi_app(self) -> Starlette:
-        """MCP streamable HTTP at `/mcp`, plus `/health` and `/metrics`; lifespan runs start/stop."""
+    def asgi_app(self, host: str = "127.0.0.1") -> Starlette:
+        """MCP streamable HTTP at `/mcp`, plus `/health` and `/metrics`; lifespan runs start/stop.
+
+        `host` is where it listens: on 127.0.0.1/localhost the SDK accepts only those Host
+        headers (DNS-rebinding guard); on 0.0.0.0 (a container) it accepts any.
+        """
         self.mcp.custom_route("/health", methods=["GET"])(self._health_endpoint)
         self.mcp.custom_route("/metrics", methods=["GET"])(self._metrics_endpoint)
-        app = self.mcp.streamable_http_app(host="127.0.0.1")
+        app = self.mcp.streamable_http_app(host=host)
         sdk_lifespan = app.router.lifespan_context
 
         @asynccontextmanager
