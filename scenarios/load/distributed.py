@@ -15,9 +15,11 @@ from typing import Any
 import gevent
 from locust.env import Environment
 from locust.rpc.protocol import Message
+from locust.runners import STATE_RUNNING
 
 from scenarios.load.engine import Engine
 from scenarios.load.plan import LoadPlan
+from scenarios.load.recorder import Recorder
 from scenarios.load.worker import (
     _abort_on_term,
     attach,
@@ -64,29 +66,24 @@ def run_master(args: argparse.Namespace, plan: LoadPlan) -> None:
 
     gevent.signal_handler(signal.SIGTERM, abort)
     users = plan.slots + plan.websocket_clients
-    start_at = time.time() + 1.0 + users / 2000  # the spawn messages and user start-up
     workers = sorted(client.id for client in runner.clients.ready)
     for index, client_id in enumerate(workers):
-        share = {
-            "plan": plan.model_dump(mode="json"),
-            "t0": args.t0,
-            "start_at": start_at,
-            "index": index,
-            "count": len(workers),
-        }
+        share = {"plan": plan.model_dump(mode="json"), "t0": args.t0, "index": index,
+                 "count": len(workers)}  # fmt: skip
         runner.send_message("cg_plan", share, client_id=client_id)
     runner.start(users, spawn_rate=users)
+    deadline = time.time() + args.connect_timeout_s
+    while runner.state != STATE_RUNNING and time.time() < deadline and not aborted:
+        gevent.sleep(0.02)  # every worker has spawned its users: they wait for tickets
+    start_at = time.time() + 0.2  # the go message's trip
+    runner.send_message("cg_go", {"start_at": start_at})
     deadline = start_at + plan.duration_s + plan.drain_s + 15
     while len(finals) < len(workers) and time.time() < deadline:
         gevent.sleep(0.05)
     if len(finals) < len(workers):
-        sink(
-            {
-                "type": "error",
-                "message": f"{len(workers) - len(finals)} worker(s) sent no "
-                f"final record{' after abort' if aborted else ''}",
-            }
-        )
+        missing = len(workers) - len(finals)
+        after = " after abort" if aborted else ""
+        sink({"type": "error", "message": f"{missing} worker(s) sent no final record{after}"})
     runner.quit()
 
 
@@ -95,27 +92,35 @@ def run_worker(args: argparse.Namespace) -> None:
     env = Environment(user_classes=classes, host=args.base_url)
     install_hook(env)
     runner = env.create_worker_runner(args.master_host, args.master_port)
-    state: dict[str, Engine] = {}
+    state: dict[str, Any] = {}
     _abort_on_term(lambda: state.get("engine"))
 
     def ship(record: dict[str, Any]) -> None:
         runner.send_message("cg_data", record)
 
     def on_plan(msg: Message, **_: Any) -> None:
-        data = msg.data
-        plan = LoadPlan.model_validate(data["plan"])
+        plan = LoadPlan.model_validate(msg.data["plan"])
         for cls in env.user_classes:
             cls.network_timeout = cls.connection_timeout = plan.request_timeout_s  # type: ignore[attr-defined]
-        engine = Engine(plan, data["t0"], data["start_at"], data["index"], data["count"])
-        attach(env, engine)
+        state.update(msg.data, plan=plan)
+        attach(env, plan)
+
+    def on_go(msg: Message, **_: Any) -> None:
+        engine = Engine(
+            state["plan"], state["t0"], msg.data["start_at"], state["index"], state["count"]
+        )
         state["engine"] = engine
-        gevent.spawn(drive, env, engine, ship, None)
+        gevent.spawn(drive, env, engine, ship)
 
     def on_abort(msg: Message, **_: Any) -> None:
         if "engine" in state:
             state["engine"].abort()
+        elif "plan" in state:  # aborted before the start: nothing was scheduled
+            recorder = Recorder(state["t0"], state["plan"].tolerance_ms, state["index"])
+            ship(recorder.flush(final=True, scheduled=0))
 
     runner.register_message("cg_plan", on_plan)
+    runner.register_message("cg_go", on_go)
     runner.register_message("cg_abort", on_abort)
     assert runner.greenlet is not None
     runner.greenlet.join()

@@ -12,6 +12,11 @@ from scenarios.load.recorder import Recorder
 from scenarios.load.schedule import plan_offsets, websocket_offsets
 
 
+def ticket_kinds(plan: LoadPlan) -> list[str]:
+    """The kinds of ticket some user of this plan will take."""
+    return (["http"] if plan.http_users else []) + (["ws"] if "websocket" in plan.users else [])
+
+
 @dataclass
 class Ticket:
     intended: float  # Unix time this send should start
@@ -24,11 +29,10 @@ class Engine:
         self.t0 = t0
         self.start_at = start_at
         self.recorder = Recorder(t0, plan.tolerance_ms, index)
-        self._iters: dict[str, Iterator[float]] = {}  # only kinds some user will take
-        if plan.http_users:
-            self._iters["http"] = plan_offsets(plan, index, count)
-        if "websocket" in plan.users:
-            self._iters["ws"] = websocket_offsets(plan, index, count)
+        offsets = {"http": plan_offsets, "ws": websocket_offsets}
+        self._iters: dict[str, Iterator[float]] = {
+            kind: offsets[kind](plan, index, count) for kind in ticket_kinds(plan)
+        }
         self._pending: dict[str, float | None] = {}
         self.taken = 0
         self.skipped = 0  # due but never handed out (the run ended or aborted with a backlog)

@@ -28,7 +28,7 @@ from locust import User  # noqa: E402
 from locust.env import Environment  # noqa: E402
 
 from scenarios.load.dispatch import Dispatcher  # noqa: E402
-from scenarios.load.engine import Engine  # noqa: E402
+from scenarios.load.engine import Engine, ticket_kinds  # noqa: E402
 from scenarios.load.plan import LoadPlan  # noqa: E402
 from scenarios.users import USER_CLASSES  # noqa: E402
 
@@ -87,15 +87,30 @@ def install_hook(env: Environment) -> None:
     env.events.request.add_listener(on_request)  # type: ignore[no-untyped-call]
 
 
-def attach(env: Environment, engine: Engine) -> Dispatcher:
-    """Give the users their engine and dispatcher (before any user starts)."""
-    dispatcher = Dispatcher(engine)
-    env.chaosgate_engine = engine  # type: ignore[attr-defined]
+def attach(env: Environment, plan: LoadPlan) -> Dispatcher:
+    """Give the users their dispatcher (before any user starts): they wait on it for tickets."""
+    dispatcher = Dispatcher(ticket_kinds(plan))
     env.chaosgate_dispatcher = dispatcher  # type: ignore[attr-defined]
     return dispatcher
 
 
-def drive(env: Environment, engine: Engine, sink: Sink, spawn: Callable[[], None] | None) -> None:
+def begin(env: Environment, engine: Engine) -> None:
+    """Every user is waiting: start the schedule."""
+    env.chaosgate_engine = engine  # type: ignore[attr-defined]
+    dispatcher = getattr(env, "chaosgate_dispatcher", None)
+    assert isinstance(dispatcher, Dispatcher)
+    dispatcher.start(engine)
+
+
+def wait_spawned(env: Environment, users: int, timeout_s: float = 60.0) -> None:
+    runner = env.runner
+    assert runner is not None
+    deadline = time.time() + timeout_s
+    while runner.user_count < users and time.time() < deadline:
+        gevent.sleep(0.02)
+
+
+def drive(env: Environment, engine: Engine, sink: Sink) -> None:
     """Run this process's share of the schedule to the end (or abort), shipping records."""
     runner = env.runner
     dispatcher = getattr(env, "chaosgate_dispatcher", None)
@@ -108,8 +123,7 @@ def drive(env: Environment, engine: Engine, sink: Sink, spawn: Callable[[], None
             sink(engine.recorder.flush())
 
     flushing = gevent.spawn(flusher)
-    if spawn is not None:
-        spawn()
+    begin(env, engine)
     deadline = engine.end_at + engine.plan.drain_s
     while time.time() < deadline and not engine.aborted:
         if engine.exhausted() and runner.user_count == 0:
@@ -146,11 +160,12 @@ def run_local(args: argparse.Namespace, plan: LoadPlan) -> None:
     install_hook(env)
     runner = env.create_local_runner()
     users = plan.slots + plan.websocket_clients
-    start_at = time.time() + 0.5 + users / 4000  # spawning users takes a moment
-    engine = Engine(plan, args.t0, start_at, 0, 1)
-    attach(env, engine)
+    attach(env, plan)
+    runner.start(users, spawn_rate=users)
+    wait_spawned(env, users)
+    engine = Engine(plan, args.t0, time.time() + 0.05, 0, 1)
     _abort_on_term(lambda: engine)
-    drive(env, engine, file_sink(Path(args.out)), lambda: runner.start(users, spawn_rate=users))
+    drive(env, engine, file_sink(Path(args.out)))
     runner.quit()
 
 

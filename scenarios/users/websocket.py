@@ -38,21 +38,25 @@ class WebSocketUser(TicketedUser):
         self.sent_at: dict[str, float] = {}
         self.received: set[str] = set()
         self.closing = False
-        self._connect(first=True)
-        self.reader = gevent.spawn(self._read_loop)
+        self.reader: gevent.Greenlet | None = None
+        if self._connect(first=True):  # before the schedule begins: the first send is on time
+            self.reader = gevent.spawn(self._read_loop)
         super().on_start()
 
     def _connect(self, first: bool = False) -> bool:
-        engine = engine_of(self)
-        deadline = engine.end_at + engine.plan.drain_s
+        """Connect, retrying with backoff until the run's drain deadline (the first time, before
+        the schedule begins: for `network_timeout`)."""
+        timeout_s = float(getattr(self, "network_timeout", 10.0))
+        deadline = time.time() + timeout_s
         for attempt in range(10_000):
+            engine = getattr(self.environment, "chaosgate_engine", None)
+            if engine is not None and not first:
+                deadline = engine.end_at + engine.plan.drain_s
             if self.closing or time.time() > deadline:
                 return False
             try:
-                self.ws = websocket.create_connection(
-                    self.url, timeout=engine.plan.request_timeout_s
-                )
-                if not first:
+                self.ws = websocket.create_connection(self.url, timeout=timeout_s)
+                if engine is not None and not first:
                     engine.recorder.record_ws("reconnect", self.client_id, "", time.time())
                 return True
             except (OSError, websocket.WebSocketException):
@@ -94,7 +98,12 @@ class WebSocketUser(TicketedUser):
             self._handle(frame, time.time())
 
     def _handle(self, frame: dict[str, Any], now: float) -> None:
-        recorder = engine_of(self).recorder
+        engine = getattr(self.environment, "chaosgate_engine", None)
+        if engine is None:  # a ping before the schedule began
+            if frame.get("type") == "ping":
+                self._try_send({"type": "pong", "t": frame.get("t")})
+            return
+        recorder = engine.recorder
         kind, message_id = frame.get("type"), str(frame.get("id", ""))
         if kind == "ack" and message_id in self.unacked:
             ticket, started = self.unacked.pop(message_id)
@@ -126,6 +135,8 @@ class WebSocketUser(TicketedUser):
 
     def on_stop(self) -> None:
         """Wait (bounded) for the deliveries of everything sent, then close."""
+        if self.reader is None:
+            return
         engine = engine_of(self)
         deadline = min(time.time() + engine.plan.drain_s, engine.end_at + engine.plan.drain_s)
         while set(self.sent_at) - self.received and time.time() < deadline:
