@@ -105,11 +105,8 @@ def load_scenario(path: Path) -> Scenario:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as error:
-        line = (
-            (error.problem_mark or error.context_mark).line + 1
-            if (error.problem_mark or error.context_mark)
-            else 1
-        )
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else 1
         raise ScenarioError(f"{source}:{line}: not valid YAML: {error.problem or error}") from None
     except (yaml.YAMLError, RecursionError, ValueError, TypeError) as error:
         raise ScenarioError(f"{source}:1: not valid YAML: {error}") from None

@@ -94,7 +94,7 @@ class ScenarioItem(pytest.Item):
         if result.status == "fail":
             raise KpiFailure(result)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, KpiFailure):
             lines = [f"scenario {self.scenario.name}: KPIs failed"]
             for kpi in excinfo.value.result.kpis:

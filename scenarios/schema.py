@@ -211,7 +211,7 @@ class Scenario(_Model):
 
     def phases(self) -> list[Phase]:
         first = self.faults[0].at_s if self.faults else self.duration_s
-        phases = [Phase(name="baseline", kind="baseline", start_s=0.0, end_s=first)]
+        phases = [Phase(name="baseline", kind="baseline", start_s=0.0, end_s=first, fault=None)]
         for index, step in enumerate(self.faults):
             after = self.faults[index + 1].at_s if index + 1 < len(self.faults) else self.duration_s
             phases.append(
