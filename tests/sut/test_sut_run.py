@@ -92,3 +92,42 @@ def test_backend_stops_gracefully_on_sigterm_within_its_timeout(
     assert code == 0, backend.log_tail()
     assert elapsed <= settings.service.shutdown_timeout_s
     assert "Traceback" not in backend.log_tail(200)
+
+
+@pytest.mark.integration
+def test_supervisor_runs_all_four_and_stops_them_on_sigterm(
+    sut_config_factory: ConfigFactory, sut_workdir: Path
+) -> None:
+    config = sut_config_factory()
+    settings = load_sut_settings(config)
+    backend = f"http://{settings.service.host}:{settings.service.port}"
+    gateway = f"http://{settings.mcp.gateway.host}:{settings.mcp.gateway.port}"
+    argv = [sys.executable, "-m", "sut", "--config", str(config)]
+    supervisor = ManagedProcess("sut", argv, sut_workdir / "sut.log", cwd=REPO).start()
+    try:
+        wait_until(
+            lambda: (
+                httpx.get(f"{gateway}/health", timeout=2).json()["status"] == "healthy"
+                and httpx.get(f"{backend}/api/ready", timeout=2).status_code == 200
+            ),
+            what="all SUT processes",
+            timeout_s=90,
+            transient=(httpx.HTTPError, ValueError, KeyError),
+            on_timeout=supervisor.log_tail,
+        )
+        stored = httpx.post(f"{backend}/api/memories", json={"key": "k", "content": "c"}, timeout=5)
+        assert stored.status_code == 201, stored.text  # backend → gateway → replica → Postgres
+        assert supervisor.popen is not None
+        children = _children(supervisor.popen.pid)
+        assert len(children) == 4
+        supervisor.popen.send_signal(signal.SIGTERM)
+        code = supervisor.popen.wait(timeout=2 * settings.service.shutdown_timeout_s + 5)
+    finally:
+        supervisor.stop(5)
+    assert code == 0, supervisor.log_tail()
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children)
+
+
+def _children(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(p) for p in text.split()]
