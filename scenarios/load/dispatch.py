@@ -13,10 +13,10 @@ import contextlib
 import ctypes
 import os
 import time
+from collections import deque
 
 import gevent
-from gevent.hub import get_hub
-from gevent.queue import Queue
+from gevent.hub import Waiter, get_hub
 
 from scenarios.load.engine import Engine, Ticket
 
@@ -71,17 +71,56 @@ class PreciseTimer:
             self._fd = -1
 
 
+class Handoff:
+    """Tickets to idle users, the most recently idle first (LIFO): a few hot users and their
+    warm keep-alive connections carry the load, instead of a round robin over every user
+    (a FIFO queue) that keeps hundreds of sockets and greenlets cold. Tickets nobody is free
+    for wait in the backlog, in order, and start late."""
+
+    def __init__(self) -> None:
+        self._hub = get_hub()
+        self.idle: list[Waiter[Ticket | None]] = []
+        self.backlog: deque[Ticket | None] = deque()
+
+    def put(self, ticket: Ticket | None) -> None:
+        if self.idle and not self.backlog:
+            # Waiter.switch must run in the hub: a callback resumes that user at once
+            self._hub.loop.run_callback(self.idle.pop().switch, ticket)
+        else:
+            self.backlog.append(ticket)
+
+    def get(self) -> Ticket | None:
+        if self.backlog:
+            ticket = self.backlog.popleft()
+            if ticket is None:
+                self.backlog.appendleft(None)  # the end stays for every other user
+            return ticket
+        waiter: Waiter[Ticket | None] = Waiter()
+        self.idle.append(waiter)
+        try:
+            handed: Ticket | None = waiter.get()
+            return handed
+        finally:
+            if waiter in self.idle:  # killed while idle
+                self.idle.remove(waiter)
+
+    def end(self) -> None:
+        self.backlog.append(None)
+        while self.idle:
+            self._hub.loop.run_callback(self.idle.pop().switch, None)
+
+
 class Dispatcher:
-    """Users wait on its queues from the moment they spawn; `start(engine)` begins the schedule
-    once every user is there (spawning 1000 users takes Locust about a second)."""
+    """Users wait on it from the moment they spawn; `start(engine)` begins the schedule once
+    every user is there (spawning 1000 users takes Locust about a second)."""
 
     def __init__(self, kinds: list[str]) -> None:
-        self.queues: dict[str, Queue[Ticket | None]] = {kind: Queue() for kind in kinds}
+        self.handoffs = {kind: Handoff() for kind in kinds}
         self.greenlets: list[gevent.Greenlet] = []
 
     def start(self, engine: Engine) -> None:
         self.engine = engine
-        self.greenlets = [gevent.spawn(self._run, kind) for kind in self.queues]
+        self.greenlets = [gevent.spawn(self._run, kind) for kind in self.handoffs]
 
     def _run(self, kind: str) -> None:
         timer = PreciseTimer()
@@ -92,19 +131,16 @@ class Dispatcher:
                 ticket = self.engine.take(kind)
                 if ticket is None:
                     break
-                self.queues[kind].put(ticket)
+                self.handoffs[kind].put(ticket)
         finally:
             timer.close()
-            self.queues[kind].put(None)  # the end of the schedule, passed from user to user
+            self.handoffs[kind].end()
 
     def next(self, kind: str) -> Ticket | None:
         """The next due ticket (blocks until there is one), or None at the end."""
-        ticket: Ticket | None = self.queues[kind].get()
-        if ticket is None:
-            self.queues[kind].put(None)
-        return ticket
+        return self.handoffs[kind].get()
 
     def stop(self) -> None:
         gevent.killall(self.greenlets, block=False)
-        for queue in self.queues.values():
-            queue.put(None)
+        for handoff in self.handoffs.values():
+            handoff.end()
