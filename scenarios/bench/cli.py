@@ -41,6 +41,7 @@ def run_bench(duration_s: float, workdir: Path, say: Any) -> dict[str, Any]:
         figures["locust_closed_rps_runs"] = [round(before.rps, 1), round(after.rps, 1)]
         figures["locust_cpu_us_per_request"] = round(plain.cpu_us_per_request, 1)
         figures["engine_max_rps"] = best.rps
+        figures["engine_search_tolerance_ms"] = measure.SEARCH_TOLERANCE_MS
         figures["engine_rates_tried"] = [
             {"rps": r, "valid": v, "reason": why[:160]} for r, v, why in best.tried
         ]
