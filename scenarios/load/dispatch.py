@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import random
 import time
 from collections import deque
 
@@ -112,18 +113,33 @@ class Handoff:
 
 class Dispatcher:
     """Users wait on it from the moment they spawn; `start(engine)` begins the schedule once
-    every user is there (spawning 1000 users takes Locust about a second)."""
+    every user is there (spawning 1000 users takes Locust about a second).
 
-    def __init__(self, kinds: list[str]) -> None:
-        self.handoffs = {kind: Handoff() for kind in kinds}
+    Each ticket is drawn for one user class by weight (seeded), so the request mix follows the
+    weights whichever users happen to be free; within a class the most recently idle user
+    takes it."""
+
+    def __init__(self, classes: dict[str, list[tuple[str, float]]], seed: int = 0) -> None:
+        """classes: ticket kind -> [(user class name, weight)]."""
+        self.classes = classes
+        self.handoffs = {name: Handoff() for pairs in classes.values() for name, _ in pairs}
+        self.rng = random.Random(seed)
         self.greenlets: list[gevent.Greenlet] = []
 
-    def start(self, engine: Engine) -> None:
+    def start(self, engine: Engine, present: set[str] | None = None) -> None:
+        """Begin; tickets go only to classes with users in this process (`present`)."""
         self.engine = engine
-        self.greenlets = [gevent.spawn(self._run, kind) for kind in self.handoffs]
+        if present is not None:
+            self.classes = {
+                kind: [pair for pair in pairs if pair[0] in present] or pairs
+                for kind, pairs in self.classes.items()
+            }
+        self.greenlets = [gevent.spawn(self._run, kind) for kind in self.classes]
 
     def _run(self, kind: str) -> None:
         timer = PreciseTimer()
+        names = [name for name, _ in self.classes[kind]]
+        weights = [weight for _, weight in self.classes[kind]]
         try:
             while (when := self.engine.next_due(kind)) is not None:
                 if when > time.time():  # due ones go out at once, without a loop round trip
@@ -131,14 +147,16 @@ class Dispatcher:
                 ticket = self.engine.take(kind)
                 if ticket is None:
                     break
-                self.handoffs[kind].put(ticket)
+                name = names[0] if len(names) == 1 else self.rng.choices(names, weights)[0]
+                self.handoffs[name].put(ticket)
         finally:
             timer.close()
-            self.handoffs[kind].end()
+            for name in names:
+                self.handoffs[name].end()
 
-    def next(self, kind: str) -> Ticket | None:
-        """The next due ticket (blocks until there is one), or None at the end."""
-        return self.handoffs[kind].get()
+    def next(self, user_class: str) -> Ticket | None:
+        """The next due ticket for this user class (blocks until there is one), or None at the end."""
+        return self.handoffs[user_class].get()
 
     def stop(self) -> None:
         gevent.killall(self.greenlets, block=False)

@@ -89,7 +89,11 @@ def install_hook(env: Environment) -> None:
 
 def attach(env: Environment, plan: LoadPlan) -> Dispatcher:
     """Give the users their dispatcher (before any user starts): they wait on it for tickets."""
-    dispatcher = Dispatcher(ticket_kinds(plan))
+    classes: dict[str, list[tuple[str, float]]] = {kind: [] for kind in ticket_kinds(plan)}
+    for name in plan.users:
+        cls = load_class(name, env.host or "", plan.request_timeout_s)
+        classes[str(getattr(cls, "ticket_kind", "http"))].append((cls.__name__, float(cls.weight)))
+    dispatcher = Dispatcher(classes, seed=plan.seed)
     env.chaosgate_dispatcher = dispatcher  # type: ignore[attr-defined]
     return dispatcher
 
@@ -99,7 +103,9 @@ def begin(env: Environment, engine: Engine) -> None:
     env.chaosgate_engine = engine  # type: ignore[attr-defined]
     dispatcher = getattr(env, "chaosgate_dispatcher", None)
     assert isinstance(dispatcher, Dispatcher)
-    dispatcher.start(engine)
+    assert env.runner is not None
+    counts = env.runner.user_classes_count
+    dispatcher.start(engine, present={name for name, count in counts.items() if count > 0})
 
 
 def wait_spawned(env: Environment, users: int, timeout_s: float = 60.0) -> None:

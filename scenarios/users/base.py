@@ -47,7 +47,7 @@ class TicketedUser(User):
 
     def _next_ticket(self) -> None:
         """Block until the dispatcher hands this user a due ticket (or the schedule ends)."""
-        self.ticket = dispatcher_of(self).next(self.ticket_kind)
+        self.ticket = dispatcher_of(self).next(type(self).__name__)
         if self.ticket is None:
             self._state = LOCUST_STATE_STOPPING  # quiet stop: Locust checks it before each task
 

@@ -1,4 +1,5 @@
-"""MCP-memory user: the backend endpoints that go through the MCP gateway to the ai_memory replicas."""
+"""MCP-memory user: the backend's memory endpoints, which go through the MCP gateway to the
+ai_memory replicas (C2): remember, recall by key, search."""
 
 from __future__ import annotations
 
@@ -13,14 +14,28 @@ from scenarios.users.base import OpenModelUser
 class MemoryUser(OpenModelUser):
     weight = 1
 
+    def on_start(self) -> None:
+        self.keys: list[str] = []
+        super().on_start()
+
     @task(1)
-    def store(self) -> None:
-        # the SUT's MemoryIn (sut/mcp/routes.py): key, content, tags
-        key = f"user-{random.randint(1, 50)}-{uuid.uuid4().hex[:8]}"
-        body = {"key": key, "content": f"note {key}", "tags": ["load"]}
-        self.client.post("/api/memories", json=body, name="POST /api/memories")
+    def remember(self) -> None:
+        key = f"load-{uuid.uuid4().hex[:12]}"
+        body = {"key": key, "content": f"note {key}"}
+        with self.client.post(
+            "/api/memories", json=body, name="POST /api/memories", catch_response=True
+        ) as response:
+            if response.status_code == 201 and len(self.keys) < 100:
+                self.keys.append(key)
 
     @task(2)
+    def recall(self) -> None:
+        if not self.keys:
+            self.remember()
+            return
+        key = random.choice(self.keys)
+        self.client.get(f"/api/memories/{key}", name="GET /api/memories/{key}")
+
+    @task(1)
     def search(self) -> None:
-        user_id = random.randint(1, 50)
-        self.client.get(f"/api/memories?query=user-{user_id}", name="GET /api/memories")
+        self.client.get("/api/memories?query=note", name="GET /api/memories")

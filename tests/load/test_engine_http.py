@@ -173,3 +173,21 @@ def test_stop_aborts_within_bounds_and_keeps_what_was_measured(
     assert not any(p.is_running() for p in run.processes)
     assert outcome.count() == server.get("/_count")["count"] > 0
     assert outcome.generator.scheduled < 60 * 100
+
+
+def test_shipped_users_run_and_name_requests_by_route_template(
+    http_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    server = http_server()
+    outcome = run_plan(
+        server, tmp_path, users=["api", "dashboard", "memory"], rate=[{"rps": 150, "hold_s": 2}]
+    )
+    names = {b.name for b in outcome.series}
+    assert {"GET /api/health", "GET /api/dashboard/performance"} <= names
+    assert names <= {
+        "GET /api/health", "GET /api/items", "GET /api/items/{item_id}", "POST /api/items",
+        "GET /api/dashboard/performance", "GET /api/health/dashboard",
+        "POST /api/memories", "GET /api/memories", "GET /api/memories/{key}",
+    }  # fmt: skip
+    assert outcome.count() == outcome.generator.sent
+    assert sum(b.errors for b in outcome.series) == 0
