@@ -13,7 +13,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-from fastapi import APIRouter, FastAPI
+import asyncpg
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from sut.api import problems
 from sut.api.routes import dashboard, health, items, metrics, warehouse
@@ -21,7 +23,7 @@ from sut.api.schema import seed_postgres, seed_warehouse
 from sut.api.timing import RequestTimer
 from sut.config import SutSettings
 from sut.connections import UnifiedConnectionManager
-from sut.errors import DependencyError
+from sut.errors import DependencyError, DependencyUnavailable
 from sut.health import ComprehensiveHealthMonitor
 from sut.metrics import SutMetrics
 
@@ -77,7 +79,7 @@ def create_app(settings: SutSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         connections = UnifiedConnectionManager(settings, metrics_)
         await connections.start()
-        seeder = Seeder(connections)
+        seeder = app.state.seeder = Seeder(connections)
         monitor = ComprehensiveHealthMonitor(settings, connections, on_check=seeder.ensure)
         app.state.connections = connections
         app.state.health_monitor = monitor
@@ -103,6 +105,7 @@ def create_app(settings: SutSettings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics_
     problems.install(app)
+    app.add_exception_handler(asyncpg.UndefinedTableError, _schema_missing)
     for module in (health, dashboard, items, warehouse, metrics):
         app.include_router(module.router)
     for router in (mcp_router, ws_router):
@@ -110,6 +113,16 @@ def create_app(settings: SutSettings) -> FastAPI:
             app.include_router(router)
     app.add_middleware(RequestTimer, metrics=metrics_)
     return app
+
+
+async def _schema_missing(request: Request, error: Exception) -> JSONResponse:
+    """A Postgres that crashed right after start-up can come back without our tables: answer
+    503 and let the next health tick re-create them."""
+    request.app.state.seeder.done.discard("postgres")
+    missing = DependencyUnavailable(
+        f"schema not ready ({error}); re-creating it", dependency="postgres"
+    )
+    return problems.problem_response(missing.problem(), {"Retry-After": "1"})
 
 
 def _components(
