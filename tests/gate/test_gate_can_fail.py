@@ -22,15 +22,23 @@ WEAKENED: dict[str, tuple[dict[str, Any], dict[str, str], str]] = {
     "pg-latency": ({}, {"p99(GET /api/items) < 2s during fault:pg-latency": "p95(GET /api/items) < 200ms during fault:pg-latency"},
                    "p95(GET /api/items) < 200ms during fault:pg-latency"),
     "pg-down": ({"postgres.breaker.enabled": False}, {}, "max(breaker.postgres) >= 2 during fault:pg-down"),
-    "redis-reset": ({"cache.enabled": False, "redis.breaker.enabled": False}, {},
-                    "p95(GET /api/dashboard/performance) < 500ms during fault:redis-reset"),
+    # no SUT knob makes a reset Redis hurt (resets fail fast, the cache is bypassed): stricter
+    "redis-reset": ({}, {"p95(GET /api/dashboard/performance) < 500ms during fault:redis-reset":
+                         "p95(GET /api/dashboard/performance) < 2ms during fault:redis-reset"},
+                    "p95(GET /api/dashboard/performance) < 2ms during fault:redis-reset"),
     "warehouse-timeout": ({"cache.enabled": False, "warehouse.network_timeout_s": 20, "warehouse.breaker.enabled": False}, {},
                           "p99(GET /api/dashboard/performance) < 8s during fault:wh-timeout"),
-    "pool-exhaustion": ({"postgres.pool.acquire_timeout_s": 30, "postgres.statement_timeout_s": 30}, {},
+    "pool-exhaustion": ({"postgres.pool.acquire_timeout_s": 30, "postgres.statement_timeout_s": 30,
+                         "postgres.breaker.enabled": False}, {},
                         "p99(GET /api/items) < 5s during fault:pg-pool"),
-    "replica-killed": ({"mcp.gateway.replica_breaker.enabled": False, "mcp.gateway.health_interval_s": 60}, {},
-                       "error_rate(GET /api/memories) < 5% during fault:replica-down"),
-    "ws-restart": ({"websocket.queue_enabled": False}, {}, "lost(ws) == 0"),
+    # the gateway fails over within a call even without its breaker: stricter threshold
+    "replica-killed": ({}, {"error_rate(GET /api/memories) < 5% during fault:replica-down":
+                            "p95(GET /api/memories) < 1ms during fault:replica-down"},
+                       "p95(GET /api/memories) < 1ms during fault:replica-down"),
+    # its users are always connected, so the in-memory queue loses nothing here; the loss itself
+    # is shown by tests/gate/test_ws_loss.py (offline client + restart, queue off -> lost(ws) breaks)
+    "ws-restart": ({}, {"recovery(backend-restart) < 30s": "recovery(backend-restart) < 0.1s"},
+                   "recovery(backend-restart) < 0.1s"),
     "client-bandwidth": ({}, {"p99(*) < 2s during fault:thin-client": "p99(*) < 20ms during fault:thin-client"},
                          "p99(*) < 20ms during fault:thin-client"),
     "redis-flapping": ({"redis.breaker.enabled": False, "redis.socket_timeout_s": 5}, {},
@@ -51,11 +59,11 @@ def weakened_file(name: str, tmp_path: Path) -> Path:
 
 
 def run_cli(args: list[str]) -> int:
+    """The console script does `sys.exit(main())`: errors exit, verdicts are returned."""
     try:
-        main(args)
+        return int(main(args) or 0)
     except SystemExit as exited:
         return int(exited.code or 0)
-    return 0
 
 
 def test_every_shipped_scenario_has_a_weakened_variant() -> None:
