@@ -69,7 +69,8 @@ class Recorder:
         bucket = self._buckets.get((self.second_of(intended), name))
         if bucket is None:
             bucket = self._buckets[(self.second_of(intended), name)] = _Bucket()
-        bucket.histogram.record_value(clamp_us(started - intended + service_s))
+        # from the intended start; a send started early (coalesced timers) counts from its start
+        bucket.histogram.record_value(clamp_us(max(started - intended, 0.0) + service_s))
         bucket.count += 1
         if error is not None:
             bucket.errors += 1
