@@ -254,3 +254,28 @@ async def test_app_shutdown_leaks_no_connection_thread_or_task(
     finally:
         await probe.close()
     assert others == 0
+
+
+async def test_a_postgres_that_does_not_answer_in_time_gives_504_problem(
+    api: tuple[FastAPI, httpx.AsyncClient], pg: LocalService
+) -> None:
+    # An exclusive lock held elsewhere makes the list query wait until statement_timeout fires.
+    # (SIGSTOP would not do: Postgres backends run in their own sessions, so pausing the
+    # postmaster's group leaves established connections answering.)
+    app, client = api
+    timeout = app.state.settings.postgres.statement_timeout_s
+    assert (await client.get("/api/items")).status_code == 200
+    locker = await asyncpg.connect(
+        host=pg.host, port=pg.port, user="postgres", database="chaosgate"
+    )
+    try:
+        async with locker.transaction():
+            await locker.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
+            start = time.monotonic()
+            response = await client.get("/api/items")
+            elapsed = time.monotonic() - start
+    finally:
+        await locker.close()
+    body = _assert_problem(response, 504, "postgres")
+    assert body["title"] == "Dependency timeout"
+    assert timeout * 0.9 <= elapsed <= timeout + 1.0
