@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fixtures.local.processes import ManagedProcess, wait_until
+from fixtures.local.processes import ManagedProcess, free_port, wait_until
 from sut.config import load_sut_settings
 
 ConfigFactory = Callable[..., Path]
@@ -131,3 +131,38 @@ def test_supervisor_runs_all_four_and_stops_them_on_sigterm(
 def _children(pid: int) -> list[int]:
     text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
     return [int(p) for p in text.split()]
+
+
+@pytest.mark.integration
+def test_backend_starts_and_reports_not_ready_while_every_dependency_is_down(
+    sut_workdir: Path,
+) -> None:
+    port = free_port()
+    config = sut_workdir / "down.yaml"
+    config.write_text(
+        f"service: {{port: {port}}}\n"
+        f"postgres: {{port: {free_port()}, connect_timeout_s: 1}}\n"
+        f"redis: {{port: {free_port()}}}\n"
+        f"warehouse: {{port: {free_port()}, network_timeout_s: 1}}\n"
+        f"mcp: {{gateway_url: 'http://127.0.0.1:{free_port()}'}}\n"
+    )
+    argv = [sys.executable, "-m", "sut", "--config", str(config), "--role", "backend"]
+    backend = ManagedProcess("backend", argv, sut_workdir / "backend.log", cwd=REPO).start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(
+            lambda: httpx.get(f"{base}/api/health", timeout=2).status_code == 200,
+            what="backend live",
+            timeout_s=60,
+            transient=(httpx.HTTPError,),
+            on_timeout=backend.log_tail,
+        )
+        ready = httpx.get(f"{base}/api/ready", timeout=5)
+        assert ready.status_code == 503
+        checks = ready.json()["checks"]
+        assert not any(check["ok"] for check in checks.values())
+        items = httpx.get(f"{base}/api/items", timeout=10)
+        assert items.status_code in (503, 504)
+        assert items.headers["content-type"] == "application/problem+json"
+    finally:
+        backend.stop(10)
