@@ -113,7 +113,7 @@ async def run_phase(
 
 
 async def bench(base_url: str, rate: float, duration_s: float) -> list[PhaseResult]:
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
     async with httpx.AsyncClient(base_url=base_url, timeout=5.0, limits=limits) as client:
         results = []
         for name, (path, target) in ENDPOINTS.items():
