@@ -47,7 +47,9 @@ def run_bench(duration_s: float, workdir: Path, say: Any) -> dict[str, Any]:
         ]
         figures["rss_mb_per_worker"] = round(best.rss_mb, 1)
         say(f"engine p50 at {SAME_RATE_RPS:g} rps ...")
-        same = measure.engine_run(url, SAME_RATE_RPS, duration_s, workdir / "same-rate")
+        same = measure.engine_run(  # 100 users, like k6 preAllocatedVUs below
+            url, SAME_RATE_RPS, duration_s, workdir / "same-rate", concurrency=100
+        )
         figures["engine_p50_ms_at_same_rate"] = round(same.percentile_ms(50), 3)
         figures["engine_cpu_us_per_request"] = round(same.cpu_us_per_request, 1)
         figures.update(_k6(url, best.rps, duration_s, workdir, say))
