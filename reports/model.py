@@ -12,7 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "chaosgate.result/1"
+SchemaVersion = Literal["chaosgate.result/1"]
+SCHEMA_VERSION: SchemaVersion = "chaosgate.result/1"
 
 Status = Literal["pass", "fail", "invalid"]
 PhaseKind = Literal["baseline", "fault", "recovery"]
@@ -158,7 +159,7 @@ class ScenarioResult(_Model):
 
 
 class RunResult(_Model):
-    schema_version: Literal["chaosgate.result/1"] = SCHEMA_VERSION
+    schema_version: SchemaVersion = SCHEMA_VERSION
     run: RunMetadata
     status: Status
     exit_code: int = Field(ge=0, le=3)

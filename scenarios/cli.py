@@ -40,6 +40,10 @@ def write_reports(result: RunResult, run_dir: Path, console: Console) -> None:
             console.print(f"[yellow]{filename} not written: {error}[/]")
             continue
         (run_dir / filename).write_text(render(result))
+    from reports.markdown import append_step_summary
+
+    if (summary := run_dir / "summary.md").exists():
+        append_step_summary(summary.read_text())  # a no-op outside GitHub Actions
 
 
 def verdict_table(result: RunResult) -> Table:
@@ -89,15 +93,29 @@ def verdict_table(result: RunResult) -> Table:
     type=click.Path(path_type=Path, dir_okay=False),
     help="compare with this result.json",
 )
+@click.option(
+    "--tolerance",
+    default="10%",
+    show_default=True,
+    help="with --baseline: allowed worsening, e.g. 10% or 0.1",
+)
 @click.option("--check", is_flag=True, help="only validate the scenarios (exit 0 or 2)")
 @click.option(
     "--config", type=click.Path(path_type=Path, dir_okay=False), help="harness settings file"
 )
 @click.pass_context
 def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path | None, backend: str | None,
-        baseline: Path | None, check: bool, config: Path | None) -> None:  # fmt: skip
-    """Run scenarios (files, shipped names, or --suite) and decide: exit 0 / 1 / 2 / 3."""
+        baseline: Path | None, tolerance: str, check: bool, config: Path | None) -> None:  # fmt: skip
+    """Run scenarios (files, shipped names, or --suite) and decide: exit 0 / 1 / 2 / 3.
+
+    With --baseline, a regression beyond --tolerance turns a passing run into exit 1."""
+    from reports.compare import parse_tolerance
+    from reports.load import load_result
+
     scenarios = resolve(list(items), suite)  # every file validated before anything starts
+    # a bad baseline or tolerance is bad input: say so before a stack starts, not after the run
+    base = load_result(baseline) if baseline is not None else None
+    allowed = parse_tolerance(tolerance)
     console = Console(width=None if sys.stdout.isatty() else 160)
     if check:
         console.print(f"{len(scenarios)} scenario(s) valid: {', '.join(s.name for s in scenarios)}")
@@ -112,21 +130,26 @@ def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path
                      progress=sys.stderr.isatty())  # fmt: skip
     write_reports(result, run_dir, console)
     console.print(verdict_table(result))
-    if baseline is not None:
-        _compare(baseline, result, run_dir, console)
+    exit_code = result.exit_code
+    if base is not None:
+        regression_exit = _compare(base, result, allowed, run_dir, console)
+        exit_code = exit_code or regression_exit  # invalid (3) and failed (1) stay as they are
     console.print(f"result: {run_dir / 'result.json'}")
-    ctx.exit(result.exit_code)
+    ctx.exit(exit_code)
 
 
-def _compare(baseline: Path, result: RunResult, run_dir: Path, console: Console) -> None:
+def _compare(
+    base: RunResult, result: RunResult, tolerance: float, run_dir: Path, console: Console
+) -> int:
+    """Write compare.md and print it; the comparison's exit code (1 on a regression)."""
     from reports.compare import compare_results
     from reports.compare_render import render_comparison_markdown
-    from reports.load import load_result
 
-    comparison = compare_results(load_result(baseline), result, 0.10)
+    comparison = compare_results(base, result, tolerance)
     text = render_comparison_markdown(comparison)
     (run_dir / "compare.md").write_text(text)
     console.print(text)
+    return comparison.exit_code
 
 
 @click.command("list")

@@ -51,7 +51,7 @@ def scenario(series: list[SecondBucket], **extra: object) -> ScenarioResult:
         duration_s=30,
         phases=phases,
         series=series,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 

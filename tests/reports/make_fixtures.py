@@ -129,7 +129,7 @@ def _verdict(
         window=window,
         measured=round(measured, 3),
         threshold=threshold,
-        comparator=comparator,  # type: ignore[arg-type]
+        comparator=comparator,
         unit=unit,
         passed=holds,
         margin=round(margin, 3),
