@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import asyncpg
 
 from sut.config import PostgresSettings
+from sut.connections.slots import translated
 from sut.errors import DependencyError, DependencyTimeout, DependencyUnavailable, PoolExhausted
 
 NAME = "postgres"
@@ -125,12 +126,8 @@ class PostgresPool:
             self._waiting -= 1
         self._in_use += 1
         try:
-            yield connection
-        except Exception as error:
-            mapped = classify(error)
-            if mapped is None:
-                raise
-            raise mapped from error
+            with translated(classify):
+                yield connection
         finally:
             self._in_use -= 1
             with contextlib.suppress(Exception):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -12,7 +11,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from sut.config import RedisSettings
-from sut.errors import DependencyError, DependencyTimeout, DependencyUnavailable, PoolExhausted
+from sut.connections.slots import Slots, translated
+from sut.errors import DependencyError, DependencyTimeout, DependencyUnavailable
 
 NAME = "redis"
 
@@ -43,37 +43,16 @@ class RedisPool:
             retry=Retry(NoBackoff(), 0),
         )
         self.client = aioredis.Redis(connection_pool=self._pool, retry=Retry(NoBackoff(), 0))
-        self._slots = asyncio.Semaphore(settings.pool.max_size)
-        self._in_use = 0
-        self._waiting = 0
+        self._slots = Slots(NAME, settings.pool.max_size, settings.pool.acquire_timeout_s)
 
     async def start(self) -> None:
         """Nothing to open eagerly: redis-py connects on first use."""
 
     @contextlib.asynccontextmanager
     async def acquire(self) -> AsyncIterator[aioredis.Redis]:
-        self._waiting += 1
-        try:
-            async with asyncio.timeout(self.settings.pool.acquire_timeout_s):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise PoolExhausted(
-                f"no redis connection free within {self.settings.pool.acquire_timeout_s}s",
-                dependency=NAME,
-            ) from None
-        finally:
-            self._waiting -= 1
-        self._in_use += 1
-        try:
-            yield self.client
-        except Exception as error:
-            mapped = classify(error)
-            if mapped is None:
-                raise
-            raise mapped from error
-        finally:
-            self._in_use -= 1
-            self._slots.release()
+        async with self._slots.hold():
+            with translated(classify):
+                yield self.client
 
     async def check(self) -> None:
         async with self.acquire() as client:
@@ -81,7 +60,7 @@ class RedisPool:
 
     def stats(self) -> tuple[int, int, int]:
         idle = len(getattr(self._pool, "_available_connections", ()))
-        return self._in_use, idle, self._waiting
+        return self._slots.in_use, idle, self._slots.waiting
 
     async def close(self) -> None:
         await self.client.aclose()

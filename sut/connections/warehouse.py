@@ -19,7 +19,8 @@ from snowflake.connector import SnowflakeConnection
 from snowflake.connector import errors as sferrors
 
 from sut.config import WarehouseSettings
-from sut.errors import DependencyError, DependencyTimeout, DependencyUnavailable, PoolExhausted
+from sut.connections.slots import Slots, translated
+from sut.errors import DependencyError, DependencyTimeout, DependencyUnavailable
 
 NAME = "warehouse"
 T = TypeVar("T")
@@ -69,9 +70,7 @@ class WarehousePool:
             max_workers=settings.pool.max_size + 1, thread_name_prefix="sut-warehouse"
         )
         self._idle: list[SnowflakeConnection] = []
-        self._slots = asyncio.Semaphore(settings.pool.max_size)
-        self._in_use = 0
-        self._waiting = 0
+        self._slots = Slots(NAME, settings.pool.max_size, settings.pool.acquire_timeout_s)
         self._closed = False
 
     async def run(self, call: Callable[[], T]) -> T:
@@ -109,36 +108,19 @@ class WarehousePool:
     async def acquire(self) -> AsyncIterator[WarehouseConnection]:
         if self._closed:
             raise DependencyUnavailable("warehouse pool is closed", dependency=NAME)
-        self._waiting += 1
-        try:
-            async with asyncio.timeout(self.settings.pool.acquire_timeout_s):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise PoolExhausted(
-                f"no warehouse connection free within {self.settings.pool.acquire_timeout_s}s",
-                dependency=NAME,
-            ) from None
-        finally:
-            self._waiting -= 1
-        self._in_use += 1
-        connection: WarehouseConnection | None = None
-        try:
-            raw = self._idle.pop() if self._idle else await self.run(self._connect)
-            connection = WarehouseConnection(self, raw)
-            yield connection
-        except Exception as error:
-            mapped = classify(error)
-            if mapped is None:
-                raise
-            raise mapped from error
-        finally:
-            self._in_use -= 1
-            self._slots.release()
-            if connection is not None:
-                if connection.broken or self._closed:
-                    self._discard(connection.raw)
-                else:
-                    self._idle.append(connection.raw)
+        async with self._slots.hold():
+            connection: WarehouseConnection | None = None
+            try:
+                with translated(classify):
+                    raw = self._idle.pop() if self._idle else await self.run(self._connect)
+                    connection = WarehouseConnection(self, raw)
+                    yield connection
+            finally:
+                if connection is not None:
+                    if connection.broken or self._closed:
+                        self._discard(connection.raw)
+                    else:
+                        self._idle.append(connection.raw)
 
     def _discard(self, raw: SnowflakeConnection) -> None:
         if not self._closed:
@@ -149,7 +131,7 @@ class WarehousePool:
             await connection.query("SELECT 1")
 
     def stats(self) -> tuple[int, int, int]:
-        return self._in_use, len(self._idle), self._waiting
+        return self._slots.in_use, len(self._idle), self._slots.waiting
 
     async def close(self) -> None:
         self._closed = True
