@@ -14,6 +14,7 @@ import pytest
 
 from chaosgate.settings import HarnessSettings
 from fixtures.local.processes import free_port, wait_until
+from fixtures.pytest_plugin import missing_component
 from fixtures.stack import PROXIES
 from fixtures.toxiproxy import ToxiproxyAdapter
 
@@ -27,10 +28,7 @@ def compose_command() -> list[str]:
         return ["docker-compose"]
     if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
         return ["docker", "compose"]
-    message = "neither docker-compose nor `docker compose`: apt-get install docker-compose"
-    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-        pytest.fail(message)
-    pytest.skip(message)
+    missing_component("neither docker-compose nor `docker compose`: apt-get install docker-compose")
 
 
 def test_compose_stack_comes_up_healthy_and_answers(container_settings: HarnessSettings) -> None:

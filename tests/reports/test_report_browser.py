@@ -23,6 +23,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from fixtures.local.processes import ManagedProcess, wait_until
+from fixtures.pytest_plugin import missing_component
 from reports.html import render_html
 from reports.load import load_result
 from reports.model import RunResult
@@ -96,9 +97,7 @@ class PageLoad:
 def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A headless Chromium on 127.0.0.1; yields its browser DevTools WebSocket URL."""
     if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Chromium not found at {CHROMIUM}: install the Debian chromium package")
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
+        missing_component(f"Chromium not found at {CHROMIUM}: install the Debian chromium package")
     workdir = tmp_path_factory.mktemp("chromium")
     profile = workdir / "profile"
     argv = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
