@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 import yaml
 
@@ -24,6 +25,29 @@ from sut.config import SutSettings, load_sut_settings
 
 ConfigFactory = Callable[..., Path]
 Eventually = Callable[[Callable[[], bool], float], Awaitable[float]]
+
+
+SessionCount = Callable[[], Awaitable[int]]
+
+
+@pytest.fixture
+def other_postgres_sessions(pg: LocalService) -> SessionCount:
+    """How many sessions besides the asking one are open on the SUT's database (leak checks)."""
+
+    async def count() -> int:
+        probe = await asyncpg.connect(
+            host=pg.host, port=pg.port, user="postgres", database="chaosgate"
+        )
+        try:
+            others: int = await probe.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = 'chaosgate' AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await probe.close()
+        return others
+
+    return count
 
 
 @pytest.fixture

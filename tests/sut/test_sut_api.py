@@ -23,6 +23,7 @@ pytestmark = pytest.mark.integration
 
 ConfigFactory = Callable[..., Path]
 Eventually = Callable[[Callable[[], bool], float], Awaitable[float]]
+SessionCount = Callable[[], Awaitable[int]]
 PROBLEM = "application/problem+json"
 
 
@@ -237,7 +238,7 @@ async def test_warehouse_metrics_come_from_the_warehouse(
 
 
 async def test_app_shutdown_leaks_no_connection_thread_or_task(
-    sut_settings: SutSettings, pg: LocalService
+    sut_settings: SutSettings, other_postgres_sessions: SessionCount
 ) -> None:
     threads_before = set(threading.enumerate())
     tasks_before = asyncio.all_tasks()
@@ -246,14 +247,7 @@ async def test_app_shutdown_leaks_no_connection_thread_or_task(
         assert (await client.get("/api/ready")).status_code == 200
     assert {t for t in threading.enumerate() if t.is_alive()} - threads_before == set()
     assert asyncio.all_tasks() - tasks_before == set()
-    probe = await asyncpg.connect(host=pg.host, port=pg.port, user="postgres", database="chaosgate")
-    try:
-        others = await probe.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = 'chaosgate' AND pid <> pg_backend_pid()"
-        )
-    finally:
-        await probe.close()
-    assert others == 0
+    assert await other_postgres_sessions() == 0
 
 
 async def test_a_postgres_that_does_not_answer_in_time_gives_504_problem(

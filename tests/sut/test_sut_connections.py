@@ -20,6 +20,7 @@ pytestmark = pytest.mark.integration
 
 ConfigFactory = Callable[..., Path]
 Eventually = Callable[[Callable[[], bool], float], Awaitable[float]]
+SessionCount = Callable[[], Awaitable[int]]
 
 
 @pytest.fixture
@@ -118,7 +119,7 @@ async def test_disabled_breaker_never_opens(
 
 
 async def test_close_leaves_no_connection_thread_or_task(
-    sut_settings: SutSettings, pg: LocalService
+    sut_settings: SutSettings, other_postgres_sessions: SessionCount
 ) -> None:
     threads_before = set(threading.enumerate())
     tasks_before = asyncio.all_tasks()
@@ -129,16 +130,7 @@ async def test_close_leaves_no_connection_thread_or_task(
     await manager.close()
     assert set(threading.enumerate()) - threads_before == set()
     assert asyncio.all_tasks() - tasks_before == set()
-    import asyncpg
-
-    probe = await asyncpg.connect(host=pg.host, port=pg.port, user="postgres", database="chaosgate")
-    try:
-        others = await probe.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = 'chaosgate' AND pid <> pg_backend_pid()"
-        )
-    finally:
-        await probe.close()
-    assert others == 0
+    assert await other_postgres_sessions() == 0
 
 
 async def test_blackholed_redis_fails_within_its_socket_timeout(
