@@ -10,6 +10,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,6 +87,15 @@ class LoadRun:
         self._started_at: float | None = None
         self._aborted = False
         self._outcome: LoadOutcome | None = None
+        # ids of WebSocket messages the server originated (posted by a scenario step): received,
+        # they are expected, not "unexpected"
+        self.server_message_ids: set[str] = set()
+
+    def expect_server_messages(self, ids: Iterable[str]) -> None:
+        """Declare server-originated WebSocket message ids (call before `result()`)."""
+        if self._outcome is not None:
+            raise RunInvalid("expect_server_messages() after the result was computed")
+        self.server_message_ids.update(ids)
 
     def _process(self, name: str, *args: str) -> ManagedProcess:
         env = dict(
@@ -183,7 +193,11 @@ class LoadRun:
         self.collector.poll()
         assert self._started_at is not None
         duration = time.time() - self._started_at
-        ws = check_history(self.collector.ws_events) if self.plan.websocket_clients else None
+        ws = (
+            check_history(self.collector.ws_events, server_ids=self.server_message_ids)
+            if self.plan.websocket_clients
+            else None
+        )
         self._outcome = LoadOutcome(
             series=self.collector.series(),
             generator=self._health(),

@@ -58,3 +58,28 @@ def test_dropped_connections_reconnect_and_replay_without_loss(
     assert ws.reconnects >= 5
     assert ws.lost == []
     assert ws.received == ws.acknowledged
+
+
+def test_server_originated_messages_are_expected_once_declared(
+    ws_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    def run(declare: bool, out: Path) -> LoadOutcome:
+        plan = LoadPlan(
+            users=["websocket"], rate=[{"rps": 1, "hold_s": 2}], websocket_clients=2,
+            websocket_rps=20,
+        )  # fmt: skip
+        load = LoadRun(plan, server.url, time.time(), out).start()
+        if declare:  # the ids a scenario step got back when it posted them
+            load.expect_server_messages(f"srv-{n}" for n in range(1, 1000))
+        return load.wait()
+
+    server = ws_server("--push-every", "5")
+    undeclared = run(False, tmp_path / "undeclared").websocket
+    assert undeclared is not None
+    assert len(undeclared.unexpected) == 8  # 40 client messages, a push after every 5th
+    assert all("/srv-" in label for label in undeclared.unexpected)
+    declared = run(True, tmp_path / "declared").websocket
+    assert declared is not None
+    assert declared.unexpected == []
+    assert (declared.lost, declared.duplicated) == ([], [])
+    assert declared.received == declared.sent + 8

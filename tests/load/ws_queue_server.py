@@ -1,7 +1,8 @@
 """A tiny WebSocket queue server speaking contract C3, for testing the WebSocket user and checker
 before (and independently of) the SUT. `--lose-every N` acks every Nth message but never
 delivers it (a planted loss); `--drop-every N` closes the connection right after acking every
-Nth message (the client must reconnect; the queue is replayed, so nothing is lost)."""
+Nth message (the client must reconnect; the queue is replayed, so nothing is lost);
+`--push-every N` also queues a server-originated message `srv-<k>` after every Nth message."""
 
 from __future__ import annotations
 
@@ -50,6 +51,11 @@ async def handle(ws: ServerConnection, args: argparse.Namespace) -> None:
                     return
                 if not lose:
                     await ws.send(json.dumps(message))
+                if args.push_every and COUNT["n"] % args.push_every == 0:
+                    push = {"type": "message", "id": f"srv-{COUNT['n']}", "payload": None,
+                            "sent_at": time.time()}  # fmt: skip
+                    queue.append(push)
+                    await ws.send(json.dumps(push))
             elif frame["type"] == "received":
                 queue[:] = [m for m in queue if m["id"] != frame["id"]]
     except websockets.ConnectionClosed:
@@ -63,6 +69,7 @@ async def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--lose-every", type=int, default=0)
     parser.add_argument("--drop-every", type=int, default=0)
+    parser.add_argument("--push-every", type=int, default=0)
     args = parser.parse_args()
     async with serve(lambda ws: handle(ws, args), "127.0.0.1", args.port):
         await asyncio.Future()
