@@ -44,4 +44,6 @@ def test_bench_prints_every_figure_as_json_on_the_last_line() -> None:
     assert "engine_vs_k6" in figures
     assert figures["engine_vs_k6"] is not None or figures["k6_error"]
     assert figures["co_p99_measured_ms"] > 500  # the 1 s stall is visible
+    assert figures["co_p99_closed_loop_ms"] * 5 < figures["co_p99_measured_ms"]  # ...hidden here
+    assert set(figures["locust_closed_rps_by_users"]) == {"1", "20", "20 again", "100"}
     assert figures["rss_mb_per_worker"] > 10
