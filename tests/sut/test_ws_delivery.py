@@ -280,3 +280,27 @@ async def test_no_ack_without_a_durable_append(
                     break
     assert frame["type"] == "error", frame  # Redis is down: not queued, so not acknowledged
     assert frame["id"] == "x1"
+
+
+async def test_queued_messages_survive_a_redis_kill(
+    backend: Backend, redis_server: LocalService
+) -> None:
+    """An acknowledged message is in Redis's append-only file before the ack (Redis writes the
+    AOF before it replies), so SIGKILL and a restart lose nothing an offline client was owed."""
+    posted = [await asyncio.to_thread(backend.post, "offline", {"n": n}) for n in range(20)]
+    await asyncio.to_thread(redis_server.kill)
+    assert not redis_server.is_running()
+    await asyncio.to_thread(redis_server.restart)
+    url = f"ws://{backend.settings.service.host}:{backend.settings.service.port}/ws/offline"
+    delivered: set[str] = set()
+    async with connect(url, open_timeout=10) as ws:
+        with contextlib.suppress(TimeoutError):  # the pool reconnects; the breaker may wait
+            async with asyncio.timeout(20):
+                while delivered != set(posted):
+                    frame = json.loads(await ws.recv())
+                    if frame["type"] == "message":
+                        delivered.add(frame["id"])
+                        await ws.send(json.dumps({"type": "received", "id": frame["id"]}))
+                    elif frame["type"] == "ping":
+                        await ws.send(json.dumps({"type": "pong", "t": frame["t"]}))
+    assert set(posted) - delivered == set()
