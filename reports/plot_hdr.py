@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogFormatter, NullLocator
 
 from reports import hdr
 from reports.model import ScenarioResult
@@ -81,5 +81,8 @@ def _percentile_axis(ax: Axes) -> None:
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{100 - 100 / x:g}%"))
     ax.yaxis.set_major_formatter(PLAIN)
+    # minor ticks get labels only on a short span (under ~2 decades), as plain numbers ("2",
+    # not the scientific "2 x 10^0" of the default)
+    ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.4)))
     ax.set_xlim(1, _tail_x(99.999))
     ax.set_xlabel("percentile")
