@@ -210,8 +210,12 @@ class Scenario(_Model):
         return [s.kpi for s in self.kpis if s.kpi.window == "baseline"]
 
     def phases(self) -> list[Phase]:
+        """Baseline, then each fault and its recovery. The baseline stops BASELINE_GUARD_S short
+        of the first fault: a request sent in the second before it may still be in flight when
+        the fault starts (seen: a GET sent at 5.99 s refused by a proxy cut at 6 s)."""
         first = self.faults[0].at_s if self.faults else self.duration_s
-        phases = [Phase(name="baseline", kind="baseline", start_s=0.0, end_s=first, fault=None)]
+        end = first - BASELINE_GUARD_S if self.faults and first >= 2 * BASELINE_GUARD_S else first
+        phases = [Phase(name="baseline", kind="baseline", start_s=0.0, end_s=end, fault=None)]
         for index, step in enumerate(self.faults):
             after = self.faults[index + 1].at_s if index + 1 < len(self.faults) else self.duration_s
             phases.append(
@@ -233,6 +237,9 @@ class Scenario(_Model):
                 )
             )
         return phases
+
+
+BASELINE_GUARD_S = 1.0
 
 
 def overrides_key(scenario: Scenario) -> tuple[tuple[str, Scalar], ...]:

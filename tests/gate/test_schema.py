@@ -42,7 +42,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_a_good_file_gives_phases_and_the_seeded_plan(tmp_path: Path) -> None:
     scenario = load_scenario(write(tmp_path, GOOD))
     assert [(p.name, p.start_s, p.end_s) for p in scenario.phases()] == [
-        ("baseline", 0.0, 8.0),
+        ("baseline", 0.0, 7.0),  # one second short of the fault: in-flight sends
         ("fault:pg-down", 8.0, 28.0),
         ("recovery:pg-down", 28.0, 42.0),
     ]
