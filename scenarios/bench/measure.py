@@ -107,6 +107,14 @@ class CoResult:
         return abs(self.measured_p99_ms - self.true_p99_ms) / self.true_p99_ms * 100
 
 
+@dataclass
+class StalledRun:
+    plan: LoadPlan
+    outcome: LoadOutcome
+    stall_start: float
+    stall_end: float
+
+
 def _stalled_run(url: str, out: Path, concurrency: int, stall_ms: float) -> StalledRun:
     """200 rps for 6 s with `concurrency` users, one stall of `stall_ms` ~2 s in."""
     plan = LoadPlan(
@@ -122,14 +130,6 @@ def _stalled_run(url: str, out: Path, concurrency: int, stall_ms: float) -> Stal
     with urllib.request.urlopen(f"{url}/_stall?ms={stall_ms:g}", timeout=10) as response:
         window = json.loads(response.read())
     return StalledRun(plan, run.wait(), window["start"], window["end"])
-
-
-@dataclass
-class StalledRun:
-    plan: LoadPlan
-    outcome: LoadOutcome
-    stall_start: float
-    stall_end: float
 
 
 def coordinated_omission(url: str, out: Path, stall_ms: float = 1000) -> CoResult:

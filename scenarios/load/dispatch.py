@@ -78,7 +78,7 @@ class SendWindow:
     as a send (the generator blocks and wakes cold), so at high rates one wake serves several
     sends, as a closed loop's many in-flight requests share one. The window is rate / 2000 ms
     between 0.2 and 2 ms: 0.5 ms at 1000 rps, 2 ms from 4000 rps (measured with `chaosgate
-    bench`: max rate per worker 5000-6000 -> 7000-8000 rps; p50 at 1000 rps +0.05 ms)."""
+    bench`: max rate per worker 5000-6000 -> 6000-7000 rps; p50 at 1000 rps +0.05 ms)."""
 
     MIN_S, MAX_S, PER_RPS_S = 0.0002, 0.002, 0.0000005
 
