@@ -1,13 +1,13 @@
 # Two commands do all the set-up on a fresh machine:
 #   make gate   install what is missing, then run the release gate on the embedded (local) stack
-#   make test   install what is missing (Docker engine and offline images too), then run every test
+#   make test   install what is missing (Docker engine, offline images and k6 too), then run every test
 .PHONY: bootstrap bootstrap-containers gate smoke test lint
 
 bootstrap:
 	bash .ci/bootstrap
 
 bootstrap-containers:
-	bash .ci/bootstrap --containers
+	bash .ci/bootstrap --containers --bench
 
 # --backend local: the embedded stack, even where a Docker engine answers (auto would pick it)
 gate: bootstrap

@@ -139,7 +139,9 @@ def locust_closed(url: str, duration_s: float, workdir: Path, users: int = 20) -
         stats = json.loads(stdout[stdout.index("[") :])
     except ValueError:
         raise RuntimeError(f"plain locust gave no JSON stats: {stderr[-500:]}") from None
-    entry = next(e for e in stats if e["name"] == "/ping")
+    entry = next((e for e in stats if e["name"] == "/ping"), None)
+    if entry is None:
+        raise RuntimeError(f"plain locust sent no request in {duration_s:g} s: {stderr[-500:]}")
     span = float(entry["last_request_timestamp"]) - float(entry["start_time"])
     steady = samples[3:-1] or samples  # skip start-up (imports) and the last partial sample
     return PlainLocust(float(entry["num_requests"]) / span, statistics.median(steady or [0.0]))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
 import pytest
 
+from fixtures.pytest_plugin import missing_component
 from reports.hdr import new_histogram
 from scenarios.bench.measure import true_latencies
 from scenarios.load import LoadPlan
@@ -27,13 +29,21 @@ def test_true_latencies_follow_the_schedule_and_the_stall() -> None:
     assert new_histogram().get_total_count() == 0
 
 
+# The engine's targets (README, "Load engine") and the noise margin each assertion allows on a
+# shared 2-core machine: the bench runs 1-s samples while the rest of the suite may be busy.
+FIDELITY_TARGET_MS, FIDELITY_NOISE_MS = 1.0, 1.0
+CO_ERROR_TARGET_PCT, CO_ERROR_NOISE_PCT = 5.0, 5.0
+
+
 @pytest.mark.bench
 def test_bench_prints_every_figure_as_json_on_the_last_line() -> None:
+    if shutil.which("k6") is None:
+        missing_component("k6 not on PATH: build it with `bash .ci/bootstrap --bench`")
     done = subprocess.run(
-        [sys.executable, "-m", "chaosgate", "bench", "--json", "--duration-s", "1"],
+        [sys.executable, "-m", "chaosgate", "bench", "--json", "--duration-s", "2"],
         capture_output=True,
         text=True,
-        timeout=280,
+        timeout=420,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
@@ -41,9 +51,11 @@ def test_bench_prints_every_figure_as_json_on_the_last_line() -> None:
     print(json.dumps(figures, indent=1))
     for key in ("engine_vs_locust", "fidelity_error_ms", "co_p99_error_pct", "rss_mb_per_worker"):
         assert isinstance(figures[key], int | float), key
-    assert "engine_vs_k6" in figures
-    assert figures["engine_vs_k6"] is not None or figures["k6_error"]
+    assert figures["engine_vs_k6"] is not None, figures.get("k6_error")
     assert figures["co_p99_measured_ms"] > 500  # the 1 s stall is visible
     assert figures["co_p99_closed_loop_ms"] * 5 < figures["co_p99_measured_ms"]  # ...hidden here
     assert set(figures["locust_closed_rps_by_users"]) == {"1", "20", "20 again", "100"}
     assert figures["rss_mb_per_worker"] > 10
+    # the targets, checked (not only printed)
+    assert figures["fidelity_error_ms"] <= FIDELITY_TARGET_MS + FIDELITY_NOISE_MS
+    assert figures["co_p99_error_pct"] <= CO_ERROR_TARGET_PCT + CO_ERROR_NOISE_PCT
