@@ -1,8 +1,10 @@
 """Harness settings: every timeout, image name and backend choice lives here, once.
 
-Sources, later wins: built-in defaults < `chaosgate.yaml` (or the file named by
-`CHAOSGATE_CONFIG` / `--config`) < environment variables `CHAOSGATE_<SECTION>__<KEY>`
-(e.g. `CHAOSGATE_TIMEOUTS__STARTUP_S=60`). A bad value raises `ConfigError` naming the key.
+Resolved once, PER KEY: a command-line flag > an environment variable `CHAOSGATE_<SECTION>__<KEY>`
+(e.g. `CHAOSGATE_TIMEOUTS__STARTUP_S=60`) > `chaosgate.yaml` (or the file named by
+`CHAOSGATE_CONFIG` / `--config`) > the built-in default. Setting one key of a section in one
+source keeps the other keys of that section from the others. A bad value raises `ConfigError`
+naming the key and its source. Resolve once at the entry point and pass the value down.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from chaosgate.errors import ConfigError
 
@@ -96,20 +98,23 @@ def load_settings(path: Path | None = None, **overrides: Any) -> HarnessSettings
         data = loaded
     elif explicit is not None:
         raise ConfigError(f"{file}: settings file not found")
-    data.update({key: value for key, value in overrides.items() if value is not None})
+    flags = {key: value for key, value in overrides.items() if value is not None}
+    # pydantic-settings parses the environment (nested keys, prefix); the merge is ours, per key
+    environment = EnvSettingsSource(HarnessSettings)()
+    merged = _deep_merge(_deep_merge(data, environment), flags)
     try:
-        # init kwargs beat env in pydantic-settings; we want env to beat the file, so
-        # validate the file first and then let the environment override it.
-        return HarnessSettings(**_env_over(data))
+        return HarnessSettings(**merged)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, str(file) if file.exists() else "settings")) from None
 
 
-def _env_over(data: dict[str, Any]) -> dict[str, Any]:
-    """Drop file keys that the environment sets, so env vars win over the file."""
-    env_keys = {
-        k[len("CHAOSGATE_") :].lower().split("__")[0]
-        for k in os.environ
-        if k.startswith("CHAOSGATE_")
-    }
-    return {key: value for key, value in data.items() if key not in env_keys}
+def _deep_merge(low: dict[str, Any], high: dict[str, Any]) -> dict[str, Any]:
+    """`high` over `low`, key by key: a section set partly in `high` keeps `low`'s other keys."""
+    merged = dict(low)
+    for key, value in high.items():
+        below = merged.get(key)
+        if isinstance(value, dict) and isinstance(below, dict):
+            merged[key] = _deep_merge(below, value)
+        else:
+            merged[key] = value
+    return merged

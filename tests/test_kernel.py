@@ -40,6 +40,28 @@ def test_environment_beats_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert load_settings(config).backend == "local"
 
 
+def test_a_flag_beats_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `run --backend local` with CHAOSGATE_BACKEND=containers in the environment: the flag wins
+    monkeypatch.setenv("CHAOSGATE_BACKEND", "containers")
+    assert load_settings(backend="local").backend == "local"
+
+
+def test_one_environment_timeout_keeps_the_files_other_timeouts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "chaosgate.yaml"
+    config.write_text("timeouts:\n  startup_s: 90\n  teardown_s: 3\n")
+    monkeypatch.setenv("CHAOSGATE_TIMEOUTS__HTTP_S", "4")
+    timeouts = load_settings(config).timeouts
+    assert (timeouts.startup_s, timeouts.teardown_s, timeouts.http_s) == (90, 3, 4)
+
+
+def test_a_bad_environment_value_is_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAOSGATE_TIMEOUTS__HTTP_S", "-1")
+    with pytest.raises(errors.ConfigError, match=r"timeouts\.http_s"):
+        load_settings()
+
+
 def test_missing_explicit_settings_file_is_bad_input(tmp_path: Path) -> None:
     with pytest.raises(errors.ConfigError, match="not found"):
         load_settings(tmp_path / "nope.yaml")
