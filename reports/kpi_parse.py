@@ -124,10 +124,10 @@ def _metric(scan: _Scanner) -> tuple[str, str]:
     start = scan.pos
     function = scan.match(_WORD)
     if function is None:
-        raise scan.fail(f"expected a function, one of {', '.join(sorted(FUNCTIONS))}")
-    if function not in FUNCTIONS:
+        raise scan.fail(f"expected a function, one of {', '.join(sorted(REGISTRY))}")
+    if function not in REGISTRY:
         raise scan.fail(
-            f"unknown function {function!r}; expected one of {', '.join(sorted(FUNCTIONS))}", start
+            f"unknown function {function!r}; expected one of {', '.join(sorted(REGISTRY))}", start
         )
     if not scan.literal("("):
         raise scan.fail(f"expected '(' after {function}")
