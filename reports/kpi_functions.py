@@ -251,9 +251,9 @@ def _registry() -> dict[str, KpiFunction]:
         KpiFunction("duplicated", "count", "websocket", False,
                     _websocket(lambda r: float(len(_ws(r).duplicated))), _one),
         KpiFunction("unacked", "count", "websocket", False,
-                    _websocket(lambda r: float(_ws(r).unacknowledged)), _one),
+                    _websocket(lambda r: float(len(_ws(r).unacknowledged))), _one),
         KpiFunction("delivered", "%", "websocket", False,
-                    _websocket(lambda r: 100.0 * _ws(r).received / _ws(r).attempted), _one),
+                    _websocket(lambda r: 100.0 * (_ws(r).delivered_ratio or 0.0)), _one),
     ]  # fmt: skip
     return {entry.name: entry for entry in entries}
 

@@ -245,7 +245,7 @@ def test_error_rate_of_star_counts_websocket_sends() -> None:
 
 
 def test_unacked_and_nothing_attempted() -> None:
-    ws = WebSocketSummary(sent=8, attempted=10, failed=2, acknowledged=7, unacknowledged=1,
+    ws = WebSocketSummary(sent=8, attempted=10, failed=2, acknowledged=7, unacknowledged=["m8"],
                           received=7)  # fmt: skip
     verdict = evaluate(parse_kpi("unacked(ws) == 0"), result([], websocket=ws))
     assert (verdict.measured, verdict.passed, verdict.function) == (1.0, False, "unacked")
