@@ -140,6 +140,16 @@ def test_error_rate_is_judged_by_its_upper_bound() -> None:
     assert clean.status == "pass"
 
 
+@pytest.mark.parametrize(("errors", "passes"), [(60, True), (55, False)])
+def test_a_rate_above_a_threshold_is_judged_by_its_lower_bound(errors: int, passes: bool) -> None:
+    """`> 50%` passes when we are 95 % sure the rate is above 50 %: 60 of 100 yes (lower bound
+    51.8 %), 55 of 100 no (46.8 %) though 55 % > 50 %."""
+    kpi = parse_kpi(f"error_rate({ITEMS}) > 50% during fault:f")
+    verdict = evaluate(kpi, result([bucket(12, 100, errors=errors)]))
+    assert verdict.passed is passes
+    assert "lower bound" in verdict.message
+
+
 def test_a_true_ten_percent_error_rate_rarely_passes_five() -> None:
     """Issue 15 item 4: with n = 10 a SUT failing 10 % passed `error_rate < 5%` a third of the
     time. Now n = 10 is too few to judge at all, and at n = 100 it passes < 5 % of runs."""
