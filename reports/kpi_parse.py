@@ -37,10 +37,9 @@ from reports.kpi_functions import KpiFunction, Unit
 
 Comparator = Literal["<", "<=", ">", ">=", "=="]
 
+# views of the registry for importers (recovery reads LATENCY); the parser reads REGISTRY itself
 FUNCTIONS = frozenset(REGISTRY)
-WINDOWED = frozenset(name for name, entry in REGISTRY.items() if entry.windowed)
 LATENCY = frozenset(n for n, e in REGISTRY.items() if e.argument == "probe-or-request")
-PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
 
 # factor from a written unit to the canonical one
 _CONVERT: dict[Unit, dict[str, float]] = {
