@@ -1,26 +1,44 @@
-"""Evaluate parsed KPIs over a `ScenarioResult` into `KpiVerdict`s.
+"""Evaluate parsed KPIs over a `ScenarioResult` into `KpiVerdict`s, through the registry.
 
-Windows are sets of whole seconds: a bucket `second` belongs to a phase when its middle
-(second + 0.5) lies inside [start_s, end_s). `fault` / `recovery` without a name are the union
-of every fault / recovery phase. A windowed KPI with nothing to measure FAILS (a gate that
-passes on no data is the worst bug a gate can have).
+Windows are sets of buckets: a bucket belongs to a phase when its middle (`mid_s`) lies inside
+[start_s, end_s). `fault` / `recovery` without a name are the union of every fault / recovery
+phase. A KPI with nothing to measure FAILS (a gate that passes on no data is the worst bug a
+gate can have); one measured on fewer samples than its function needs is `insufficient`.
+Per-slice checks (recovery, the abort watch) read the point value, without evidence rules: a
+slice is a fraction of a window and is never a verdict of its own.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 
-from reports import hdr
-from reports.kpi_parse import LATENCY, PERCENTILES, Kpi
-from reports.model import KpiVerdict, Phase, ProbeSample, ScenarioResult, SecondBucket
+from reports.kpi_functions import (
+    Inputs,
+    KpiFunction,
+    Measurement,
+    function,
+    holds,
+)
+from reports.kpi_functions import matches as _matches
+from reports.kpi_parse import Kpi
+from reports.model import KpiStatus, KpiVerdict, Phase, ProbeSample, ScenarioResult, SecondBucket
 
-WS_PREFIX = "WS "
+__all__ = [
+    "evaluate",
+    "evaluate_all",
+    "holds",
+    "margin",
+    "matches",
+    "measure_buckets",
+    "measure_probes",
+    "slice_holds",
+    "window_spans",
+]
+
+Spans = list[tuple[float, float]]
 
 
-def window_spans(
-    window: str, phases: Sequence[Phase], duration_s: float
-) -> list[tuple[float, float]]:
+def window_spans(window: str, phases: Sequence[Phase], duration_s: float) -> Spans:
     """The [start, end) spans of a window name; empty when the scenario has no such phase."""
     if window == "whole":
         return [(0.0, duration_s)]
@@ -33,60 +51,66 @@ def _inside(t: float, spans: Iterable[tuple[float, float]]) -> bool:
     return any(start <= t < end for start, end in spans)
 
 
-def matches(argument: str, name: str) -> bool:
-    if argument == "*":
-        return not name.startswith(WS_PREFIX)
-    return name == argument
+def matches(argument: str, name: str, function_name: str = "p95") -> bool:
+    """Does request `name` count for `argument` under this function (see kpi_functions)?"""
+    return _matches(function(function_name), argument, name)
+
+
+def _probe_values(samples: Iterable[ProbeSample]) -> list[float]:
+    return [float(s.value) for s in samples if isinstance(s.value, int | float)]
+
+
+def _inputs(
+    kpi: Kpi,
+    *,
+    buckets: Sequence[SecondBucket] = (),
+    values: Sequence[float] | None = None,
+    seconds: float = 0.0,
+    result: ScenarioResult | None = None,
+) -> Inputs:
+    return Inputs(kpi.argument, kpi.comparator, kpi.threshold, buckets, values, seconds, result)
+
+
+def _measure_buckets(kpi: Kpi, buckets: Sequence[SecondBucket], seconds: float) -> Measurement:
+    chosen = [b for b in buckets if _matches(kpi.entry, kpi.argument, b.name)]
+    return kpi.entry.measure(_inputs(kpi, buckets=chosen, seconds=seconds))
 
 
 def measure_buckets(kpi: Kpi, buckets: Sequence[SecondBucket], seconds: float) -> float | None:
-    """The KPI's measured value over already-selected buckets (None: nothing to measure)."""
-    chosen = [b for b in buckets if matches(kpi.argument, b.name)]
-    count = sum(b.count for b in chosen)
-    if kpi.function == "count":
-        return float(count)
-    if kpi.function == "rps":
-        return count / seconds if seconds > 0 else None
-    if count == 0:
-        return None
-    if kpi.function == "error_rate":
-        return 100.0 * sum(b.errors for b in chosen) / count
-    histogram = hdr.merge(b.histogram for b in chosen)
-    if histogram.get_total_count() == 0:
-        return None
-    if kpi.function in PERCENTILES:
-        value_us = float(histogram.get_value_at_percentile(PERCENTILES[kpi.function]))
-    elif kpi.function == "avg":
-        value_us = float(histogram.get_mean_value())
-    elif kpi.function == "max":
-        value_us = float(histogram.get_max_value())
-    else:
-        value_us = float(histogram.get_min_value())
-    return value_us / 1000.0
+    """The KPI's point value over already-selected buckets (None: nothing to measure)."""
+    return _measure_buckets(kpi, buckets, seconds).value
 
 
 def measure_probes(kpi: Kpi, samples: Sequence[ProbeSample]) -> float | None:
-    values = sorted(float(s.value) for s in samples if isinstance(s.value, int | float))
-    if not values:
-        return None
-    if kpi.function == "avg":
-        return sum(values) / len(values)
-    if kpi.function == "max":
-        return values[-1]
-    if kpi.function == "min":
-        return values[0]
-    rank = max(0, math.ceil(PERCENTILES[kpi.function] / 100 * len(values)) - 1)
-    return values[rank]
+    """The KPI's point value over already-selected probe samples of its series."""
+    if kpi.entry.argument != "probe-or-request":
+        return None  # e.g. rps(ready): a rate of requests, and `ready` is no request
+    return kpi.entry.measure(_inputs(kpi, values=_probe_values(samples))).value
 
 
-def holds(comparator: str, measured: float, threshold: float) -> bool:
-    return {
-        "<": measured < threshold,
-        "<=": measured <= threshold,
-        ">": measured > threshold,
-        ">=": measured >= threshold,
-        "==": math.isclose(measured, threshold, abs_tol=1e-9),
-    }[comparator]
+def _reads_probes(kpi: Kpi, bucket_names: set[str], probe_names: set[str]) -> bool:
+    """A probe series: an argument of a latency-like function that names no request seen
+    but a probe series that was sampled."""
+    return (
+        kpi.entry.argument == "probe-or-request"
+        and kpi.argument != "*"
+        and kpi.argument not in bucket_names
+        and kpi.argument in probe_names
+    )
+
+
+def slice_holds(
+    kpi: Kpi,
+    buckets: Sequence[SecondBucket],
+    probes: Sequence[ProbeSample],
+    slice_s: float = 1.0,
+) -> bool:
+    """Does one windowed KPI hold within one slice's buckets and probe samples (point value)?"""
+    if _reads_probes(kpi, {b.name for b in buckets}, {p.name for p in probes}):
+        measured = measure_probes(kpi, [p for p in probes if p.name == kpi.argument])
+    else:
+        measured = measure_buckets(kpi, buckets, slice_s)
+    return measured is not None and holds(kpi.comparator, measured, kpi.threshold)
 
 
 def margin(comparator: str, measured: float, threshold: float) -> float:
@@ -97,74 +121,75 @@ def margin(comparator: str, measured: float, threshold: float) -> float:
     return -abs(measured - threshold)
 
 
-def verdict(kpi: Kpi, measured: float | None, window: str, why_none: str) -> KpiVerdict:
-    passed = measured is not None and holds(kpi.comparator, measured, kpi.threshold)
-    if measured is None:
-        message = why_none
+def verdict(
+    kpi: Kpi, measured: Measurement, window: str, why_none: str, spans: Spans | None = None
+) -> KpiVerdict:
+    """Judge a measurement: no value fails, too few samples is insufficient, else the bound
+    (or value) against the threshold."""
+    entry: KpiFunction = kpi.entry
+    needed = entry.needed(kpi.comparator, kpi.threshold)
+    value, compared = measured.value, measured.compared
+    status: KpiStatus
+    if value is None or compared is None:
+        status, message = "fail", measured.detail or why_none
+    elif measured.n < needed:
+        status = "insufficient"
+        message = f"insufficient evidence: {measured.n} samples, {kpi.function} needs {needed}"
     else:
-        message = f"measured {measured:.4g} {kpi.unit} {'holds' if passed else 'breaks'} {kpi.comparator} {kpi.threshold:g}"
+        status = "pass" if holds(kpi.comparator, compared, kpi.threshold) else "fail"
+        word = "holds" if status == "pass" else "breaks"
+        message = f"measured {value:.4g} {kpi.unit} {word} {kpi.comparator} {kpi.threshold:g}"
+    if measured.detail and value is not None:
+        message += f" ({measured.detail})"
     return KpiVerdict(
         expression=kpi.text,
         window=window,
-        measured=measured,
+        measured=value,
         threshold=kpi.threshold,
         comparator=kpi.comparator,
         unit=kpi.unit,
-        passed=passed,
-        margin=None if measured is None else margin(kpi.comparator, measured, kpi.threshold),
+        passed=status == "pass",
+        margin=None if compared is None else margin(kpi.comparator, compared, kpi.threshold),
         message=message,
+        status=status,
+        function=kpi.function,
+        argument=kpi.argument,
+        spans=spans or [],
+        samples=measured.n,
+        needed=needed,
     )
-
-
-def _is_probe_series(kpi: Kpi, result: ScenarioResult) -> bool:
-    if kpi.function not in LATENCY or kpi.argument == "*":
-        return False
-    if any(b.name == kpi.argument for b in result.series):
-        return False
-    return any(p.name == kpi.argument for p in result.probes)
 
 
 def evaluate(kpi: Kpi, result: ScenarioResult) -> KpiVerdict:
     """One verdict for one KPI over one finished (or aborted) scenario."""
-    if kpi.window is not None:
-        window = kpi.window
-        spans = window_spans(window, result.phases, result.duration_s)
-        if not spans:
-            return verdict(kpi, None, window, f"the scenario has no {window!r} window")
-        if _is_probe_series(kpi, result):
-            samples = [p for p in result.probes if p.name == kpi.argument and _inside(p.t_s, spans)]
-            why = f"no {kpi.argument} probe samples in {window}"
-            judged = verdict(kpi, measure_probes(kpi, samples), window, why)
-            if not kpi.argument.endswith("_query"):  # states and gauges have no time unit
-                judged.unit = "count"
-                judged.message = judged.message.replace(" ms ", " ")
-            return judged
-        buckets = [b for b in result.series if _inside(b.second + 0.5, spans)]
-        seconds = sum(end - start for start, end in spans)
-        why = f"no {kpi.argument} requests in {window}"
-        return verdict(kpi, measure_buckets(kpi, buckets, seconds), window, why)
-    return _evaluate_windowless(kpi, result)
+    if kpi.window is None:
+        return _evaluate_windowless(kpi, result)
+    window = kpi.window
+    spans = window_spans(window, result.phases, result.duration_s)
+    if not spans:
+        return verdict(kpi, Measurement(None), window, f"the scenario has no {window!r} window")
+    names = {b.name for b in result.series}
+    if _reads_probes(kpi, names, {p.name for p in result.probes}):
+        samples = [p for p in result.probes if p.name == kpi.argument and _inside(p.t_s, spans)]
+        measured = kpi.entry.measure(_inputs(kpi, values=_probe_values(samples)))
+        why = f"no {kpi.argument} probe samples in {window}"
+        judged = verdict(kpi, measured, window, why, spans)
+        if not kpi.argument.endswith("_query"):  # states and gauges have no time unit
+            judged.unit = "count"
+            judged.message = judged.message.replace(" ms ", " ")
+        return judged
+    buckets = [b for b in result.series if _inside(b.mid_s, spans)]
+    seconds = sum(end - start for start, end in spans)
+    why = f"no {kpi.argument} requests in {window}"
+    return verdict(kpi, _measure_buckets(kpi, buckets, seconds), window, why, spans)
 
 
 def _evaluate_windowless(kpi: Kpi, result: ScenarioResult) -> KpiVerdict:
-    if kpi.function in ("recovery", "detect"):
-        found = [r for r in result.recoveries if r.fault == kpi.argument]
-        if not found:
-            return verdict(kpi, None, "whole", f"no fault named {kpi.argument!r} ran")
-        measure = found[0]
-        value = measure.recovery_s if kpi.function == "recovery" else measure.detect_s
-        what = "never recovered" if kpi.function == "recovery" else "was never detected"
-        return verdict(kpi, value, f"recovery:{kpi.argument}", f"{kpi.argument} {what}")
-    ws = result.websocket
-    if ws is None:
-        return verdict(kpi, None, "whole", "the scenario ran no WebSocket clients")
-    if kpi.function == "lost":
-        value = float(len(ws.lost))
-    elif kpi.function == "duplicated":
-        value = float(len(ws.duplicated))
-    else:
-        value = 100.0 * ws.delivered_ratio
-    return verdict(kpi, value, "whole", "")
+    measured = kpi.entry.measure(_inputs(kpi, result=result))
+    if kpi.entry.argument == "fault":
+        spans = [(p.start_s, p.end_s) for p in result.phases if p.fault == kpi.argument]
+        return verdict(kpi, measured, f"recovery:{kpi.argument}", "", spans)
+    return verdict(kpi, measured, "whole", "", [(0.0, result.duration_s)])
 
 
 def evaluate_all(kpis: Iterable[Kpi], result: ScenarioResult) -> list[KpiVerdict]:

@@ -7,12 +7,13 @@
     window     := "baseline" | "whole" | "fault" | "recovery"
                 | "fault:" NAME | "recovery:" NAME
 
-Functions and their canonical unit (the threshold is converted to it):
+Functions, their units and arguments are the registry's (`reports.kpi_functions.FUNCTIONS`):
     p50 p90 p95 p99 p999 avg max min (latency, ms)  argument: a request name, `*` (every HTTP
         request name, not `WS ...`) or a probe series (see below)
-    error_rate (%)  count, rps (count)              argument: a request name or `*`
+    error_rate (%)  count, rps (count)              argument: a request name or `*` (`*` takes
+        in the WebSocket sends, "WS send")
     recovery, detect (s)                            argument: a fault name
-    lost, duplicated (count), delivered (%)         argument: `ws`
+    lost, duplicated, unacked (count), delivered (%) argument: `ws`
 
 Probe series: when the argument names no request but a numeric probe series (`ProbeSample.name`),
 the latency functions aggregate the probe values in the window. `db_query` is such a series: the
@@ -31,26 +32,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from chaosgate.errors import ExpressionError
+from reports.kpi_functions import FUNCTIONS as REGISTRY
+from reports.kpi_functions import KpiFunction, Unit
 
 Comparator = Literal["<", "<=", ">", ">=", "=="]
-Unit = Literal["ms", "s", "%", "count"]
 
-LATENCY = frozenset({"p50", "p90", "p95", "p99", "p999", "avg", "max", "min"})
-RATIO = frozenset({"error_rate"})
-COUNTS = frozenset({"count", "rps"})
-TIMES = frozenset({"recovery", "detect"})
-WEBSOCKET = frozenset({"lost", "duplicated", "delivered"})
-FUNCTIONS = LATENCY | RATIO | COUNTS | TIMES | WEBSOCKET
-WINDOWED = LATENCY | RATIO | COUNTS
-PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
+# views of the registry for importers (recovery reads LATENCY); the parser reads REGISTRY itself
+FUNCTIONS = frozenset(REGISTRY)
+LATENCY = frozenset(n for n, e in REGISTRY.items() if e.argument == "probe-or-request")
 
-_UNIT_OF: dict[str, Unit] = {
-    **dict.fromkeys(LATENCY, "ms"),
-    **dict.fromkeys(TIMES, "s"),
-    "error_rate": "%",
-    "delivered": "%",
-    **dict.fromkeys(COUNTS | {"lost", "duplicated"}, "count"),
-}
 # factor from a written unit to the canonical one
 _CONVERT: dict[Unit, dict[str, float]] = {
     "ms": {"us": 0.001, "ms": 1.0, "s": 1000.0, "": 1.0},  # bare: the series' own unit
@@ -76,8 +66,13 @@ class Kpi:
     window: str | None
 
     @property
+    def entry(self) -> KpiFunction:
+        """The function's registry entry: unit, argument kind, measurement, evidence rule."""
+        return REGISTRY[self.function]
+
+    @property
     def is_windowed(self) -> bool:
-        return self.function in WINDOWED
+        return self.entry.windowed
 
 
 class _Scanner:
@@ -128,10 +123,10 @@ def _metric(scan: _Scanner) -> tuple[str, str]:
     start = scan.pos
     function = scan.match(_WORD)
     if function is None:
-        raise scan.fail(f"expected a function, one of {', '.join(sorted(FUNCTIONS))}")
-    if function not in FUNCTIONS:
+        raise scan.fail(f"expected a function, one of {', '.join(sorted(REGISTRY))}")
+    if function not in REGISTRY:
         raise scan.fail(
-            f"unknown function {function!r}; expected one of {', '.join(sorted(FUNCTIONS))}", start
+            f"unknown function {function!r}; expected one of {', '.join(sorted(REGISTRY))}", start
         )
     if not scan.literal("("):
         raise scan.fail(f"expected '(' after {function}")
@@ -144,7 +139,7 @@ def _metric(scan: _Scanner) -> tuple[str, str]:
         raise scan.fail(f"{function}() needs an argument", open_at)
     if "(" in argument:
         raise scan.fail("'(' inside an argument", open_at + scan.text[open_at:close].index("("))
-    if function in WEBSOCKET and argument != "ws":
+    if REGISTRY[function].argument == "websocket" and argument != "ws":
         raise scan.fail(f"{function}() takes `ws`", open_at)
     scan.pos = close + 1
     return function, argument
@@ -165,7 +160,7 @@ def _quantity(scan: _Scanner, function: str) -> tuple[float, Unit]:
     unit_at = scan.pos
     word = _WORD.match(scan.text, scan.pos)
     written_text = "%" if scan.text.startswith("%", scan.pos) else (word.group() if word else "")
-    canonical = _UNIT_OF[function]
+    canonical = REGISTRY[function].unit
     factors = _CONVERT[canonical]
     if written_text not in factors:
         expected = ", ".join(repr(u) for u in factors if u) or "no unit"
@@ -183,11 +178,11 @@ def _quantity(scan: _Scanner, function: str) -> tuple[float, Unit]:
 
 def _window(scan: _Scanner, function: str) -> str | None:
     if scan.at_end():
-        return "whole" if function in WINDOWED else None
+        return "whole" if REGISTRY[function].windowed else None
     at = scan.pos
     if scan.match(_WORD) != "during":
         raise scan.fail("expected 'during <window>' or the end", at)
-    if function not in WINDOWED:
+    if not REGISTRY[function].windowed:
         raise scan.fail(f"{function} takes no window", at)
     scan.skip_space()
     at = scan.pos

@@ -8,14 +8,15 @@ per request name per 1-second bucket, HDR-encoded (see `reports.hdr`), in micros
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SchemaVersion = Literal["chaosgate.result/1"]
 SCHEMA_VERSION: SchemaVersion = "chaosgate.result/1"
 
 Status = Literal["pass", "fail", "invalid"]
+KpiStatus = Literal["pass", "fail", "insufficient"]
 PhaseKind = Literal["baseline", "fault", "recovery"]
 AttributeValue = str | int | float | bool | None
 
@@ -71,6 +72,11 @@ class SecondBucket(_Model):
     error_kinds: dict[str, int] = Field(default_factory=dict)
     histogram: str = Field(description="HDR, microseconds, latency from the intended start")
 
+    @property
+    def mid_s(self) -> float:
+        """The bucket's middle (scenario seconds): what decides the window it belongs to."""
+        return self.second + 0.5
+
 
 class ProbeSample(_Model):
     """A reading of the SUT's state (readiness, breaker state, pool use) at one time."""
@@ -97,18 +103,40 @@ class GeneratorHealth(_Model):
 
 
 class WebSocketSummary(_Model):
-    sent: int = Field(ge=0)
+    """Jepsen-style accounting of our WebSocket messages (see `scenarios.load.wscheck`).
+
+    attempted >= failed + sent: every send the load asked for, including those tried while
+    disconnected (a send cut off mid-call is neither failed nor sent). `delivered_ratio` is received / attempted, so a refused send is a miss.
+    """
+
+    attempted: int = Field(0, ge=0, description="sends tried (old results: sent + failed)")
+    failed: int = Field(0, ge=0, description="send raised or the client was disconnected")
+    failed_errors: dict[str, int] = Field(default_factory=dict, description="failed, by error")
+    sent: int = Field(ge=0, description="the send call returned")
     acknowledged: int = Field(ge=0)
-    received: int = Field(ge=0)
+    unacknowledged: list[str] = Field(default_factory=list, description="sent, never acked")
+    received: int = Field(ge=0, description="distinct ids of ours received")
     lost: list[str] = Field(default_factory=list, description="acknowledged but never received")
     duplicated: list[str] = Field(default_factory=list)
     unexpected: list[str] = Field(default_factory=list)
     reconnects: int = 0
     latency_histogram: str | None = Field(None, description="HDR µs, send -> receive")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _attempted_of_old_results(cls, data: Any) -> Any:
+        # results written before `attempted` existed recorded no failed sends
+        if isinstance(data, dict) and "attempted" not in data:
+            return {**data, "attempted": int(data.get("sent", 0)) + int(data.get("failed", 0))}
+        return data
+
     @property
-    def delivered_ratio(self) -> float:
-        return 1.0 if self.sent == 0 else (self.sent - len(self.lost)) / self.sent
+    def delivered_ratio(self) -> float | None:
+        """received / attempted; None when nothing was attempted (no measurement)."""
+        if self.attempted == 0:
+            return None
+        # old results counted server-originated messages in `received`: never above 1
+        return min(self.received, self.attempted) / self.attempted
 
 
 class RecoveryMeasure(_Model):
@@ -128,6 +156,10 @@ class RecoveryMeasure(_Model):
 
 
 class KpiVerdict(_Model):
+    """One KPI's verdict. `function`, `argument` and `spans` say what was judged, so renderers
+    never re-parse `expression`; `samples` / `needed` the evidence (reports.kpi_functions).
+    Results written before these fields load with `status` taken from `passed`."""
+
     expression: str
     window: str = Field(description="baseline | fault:<name> | recovery:<name> | whole")
     measured: float | None = Field(description="None when there was nothing to measure")
@@ -139,6 +171,21 @@ class KpiVerdict(_Model):
     message: str = ""
     aborted_run: bool = False
     breached_at_s: float | None = None
+    status: KpiStatus = Field("fail", description="insufficient: fewer samples than needed")
+    function: str = Field("", description="e.g. p95, error_rate, recovery")
+    argument: str = Field("", description="request name, *, probe series, fault or ws")
+    spans: list[tuple[float, float]] = Field(
+        default_factory=list, description="[start, end) scenario seconds judged"
+    )
+    samples: int | None = Field(None, description="samples the value rests on (n)")
+    needed: int | None = Field(None, description="samples a verdict needs (minimum evidence)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _status_from_passed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "status" not in data:
+            return {**data, "status": "pass" if data.get("passed") else "fail"}
+        return data
 
 
 class ScenarioResult(_Model):

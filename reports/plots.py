@@ -4,7 +4,6 @@ the SUT's readiness/breaker states over time, with faults, recoveries and KPI th
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from typing import Any
 
@@ -12,7 +11,7 @@ from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 
 from reports import hdr
-from reports.model import ScenarioResult
+from reports.model import KpiVerdict, ScenarioResult
 from reports.plot_style import LEGEND_RIGHT, PLAIN, RC, to_svg
 
 PERCENTILE_STYLE = {50.0: ("p50", "#1f5fa8"), 95.0: ("p95", "#e08a1e"), 99.0: ("p99", "#b8322e")}
@@ -101,35 +100,38 @@ def _state_strip(
                    loc="left", fontsize=8, color="#555")  # fmt: skip
 
 
-_LATENCY_KPI = re.compile(r"^\s*p(\d+(?:\.\d+)?)\((.+?)\)")
-_ERROR_KPI = re.compile(r"^\s*error_rate(?:\((.+?)\))?")
-
-
-def _window_span(scenario: ScenarioResult, window: str) -> tuple[float, float]:
-    if window == "whole":
-        return 0.0, scenario.duration_s
-    phase = next((p for p in scenario.phases if p.name == window or p.kind == window), None)
-    return (phase.start_s, phase.end_s) if phase else (0.0, scenario.duration_s)
+def _judged_spans(scenario: ScenarioResult, kpi: KpiVerdict) -> list[tuple[float, float]]:
+    """The spans the verdict records (results older than that field: its window's phase)."""
+    if kpi.spans:
+        return kpi.spans
+    if kpi.window == "whole":
+        return [(0.0, scenario.duration_s)]
+    phase = next((p for p in scenario.phases if kpi.window in (p.name, p.kind)), None)
+    return [(phase.start_s, phase.end_s)] if phase else [(0.0, scenario.duration_s)]
 
 
 def _kpi_lines(axes: Axes, scenario: ScenarioResult, endpoint: str | None) -> None:
     """Each recorded KPI threshold as a line over its window: latency KPIs on their endpoint's
-    panel (endpoint given), error-rate KPIs on the error panel. Colour is the recorded verdict."""
+    panel (endpoint given), error-rate KPIs on the error panel. Colour is the recorded verdict.
+    What was judged comes from the verdict's own fields (function, argument, spans)."""
     drawn = 0
     for kpi in scenario.kpis:
-        match = _LATENCY_KPI.match(kpi.expression)
-        if endpoint is not None and not (match and match.group(2) == endpoint and kpi.unit == "ms"):
+        percentile = kpi.function.startswith("p") and kpi.function[1:].isdigit()
+        if endpoint is not None and not (
+            percentile and kpi.argument == endpoint and kpi.unit == "ms"
+        ):
             continue
-        if endpoint is None and not (kpi.expression.startswith("error_rate") and kpi.unit == "%"):
+        if endpoint is None and not (kpi.function == "error_rate" and kpi.unit == "%"):
             continue
-        start, end = _window_span(scenario, kpi.window)
+        spans = _judged_spans(scenario, kpi)
         colour = "#2e9d4f" if kpi.passed else "#b8322e"
-        axes.hlines(kpi.threshold, start, end, colors=colour, linestyles=(0, (4, 2)), lw=1.4)
-        target = _ERROR_KPI.match(kpi.expression)
-        label = f"p{match.group(1)}" if match and endpoint else "error rate"
-        if endpoint is None and target and target.group(1) not in (None, "*"):
-            label += f" of {target.group(1)}"
-        mark = "ok" if kpi.passed else "FAILED"
+        for start, end in spans:
+            axes.hlines(kpi.threshold, start, end, colors=colour, linestyles=(0, (4, 2)), lw=1.4)
+        start = spans[0][0]
+        label = kpi.function if endpoint else "error rate"
+        if endpoint is None and kpi.argument not in ("", "*"):
+            label += f" of {kpi.argument}"
+        mark = {"pass": "ok", "insufficient": "TOO FEW SAMPLES"}.get(kpi.status, "FAILED")
         axes.annotate(f"{label} {kpi.comparator} {kpi.threshold:g}{kpi.unit} {mark}", (start, kpi.threshold),
                       xytext=(2, 2 + 10 * drawn), textcoords="offset points", color=colour, fontsize=7,
                       fontweight="bold")  # fmt: skip

@@ -13,7 +13,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 
-from reports.kpi_eval import holds, measure_buckets, measure_probes
+from reports.kpi_eval import slice_holds
 from reports.kpi_parse import Kpi
 from reports.model import ProbeSample, SecondBucket
 
@@ -23,17 +23,8 @@ DEFAULT_CONSECUTIVE = 3
 def second_holds(
     checks: Sequence[Kpi], buckets: Sequence[SecondBucket], probes: Sequence[ProbeSample]
 ) -> bool:
-    """Do all checks hold within one second's buckets and probe samples?"""
-    for check in checks:
-        bucket_names = {b.name for b in buckets}
-        probe_names = {p.name for p in probes}
-        if check.argument not in bucket_names and check.argument in probe_names:
-            measured = measure_probes(check, [p for p in probes if p.name == check.argument])
-        else:
-            measured = measure_buckets(check, buckets, 1.0)
-        if measured is None or not holds(check.comparator, measured, check.threshold):
-            return False
-    return True
+    """Do all checks hold within one second's buckets and probe samples? (the registry measures)"""
+    return all(slice_holds(check, buckets, probes) for check in checks)
 
 
 def recovered_at(

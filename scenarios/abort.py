@@ -1,7 +1,8 @@
 """Abort on breach: a KPI marked `abort` that stays broken for its grace period stops the run.
 
 Checked live on completed seconds (the load engine's merged buckets so far, the probe samples so
-far). Only windowed KPIs can be checked live; others (recovery, lost...) are judged at the end.
+far). Only functions the registry marks `live` (the windowed ones) can be checked live; others
+(recovery, lost...) are judged at the end, and validation refuses `abort` on them.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from reports.kpi_eval import window_spans
+from reports.kpi_eval import slice_holds, window_spans
 from reports.model import Phase, ProbeSample, SecondBucket
-from reports.recovery import second_holds
 from scenarios.schema import KpiSpec
 
 
@@ -32,16 +32,20 @@ class AbortWatch:
     _streak_start: dict[str, int | None] = field(default_factory=dict)
 
     @property
+    def watched(self) -> list[KpiSpec]:
+        return [s for s in self.specs if s.abort and s.kpi.entry.live]
+
+    @property
     def active(self) -> bool:
-        return any(s.abort and s.kpi.is_windowed for s in self.specs)
+        return bool(self.watched)
 
     def check(
         self, series: Sequence[SecondBucket], probes: Sequence[ProbeSample], complete_until: int
     ) -> Breach | None:
         """Look at seconds [checked, complete_until); return the first breach whose grace ran out."""
-        watched = [s for s in self.specs if s.abort and s.kpi.is_windowed]
+        watched = self.watched
         for second in range(self._checked_until, complete_until):
-            buckets = [b for b in series if b.second == second]
+            buckets = [b for b in series if math.floor(b.mid_s) == second]
             samples = [p for p in probes if math.floor(p.t_s) == second]
             for spec in watched:
                 kpi = spec.kpi
@@ -50,7 +54,7 @@ class AbortWatch:
                     continue
                 if not buckets and not samples:
                     continue  # no traffic yet (start-up): nothing to judge
-                if second_holds([kpi], buckets, samples):
+                if slice_holds(kpi, buckets, samples):
                     self._streak_start[spec.expression] = None
                     continue
                 start = self._streak_start.get(spec.expression)

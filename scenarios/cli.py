@@ -62,8 +62,11 @@ def verdict_table(result: RunResult) -> Table:
         for kpi in scenario.kpis:
             measured = "—" if kpi.measured is None else f"{kpi.measured:.4g} {kpi.unit}"
             word = "pass" if kpi.passed else "FAIL" + (" (aborted)" if kpi.aborted_run else "")
+            colour = "green" if kpi.passed else "red"
+            if kpi.status == "insufficient":
+                word, colour = f"insufficient ({kpi.samples} of {kpi.needed} samples)", "yellow"
             table.add_row(scenario.name, kpi.expression, measured, f"{kpi.comparator} {kpi.threshold:g} {kpi.unit}",
-                          f"[{'green' if kpi.passed else 'red'}]{word}[/]")  # fmt: skip
+                          f"[{colour}]{word}[/]")  # fmt: skip
         for measure in scenario.recoveries:
             recovery = "never" if measure.recovery_s is None else f"{measure.recovery_s:.1f} s"
             detect = "never" if measure.detect_s is None else f"{measure.detect_s:.1f} s"

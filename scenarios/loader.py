@@ -14,7 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from chaosgate.errors import ScenarioError
-from scenarios.schema import Scenario
+from scenarios.schema import LocatedValueError, Scenario
 
 SHIPPED_DIR = Path(__file__).parent
 SUITES_GLOB = "release/*.yaml"
@@ -55,6 +55,9 @@ def describe(error: ValidationError, source: str, root: yaml.Node | None) -> str
     lines = []
     for item in error.errors():
         path = tuple(p for p in item["loc"] if isinstance(p, int | str))
+        cause = item.get("ctx", {}).get("error")
+        if isinstance(cause, LocatedValueError):  # a whole-scenario check that names its field
+            path = (*path, *cause.path)
         key = ".".join(str(p) for p in path) or "(top level)"
         message = str(item["msg"]).removeprefix("Value error, ")
         if item["type"] == "missing":

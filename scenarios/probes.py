@@ -17,6 +17,7 @@ import time
 import httpx
 
 from fixtures.faults.sut_metrics import read_metrics
+from fixtures.stack import DEPENDENCIES
 from reports.model import ProbeSample
 
 QUERY_SERIES = {"postgres": "db_query", "redis": "redis_query", "warehouse": "warehouse_query"}
@@ -26,6 +27,11 @@ _GAUGES = {
     "sut_pool_idle": "pool.{dependency}.idle",
     "sut_pool_waiting": "pool.{dependency}.waiting",
 }
+# Every numeric series the probes can record: the names a KPI argument may give.
+PROBE_SERIES: frozenset[str] = frozenset(
+    {"ready", "ws.queue_depth", *QUERY_SERIES.values()}
+    | {template.format(dependency=d) for template in _GAUGES.values() for d in DEPENDENCIES}
+)
 
 
 class Probes:

@@ -185,6 +185,9 @@ class ScenarioRun:
         result.recoveries = self._recoveries(result, end_s)
         result.kpis = self._verdicts(result)
         status: Status = "fail" if any(not v.passed for v in result.kpis) else "pass"
+        thin = [f"{v.expression} ({v.samples} of {v.needed} samples)" for v in result.kpis if v.status == "insufficient"]  # fmt: skip
+        if thin and self.breach is None:  # too few samples to judge: no verdict (an abort is one)
+            self.invalid = self.invalid or f"insufficient evidence: {'; '.join(thin)}"
         if not outcome.generator.valid and self.breach is None:
             self.invalid = self.invalid or f"load generator behind: {outcome.generator.reason}"
         if self.invalid:
@@ -224,7 +227,7 @@ class ScenarioRun:
                 if verdict.expression == self.breach.expression:
                     verdict.aborted_run = True
                     verdict.breached_at_s = self.breach.first_broken_s
-                    verdict.passed = False
+                    verdict.passed, verdict.status = False, "fail"
                     verdict.message = f"aborted the run at {self.breach.decided_at_s:g}s: broken since {self.breach.first_broken_s:g}s; {verdict.message}"
         return verdicts
 

@@ -25,6 +25,8 @@ from fixtures.stack import DEPENDENCIES, PROXIES, SUT_PROCESSES
 from reports.kpi_parse import Kpi, parse_kpi
 from reports.model import Phase
 from scenarios.load.plan import LoadPlan, parse_duration
+from scenarios.probes import PROBE_SERIES
+from scenarios.users import request_names
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 SERVICES = (*DEPENDENCIES, "toxiproxy", *SUT_PROCESSES)
@@ -33,6 +35,15 @@ Scalar = str | int | float | bool
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocatedValueError(ValueError):
+    """A problem found by a whole-scenario check that belongs to one field (e.g. kpis.2):
+    the loader appends `path` to pydantic's location to point at its line."""
+
+    def __init__(self, message: str, path: tuple[int | str, ...]) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class FaultStep(_Model):
@@ -155,7 +166,7 @@ class Scenario(_Model):
                 kpi = parse_kpi(expression)
             except ExpressionError as error:
                 raise ValueError(str(error)) from None
-            if not kpi.is_windowed:
+            if not kpi.entry.live:
                 raise ValueError(
                     f"a steady-state check must be windowed (latency, error_rate): {expression}"
                 )
@@ -177,24 +188,54 @@ class Scenario(_Model):
             raise ValueError(
                 f"the last fault ends at {previous_end:g}s but the load lasts only {self.duration_s:g}s: leave time to recover"
             )
-        for spec in self.kpis:
-            self._check_references(spec.kpi, names)
+        for index, spec in enumerate(self.kpis):
+            where: tuple[int | str, ...] = ("kpis", index)
+            self._check_references(spec.kpi, names, where)
+            if spec.abort and not spec.kpi.entry.live:
+                raise LocatedValueError(
+                    f"{spec.expression!r} cannot abort the run: {spec.kpi.function} is judged only at the end",
+                    where,
+                )
+        for index, check in enumerate(self.steady_checks() if self.steady_state else []):
+            self._check_references(check, names, ("steady_state", index))
         if any(s.kpi.function == "recovery" for s in self.kpis) and not self.steady_checks():
             raise ValueError(
                 "recovery(...) needs steady-state checks: add steady_state or a KPI 'during baseline'"
             )
         return self
 
-    def _check_references(self, kpi: Kpi, names: list[str]) -> None:
-        referenced = kpi.argument if kpi.function in ("recovery", "detect") else None
+    def _check_references(self, kpi: Kpi, names: list[str], where: tuple[int | str, ...]) -> None:
+        """Every name a KPI gives must exist in this scenario: its fault, window, request or
+        probe series (which kind of argument a function takes is the registry's)."""
+        kind = kpi.entry.argument
+        referenced = kpi.argument if kind == "fault" else None
         if kpi.window and ":" in kpi.window:
             referenced = kpi.window.split(":", 1)[1]
         if referenced is not None and referenced not in names:
-            raise ValueError(
-                f"{kpi.text!r} names fault {referenced!r}, which is not scheduled ({', '.join(names) or 'no faults'})"
+            raise LocatedValueError(
+                f"{kpi.text!r} names fault {referenced!r}, which is not scheduled ({', '.join(names) or 'no faults'})",
+                where,
             )
         if kpi.window in ("fault", "recovery") and not names:
-            raise ValueError(f"{kpi.text!r}: no fault is scheduled")
+            raise LocatedValueError(f"{kpi.text!r}: no fault is scheduled", where)
+        if kind == "websocket" and "websocket" not in self.load.users:
+            raise LocatedValueError(f"{kpi.text!r}: the scenario runs no websocket user", where)
+        if kind not in ("request", "probe-or-request") or kpi.argument == "*":
+            return
+        requests = self.request_names()
+        probes = PROBE_SERIES if kind == "probe-or-request" else frozenset()
+        if kpi.argument not in requests and kpi.argument not in probes:
+            known = ", ".join(sorted(requests))
+            known += ", a probe series such as ready, db_query, breaker.postgres" if probes else ""
+            raise LocatedValueError(
+                f"{kpi.text!r}: {kpi.function}() needs a request its users send, "
+                f"and {kpi.argument!r} is none ({known}; or *)",
+                where,
+            )
+
+    def request_names(self) -> frozenset[str]:
+        """Every request name the scenario's users declare (`request_names` on each class)."""
+        return frozenset(name for user in self.load.users for name in request_names(user))
 
     @property
     def duration_s(self) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import ClassVar
 
 from locust import task
 
@@ -11,6 +12,12 @@ from scenarios.users.base import OpenModelUser
 
 class ApiUser(OpenModelUser):
     weight = 3
+    request_names: ClassVar[tuple[str, ...]] = (
+        "GET /api/health",
+        "GET /api/items",
+        "GET /api/items/{item_id}",
+        "POST /api/items",
+    )
 
     def on_start(self) -> None:
         # An item of our own to read back; made before the schedule begins (an unscheduled

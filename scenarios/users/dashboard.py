@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import ClassVar
 
 from locust import task
 
@@ -11,6 +12,10 @@ from scenarios.users.base import OpenModelUser
 
 class DashboardUser(OpenModelUser):
     weight = 1
+    request_names: ClassVar[tuple[str, ...]] = (
+        "GET /api/dashboard/performance",
+        "GET /api/health/dashboard",
+    )
 
     @task(4)
     def performance(self) -> None:

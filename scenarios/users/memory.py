@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from typing import ClassVar
 
 from locust import task
 
@@ -13,6 +14,11 @@ from scenarios.users.base import OpenModelUser
 
 class MemoryUser(OpenModelUser):
     weight = 1
+    request_names: ClassVar[tuple[str, ...]] = (
+        "POST /api/memories",
+        "GET /api/memories/{key}",
+        "GET /api/memories",
+    )
 
     def on_start(self) -> None:
         self.keys: list[str] = []

@@ -14,7 +14,7 @@ import contextlib
 import json
 import time
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import gevent
 import websocket
@@ -28,6 +28,7 @@ BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 
 class WebSocketUser(TicketedUser):
     ticket_kind = "ws"
+    request_names: ClassVar[tuple[str, ...]] = ("WS send", "WS deliver")
     fixed_count = 1  # the worker sets it from LoadPlan.websocket_clients
 
     def on_start(self) -> None:

@@ -126,7 +126,7 @@ def test_error_rate_and_ws_and_probes() -> None:
     probes = [
         ProbeSample(t_s=t / 2, name="db_query", value=v) for t, v in enumerate([10, 20, 30, 40])
     ]
-    ws = WebSocketSummary(sent=200, acknowledged=200, received=199, lost=["a"])
+    ws = WebSocketSummary(sent=200, attempted=200, acknowledged=200, received=199, lost=["a"])
     result = scenario(series, probes=probes, websocket=ws)
     assert evaluate(
         parse_kpi("error_rate(*) < 1% during baseline"), result

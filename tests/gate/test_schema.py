@@ -9,7 +9,8 @@ import jsonschema
 import pytest
 import yaml
 
-from chaosgate.errors import ScenarioError
+from chaosgate.cli import main
+from chaosgate.errors import EXIT_BAD_INPUT, ScenarioError
 from scenarios.loader import load_scenario, shipped_scenarios
 from scenarios.schema import json_schema_text
 
@@ -62,7 +63,25 @@ def test_a_good_file_gives_phases_and_the_seeded_plan(tmp_path: Path) -> None:
         ),
         ("seed: 7", "sed: 7", r":3: sed: unknown field"),
         ("< 30s", "< 30 parsecs", r":14: kpis\.2\.expression: bad KPI expression"),
-        ("recovery(pg-down)", "recovery(pg-up)", r"names fault 'pg-up'"),
+        ("recovery(pg-down)", "recovery(pg-up)", r":14: kpis\.2: .*names fault 'pg-up'"),
+        # the argument must name a request the users declare, a probe series, a fault, ws
+        ("p95(*)", "p95(GET /api/itmes)", r":12: kpis\.0: .*'GET /api/itmes' is none"),
+        (
+            "p95(*) < 200ms",
+            "error_rate(ready) < 1%",
+            r":12: kpis\.0: .*error_rate\(\) needs a request",
+        ),
+        ("p95(*) < 200ms during baseline", "lost(ws) == 0", r":12: kpis\.0: .*no websocket user"),
+        (
+            "  - recovery(pg-down) < 30s",
+            '  - {expression: "recovery(pg-down) < 30s", abort: true}',
+            r":14: kpis\.2: .*cannot abort",
+        ),
+        (
+            "  - recovery(pg-down) < 30s",
+            '  - recovery(pg-down) < 30s\nsteady_state: ["rps(ready) > 0"]',
+            r":15: steady_state\.0: .*rps\(\) needs a request",
+        ),
         ("at_s: 8", "at_s: soon", r":10: faults\.0\.at_s: .*not a duration"),
         ("hold_s: 40s", "hold_s: 10s", r"load lasts only 12s"),
         (
@@ -90,3 +109,25 @@ def test_the_published_json_schema_is_current_and_accepts_shipped_files() -> Non
     for path in shipped_scenarios().values():
         jsonschema.validate(yaml.safe_load(path.read_text()), schema)
         load_scenario(path)
+
+
+def test_probe_series_and_star_are_valid_arguments(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "  - recovery(pg-down) < 30s",
+        "  - recovery(pg-down) < 30s\n  - avg(db_query) < 50ms\n"
+        "  - max(breaker.postgres) >= 2 during fault:pg-down\n  - count(*) > 0\n"
+        "  - error_rate(GET /api/dashboard/performance) < 5%",
+    )
+    assert len(load_scenario(write(tmp_path, text)).kpis) == 7
+
+
+def test_a_typo_in_a_request_name_exits_2_with_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A KPI naming a request no user sends is bad input before anything runs (old code: it
+    validated, then FAILED at run time with "no ... requests")."""
+    path = write(tmp_path, GOOD.replace("p95(*)", "p95(GET /api/itmes)"))
+    with pytest.raises(SystemExit) as exited:
+        main(["run", str(path), "--check"])
+    assert exited.value.code == EXIT_BAD_INPUT
+    assert f"{path}:12: kpis.0" in capsys.readouterr().err

@@ -1,0 +1,278 @@
+"""The KPI function registry: every KPI function, in one place.
+
+Each `KpiFunction` says what the function is called, its canonical unit, what its argument
+names (a request, a probe series or a request, a fault, the WebSocket clients), whether it is
+judged over a window (only windowed ones may appear in `steady_state` or abort the run live),
+how it is measured, and how many samples a verdict needs. The parser (`reports.kpi_parse`),
+scenario validation (`scenarios.schema`), evaluation (`reports.kpi_eval`), recovery's per-slice
+check and the abort watch all read `FUNCTIONS`; a new KPI function is one entry below.
+
+Minimum evidence. A percentile pN needs n >= 5 x 100 / (100 - N) samples, so at least five
+samples lie above it and it is more than the maximum: p50 10, p90 50, p95 100, p99 500,
+p999 5000 (probe series: the same rule on probe samples); avg, min and max need one sample.
+An error rate is judged by its one-sided Wilson 95 % bound (upper for < and <=, lower for > and
+>=), so `error_rate < 1%` passes only when we are 95 % sure the rate is below 1 %; it needs the
+fewest requests with which the best outcome (no error) could pass (for < 1 %: 268).
+Below the minimum a verdict is `insufficient`, and the scenario INVALID.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Literal
+
+from hdrh.histogram import HdrHistogram
+
+from reports import hdr
+from reports.model import ScenarioResult, SecondBucket, WebSocketSummary
+
+Unit = Literal["ms", "s", "%", "count"]
+ArgumentKind = Literal["request", "probe-or-request", "fault", "websocket"]
+
+WS_PREFIX = "WS "
+WS_SEND = "WS send"
+# one-sided: "95 % sure it is below" (stdlib NormalDist: scipy and statsmodels are not installed)
+Z_95 = NormalDist().inv_cdf(0.95)
+EVIDENCE_FACTOR = 5  # samples that must lie above a percentile
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What one measurement sees. Windowed functions: the buckets of the argument inside the
+    window (or the probe values when the argument is a probe series) and the window's length.
+    Window-less functions: the whole result."""
+
+    argument: str
+    comparator: str = "<"
+    threshold: float = 0.0
+    buckets: Sequence[SecondBucket] = ()
+    values: Sequence[float] | None = None
+    seconds: float = 0.0
+    result: ScenarioResult | None = None
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """`value` is the point estimate (None: nothing to measure, the KPI fails); `judged` is what
+    the threshold is compared with (a confidence bound for rates, else the value); `n` the
+    number of samples it rests on."""
+
+    value: float | None
+    n: int = 0
+    judged: float | None = None
+    detail: str = ""
+
+    @property
+    def compared(self) -> float | None:
+        return self.value if self.judged is None else self.judged
+
+
+@dataclass(frozen=True)
+class KpiFunction:
+    name: str
+    unit: Unit
+    argument: ArgumentKind
+    windowed: bool
+    measure: Callable[[Inputs], Measurement]
+    needed: Callable[[str, float], int]  # (comparator, threshold in `unit`) -> samples needed
+    star_includes_ws_sends: bool = False  # does `*` take in "WS send"?
+
+    @property
+    def live(self) -> bool:
+        """May it be a steady-state check or abort the run? (judged per slice, as it goes)"""
+        return self.windowed
+
+
+# -- minimum evidence -------------------------------------------------------------------------
+def percentile_needed(percentile: float) -> int:
+    return math.ceil(round(EVIDENCE_FACTOR * 100.0 / (100.0 - percentile), 6))
+
+
+def wilson_bounds(errors: int, n: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval of errors/n (fractions). Hand-written: it is four lines."""
+    if n <= 0:
+        return 0.0, 1.0
+    p, z2 = errors / n, z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _uses_bound(comparator: str, threshold_pct: float) -> bool:
+    """The bound cannot show a rate of exactly 0 % or 100 %: those (and ==) read the rate."""
+    if comparator in ("<", "<="):
+        return threshold_pct > 0
+    if comparator in (">", ">="):
+        return threshold_pct < 100
+    return False
+
+
+def rate_judged(comparator: str, errors: int, n: int) -> float:
+    low, high = wilson_bounds(errors, n)
+    return 100.0 * (high if comparator in ("<", "<=") else low)
+
+
+def rate_needed(comparator: str, threshold_pct: float) -> int:
+    """Fewest requests with which the best outcome (no error for <, all for >) could pass."""
+    if not _uses_bound(comparator, threshold_pct):
+        return 1
+    t = threshold_pct / 100.0
+    below = comparator in ("<", "<=")
+    n = max(1, math.floor(Z_95**2 * ((1 - t) / t if below else t / (1 - t))) - 1)
+    while not holds(comparator, rate_judged(comparator, 0 if below else n, n), threshold_pct):
+        n += 1
+    return n
+
+
+def holds(comparator: str, measured: float, threshold: float) -> bool:
+    return {
+        "<": measured < threshold,
+        "<=": measured <= threshold,
+        ">": measured > threshold,
+        ">=": measured >= threshold,
+        "==": math.isclose(measured, threshold, abs_tol=1e-9),
+    }[comparator]
+
+
+def _one(_comparator: str, _threshold: float) -> int:
+    return 1
+
+
+# -- measurements ---------------------------------------------------------------------------
+def _count(buckets: Sequence[SecondBucket]) -> int:
+    return sum(b.count for b in buckets)
+
+
+def _latency(
+    statistic: Callable[[HdrHistogram], float], probe: Callable[[list[float]], float]
+) -> Callable[[Inputs], Measurement]:
+    """Request latencies (HDR, µs -> ms) or, for a probe series, its sample values."""
+
+    def measure(inputs: Inputs) -> Measurement:
+        if inputs.values is not None:
+            values = sorted(inputs.values)
+            return Measurement(probe(values) if values else None, len(values))
+        histogram = hdr.merge(b.histogram for b in inputs.buckets)
+        n = histogram.get_total_count()
+        return Measurement(statistic(histogram) / 1000.0 if n else None, n)
+
+    return measure
+
+
+def _rank(values: list[float], percentile: float) -> float:
+    return values[max(0, math.ceil(percentile / 100 * len(values)) - 1)]
+
+
+def _percentile(percentile: float) -> KpiFunction:
+    name = "p999" if percentile == 99.9 else f"p{percentile:g}"
+    measure = _latency(
+        lambda h: float(h.get_value_at_percentile(percentile)), lambda v: _rank(v, percentile)
+    )
+    needed = percentile_needed(percentile)
+    return KpiFunction(name, "ms", "probe-or-request", True, measure, lambda _c, _t: needed)
+
+
+def _error_rate(inputs: Inputs) -> Measurement:
+    n = _count(inputs.buckets)
+    if n == 0:
+        return Measurement(None)
+    errors = sum(b.errors for b in inputs.buckets)
+    observed = 100.0 * errors / n
+    if not _uses_bound(inputs.comparator, inputs.threshold):
+        return Measurement(observed, n)
+    judged = rate_judged(inputs.comparator, errors, n)
+    side = "upper" if inputs.comparator in ("<", "<=") else "lower"
+    detail = f"{errors} of {n} failed: {observed:.3g} %, Wilson 95 % {side} bound {judged:.3g} %"
+    return Measurement(observed, n, judged, detail)
+
+
+def _count_kpi(inputs: Inputs) -> Measurement:
+    n = _count(inputs.buckets)
+    return Measurement(float(n) if n else None, n)  # an empty window measured nothing
+
+
+def _rps(inputs: Inputs) -> Measurement:
+    n = _count(inputs.buckets)
+    return Measurement(n / inputs.seconds if n and inputs.seconds > 0 else None, n)
+
+
+def _fault_time(kind: Literal["recovery", "detect"]) -> Callable[[Inputs], Measurement]:
+    def measure(inputs: Inputs) -> Measurement:
+        assert inputs.result is not None
+        found = [r for r in inputs.result.recoveries if r.fault == inputs.argument]
+        if not found:
+            return Measurement(None, detail=f"no fault named {inputs.argument!r} ran")
+        value = found[0].recovery_s if kind == "recovery" else found[0].detect_s
+        if value is None:
+            what = "never recovered" if kind == "recovery" else "was never detected"
+            return Measurement(None, detail=f"{inputs.argument} {what}")
+        return Measurement(value, 1)
+
+    return measure
+
+
+def _websocket(read: Callable[[ScenarioResult], float]) -> Callable[[Inputs], Measurement]:
+    """Nothing attempted is no measurement: a WebSocket KPI then fails."""
+
+    def measure(inputs: Inputs) -> Measurement:
+        assert inputs.result is not None
+        ws = inputs.result.websocket
+        if ws is None or ws.attempted == 0:
+            return Measurement(None, detail="no WebSocket message was attempted")
+        return Measurement(read(inputs.result), ws.attempted)
+
+    return measure
+
+
+def _ws(result: ScenarioResult) -> WebSocketSummary:
+    assert result.websocket is not None
+    return result.websocket
+
+
+def _registry() -> dict[str, KpiFunction]:
+    entries = [_percentile(p) for p in (50.0, 90.0, 95.0, 99.0, 99.9)]
+    entries += [
+        KpiFunction("avg", "ms", "probe-or-request", True,
+                    _latency(lambda h: float(h.get_mean_value()), lambda v: sum(v) / len(v)), _one),
+        KpiFunction("max", "ms", "probe-or-request", True,
+                    _latency(lambda h: float(h.get_max_value()), lambda v: v[-1]), _one),
+        KpiFunction("min", "ms", "probe-or-request", True,
+                    _latency(lambda h: float(h.get_min_value()), lambda v: v[0]), _one),
+        KpiFunction("error_rate", "%", "request", True, _error_rate, rate_needed, True),
+        KpiFunction("count", "count", "request", True, _count_kpi, _one, True),
+        KpiFunction("rps", "count", "request", True, _rps, _one, True),
+        KpiFunction("recovery", "s", "fault", False, _fault_time("recovery"), _one),
+        KpiFunction("detect", "s", "fault", False, _fault_time("detect"), _one),
+        KpiFunction("lost", "count", "websocket", False,
+                    _websocket(lambda r: float(len(_ws(r).lost))), _one),
+        KpiFunction("duplicated", "count", "websocket", False,
+                    _websocket(lambda r: float(len(_ws(r).duplicated))), _one),
+        KpiFunction("unacked", "count", "websocket", False,
+                    _websocket(lambda r: float(len(_ws(r).unacknowledged))), _one),
+        KpiFunction("delivered", "%", "websocket", False,
+                    _websocket(lambda r: 100.0 * (_ws(r).delivered_ratio or 0.0)), _one),
+    ]  # fmt: skip
+    return {entry.name: entry for entry in entries}
+
+
+FUNCTIONS: dict[str, KpiFunction] = _registry()
+
+
+def function(name: str) -> KpiFunction:
+    return FUNCTIONS[name]
+
+
+def matches(kpi_function: KpiFunction, argument: str, name: str) -> bool:
+    """Does request `name` count for `argument`? `*` is every HTTP request; it takes in the
+    WebSocket sends ("WS send") for rates and counts (a failed send is a failed request), not
+    for latencies: "WS send" times intended send -> ack and "WS deliver" a fan-out through
+    Redis, neither an HTTP response, so they would skew an HTTP latency threshold. "WS deliver"
+    records receipts, not requests: counting them would dilute an error rate."""
+    if argument != "*":
+        return name == argument
+    if not name.startswith(WS_PREFIX):
+        return True
+    return kpi_function.star_includes_ws_sends and name == WS_SEND
