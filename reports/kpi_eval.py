@@ -158,12 +158,15 @@ def _evaluate_windowless(kpi: Kpi, result: ScenarioResult) -> KpiVerdict:
     ws = result.websocket
     if ws is None:
         return verdict(kpi, None, "whole", "the scenario ran no WebSocket clients")
+    delivered = ws.delivered_ratio
+    if delivered is None:  # no send was even tried: nothing was measured, so nothing passes
+        return verdict(kpi, None, "whole", "nothing attempted: the WebSocket clients sent nothing")
     if kpi.function == "lost":
         value = float(len(ws.lost))
     elif kpi.function == "duplicated":
         value = float(len(ws.duplicated))
     else:
-        value = 100.0 * ws.delivered_ratio
+        value = 100.0 * delivered
     return verdict(kpi, value, "whole", "")
 
 

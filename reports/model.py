@@ -8,9 +8,9 @@ per request name per 1-second bucket, HDR-encoded (see `reports.hdr`), in micros
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SchemaVersion = Literal["chaosgate.result/1"]
 SCHEMA_VERSION: SchemaVersion = "chaosgate.result/1"
@@ -97,18 +97,40 @@ class GeneratorHealth(_Model):
 
 
 class WebSocketSummary(_Model):
-    sent: int = Field(ge=0)
+    """Jepsen-style accounting of our WebSocket messages (see `scenarios.load.wscheck`).
+
+    attempted >= failed + sent: every send the load asked for, including those tried while
+    disconnected (a send cut off mid-call is neither failed nor sent). `delivered_ratio` is received / attempted, so a refused send is a miss.
+    """
+
+    attempted: int = Field(0, ge=0, description="sends tried (old results: sent + failed)")
+    failed: int = Field(0, ge=0, description="send raised or the client was disconnected")
+    failed_errors: dict[str, int] = Field(default_factory=dict, description="failed, by error")
+    sent: int = Field(ge=0, description="the send call returned")
     acknowledged: int = Field(ge=0)
-    received: int = Field(ge=0)
+    unacknowledged: list[str] = Field(default_factory=list, description="sent, never acked")
+    received: int = Field(ge=0, description="distinct ids of ours received")
     lost: list[str] = Field(default_factory=list, description="acknowledged but never received")
     duplicated: list[str] = Field(default_factory=list)
     unexpected: list[str] = Field(default_factory=list)
     reconnects: int = 0
     latency_histogram: str | None = Field(None, description="HDR µs, send -> receive")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _attempted_of_old_results(cls, data: Any) -> Any:
+        # results written before `attempted` existed recorded no failed sends
+        if isinstance(data, dict) and "attempted" not in data:
+            return {**data, "attempted": int(data.get("sent", 0)) + int(data.get("failed", 0))}
+        return data
+
     @property
-    def delivered_ratio(self) -> float:
-        return 1.0 if self.sent == 0 else (self.sent - len(self.lost)) / self.sent
+    def delivered_ratio(self) -> float | None:
+        """received / attempted; None when nothing was attempted (no measurement)."""
+        if self.attempted == 0:
+            return None
+        # old results counted server-originated messages in `received`: never above 1
+        return min(self.received, self.attempted) / self.attempted
 
 
 class RecoveryMeasure(_Model):
