@@ -166,7 +166,12 @@ def _evaluate_windowless(kpi: Kpi, result: ScenarioResult) -> KpiVerdict:
     elif kpi.function == "duplicated":
         value = float(len(ws.duplicated))
     else:
-        value = 100.0 * delivered
+        judged = verdict(kpi, 100.0 * delivered, "whole", "")
+        judged.message += (
+            f" ({ws.received} of {ws.attempted} attempted received; {ws.failed} sends failed,"
+            f" {len(ws.unacknowledged)} unacknowledged)"
+        )
+        return judged
     return verdict(kpi, value, "whole", "")
 
 

@@ -40,9 +40,10 @@ def test_failed_sends_lower_delivered_and_fail_the_kpi() -> None:
     assert ws.failed_errors == {"WebSocketConnectionClosedException": 3}
     assert ws.delivered_ratio == pytest.approx(0.7)
     assert ws.lost == []  # a refused send was never acknowledged: not a broken promise
-    passed, measured, _ = kpi("delivered(ws) >= 99%", ws)
+    passed, measured, message = kpi("delivered(ws) >= 99%", ws)
     assert not passed
     assert measured == pytest.approx(70.0)
+    assert "7 of 10 attempted received; 3 sends failed" in message
     assert kpi("lost(ws) == 0", ws)[0]
 
 
