@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from reports import view
-from reports.model import RunResult
+from reports.model import RunResult, WebSocketSummary
 
 _ICON = {"pass": "✅", "fail": "❌", "invalid": "⚠️"}
 
@@ -61,11 +61,21 @@ def render_markdown(result: RunResult) -> str:
     for name, summary in ws:
         assert summary is not None
         lines.append("")
-        lines.append(
-            f"WebSocket `{name}`: sent {summary.sent}, acknowledged {summary.acknowledged}, "
-            f"received {summary.received}, lost {len(summary.lost)}, duplicated {len(summary.duplicated)}"
-        )
+        lines.append(f"WebSocket `{name}`: {_websocket_counts(summary)}")
     return "\n".join(lines) + "\n"
+
+
+def _websocket_counts(ws: WebSocketSummary) -> str:
+    ratio = ws.delivered_ratio
+    delivered = "n/a (nothing attempted)" if ratio is None else f"{100 * ratio:.2f} %"
+    why = ", ".join(f"{kind} {n}" for kind, n in sorted(ws.failed_errors.items()))
+    return (
+        f"attempted {ws.attempted}, failed {ws.failed}{f' ({why})' if why else ''}, "
+        f"sent {ws.sent}, acknowledged {ws.acknowledged}, "
+        f"unacknowledged {len(ws.unacknowledged)}, received {ws.received}, "
+        f"delivered {delivered}, lost {len(ws.lost)}, duplicated {len(ws.duplicated)}, "
+        f"unexpected {len(ws.unexpected)}, reconnects {ws.reconnects}"
+    )
 
 
 def append_step_summary(markdown: str) -> Path | None:

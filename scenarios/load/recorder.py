@@ -80,8 +80,13 @@ class Recorder:
             service = self._service[name] = new_histogram()
         service.record_value(clamp_us(service_s))
 
-    def record_ws(self, kind: str, client: str, message_id: str, at: float) -> None:
-        self._ws_events.append({"kind": kind, "client": client, "id": message_id, "t": at})
+    def record_ws(
+        self, kind: str, client: str, message_id: str, at: float, error: str | None = None
+    ) -> None:
+        event: dict[str, Any] = {"kind": kind, "client": client, "id": message_id, "t": at}
+        if error is not None:  # a "failed" send: why
+            event["error"] = error
+        self._ws_events.append(event)
 
     def flush(
         self, final: bool = False, scheduled: int | None = None, start_at: float | None = None

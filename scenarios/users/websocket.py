@@ -3,8 +3,11 @@
 It sends `{"type":"send","id",...}`, reads acks, deliveries and pings on a reader greenlet,
 confirms each delivery with `{"type":"received"}`, answers pings, and reconnects with backoff
 when the connection drops (the server replays the queue). Every step lands in the history
-(sent / acked / received / reconnect, with times) that `scenarios.load.wscheck` checks, and in
-the histograms: "WS send" = intended start -> ack, "WS deliver" = real send -> first receipt.
+(attempted / failed / sent / acked / received / reconnect, with times) that
+`scenarios.load.wscheck` checks: a send tried while the connection is down is attempted and
+failed, never skipped. And in the histograms: "WS send" = intended start -> ack (a failed
+send, or one never acknowledged by the stop, is an error there), "WS deliver" = real send ->
+first receipt.
 websocket-client is used because it is synchronous, so gevent's patched sockets drive it.
 """
 
@@ -24,6 +27,10 @@ from scenarios.load.engine import Ticket
 from scenarios.users.base import TicketedUser, engine_of
 
 BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
+
+
+class NotConnected(websocket.WebSocketException):
+    """A send attempted while the connection is down; recorded as a failed send."""
 
 
 class WebSocketUser(TicketedUser):
@@ -70,18 +77,25 @@ class WebSocketUser(TicketedUser):
 
     @task
     def send_message(self) -> None:
+        """One scheduled message. Every attempt is in the history: attempted, then failed (the
+        send raised, or the connection was down) or sent; a miss lowers delivered(ws)."""
         ticket, recorder = self.ticket, engine_of(self).recorder
         assert ticket is not None
         message_id = uuid.uuid4().hex
         started = time.time()
         ticket.started = True
         recorder.record_send(ticket.intended, started)
+        recorder.record_ws("attempted", self.client_id, message_id, started)
         try:
-            self._send({"type": "send", "id": message_id, "payload": {"sent_at": started}})
-        except (OSError, websocket.WebSocketException, AssertionError) as error:
-            recorder.record(
-                "WS send", ticket.intended, started, time.time() - started, type(error).__name__
+            if self.ws is None or not self.ws.connected:
+                raise NotConnected("no WebSocket connection (reconnecting)")
+            self.ws.send(
+                json.dumps({"type": "send", "id": message_id, "payload": {"sent_at": started}})
             )
+        except (OSError, websocket.WebSocketException) as error:
+            kind = type(error).__name__
+            recorder.record_ws("failed", self.client_id, message_id, time.time(), kind)
+            recorder.record("WS send", ticket.intended, started, time.time() - started, kind)
             return
         recorder.record_ws("sent", self.client_id, message_id, started)
         self.unacked[message_id] = (ticket, started)
@@ -93,6 +107,7 @@ class WebSocketUser(TicketedUser):
                 assert self.ws is not None
                 frame = json.loads(self.ws.recv())
             except (OSError, websocket.WebSocketException, AssertionError, ValueError):
+                self._drop()  # sends until the reconnect are failed, not written into a dead socket
                 if self.closing or not self._connect():
                     return
                 continue
@@ -122,6 +137,13 @@ class WebSocketUser(TicketedUser):
         elif kind == "ping":
             self._try_send({"type": "pong", "t": frame.get("t")})
 
+    def _drop(self) -> None:
+        old, self.ws = self.ws, None
+        if old is not None:
+            with contextlib.suppress(OSError, websocket.WebSocketException):
+                # no close handshake on a connection already gone (untyped in websocket-client)
+                old.shutdown()  # type: ignore[no-untyped-call]
+
     def _try_send(self, frame: dict[str, Any]) -> None:
         # a drop is the reader's to notice: it reconnects and the server replays
         with contextlib.suppress(OSError, websocket.WebSocketException, AssertionError):
@@ -146,3 +168,7 @@ class WebSocketUser(TicketedUser):
         if self.ws is not None:
             self.ws.close()
         self.reader.kill(block=False)
+        now = time.time()
+        for ticket, started in self.unacked.values():  # sent, never acknowledged: an error
+            engine.recorder.record("WS send", ticket.intended, started, now - started, "NoAck")
+        self.unacked.clear()

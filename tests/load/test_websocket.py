@@ -10,15 +10,20 @@ import pytest
 
 from load.conftest import Server
 from reports.hdr import decode
+from reports.kpi_eval import evaluate
+from reports.kpi_parse import parse_kpi
+from reports.model import ScenarioResult
 from scenarios.load import LoadOutcome, LoadPlan, LoadRun
 
 pytestmark = pytest.mark.integration
 
 
-def ws_run(server: Server, out: Path, clients: int = 3, rps: float = 30) -> LoadOutcome:
+def ws_run(
+    server: Server, out: Path, clients: int = 3, rps: float = 30, hold_s: float = 3
+) -> LoadOutcome:
     plan = LoadPlan(
         users=["websocket"],
-        rate=[{"rps": 1, "hold_s": 3}],  # the length of the run; no HTTP users
+        rate=[{"rps": 1, "hold_s": hold_s}],  # the length of the run; no HTTP users
         websocket_clients=clients,
         websocket_rps=rps,
     )
@@ -32,8 +37,10 @@ def test_every_acknowledged_message_arrives_with_real_latency(
     ws = outcome.websocket
     assert ws is not None
     assert outcome.generator.valid, outcome.generator.reason
-    assert ws.sent == 90
+    assert ws.attempted == ws.sent == 90
     assert ws.acknowledged == ws.received == ws.sent
+    assert (ws.failed, ws.unacknowledged) == (0, [])
+    assert ws.delivered_ratio == 1.0
     assert (ws.lost, ws.duplicated, ws.unexpected) == ([], [], [])
     latency = decode(ws.latency_histogram or "")
     assert latency.get_total_count() == 90
@@ -82,4 +89,28 @@ def test_server_originated_messages_are_expected_once_declared(
     assert declared is not None
     assert declared.unexpected == []
     assert (declared.lost, declared.duplicated) == ([], [])
-    assert declared.received == declared.sent + 8
+    assert declared.received == declared.sent  # ours only: pushes do not raise delivered(ws)
+
+
+def test_a_backend_outage_that_refuses_sends_fails_delivered(
+    ws_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """The server drops every client after the 30th message and refuses connections for 2.5 s
+    of a 6 s run: the sends meanwhile cannot be made, so delivered(ws) >= 99% must fail. (Before
+    the Jepsen accounting, a send that raised was not counted and this read 100 %.)"""
+    outcome = ws_run(ws_server("--outage-after", "30", "--outage-s", "2.5"), tmp_path,
+                     rps=20, hold_s=6)  # fmt: skip
+    ws = outcome.websocket
+    assert ws is not None
+    result = ScenarioResult(name="ws-outage", status="pass", t0=0.0, duration_s=6.0, websocket=ws)
+    verdict = evaluate(parse_kpi("delivered(ws) >= 99%"), result)
+    assert not verdict.passed, verdict.message
+    assert verdict.measured is not None
+    assert verdict.measured < 99.0
+    assert ws.failed >= 20  # 2.5 s at 20/s, less what the first failed sends' timing hides
+    assert ws.attempted == ws.failed + ws.sent == 120
+    assert ws.received <= ws.attempted - ws.failed
+    assert ws.lost == []  # every acknowledged message was replayed after the outage
+    assert ws.reconnects >= 3
+    send_errors = sum(b.errors for b in outcome.series if b.name == "WS send")
+    assert send_errors >= ws.failed  # the request record counts them as errors too

@@ -2,21 +2,41 @@
 before (and independently of) the SUT. `--lose-every N` acks every Nth message but never
 delivers it (a planted loss); `--drop-every N` closes the connection right after acking every
 Nth message (the client must reconnect; the queue is replayed, so nothing is lost);
-`--push-every N` also queues a server-originated message `srv-<k>` after every Nth message."""
+`--push-every N` also queues a server-originated message `srv-<k>` after every Nth message;
+`--outage-after N --outage-s S` is a backend outage: after the Nth message it closes every
+connection and refuses new ones (HTTP 503 on the handshake) for S seconds, so sends attempted
+meanwhile cannot be made."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import time
+from http import HTTPStatus
 from typing import Any
 
 import websockets
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.http11 import Request, Response
 
 QUEUES: dict[str, list[dict[str, Any]]] = {}
 COUNT = {"n": 0}
+OPEN: set[ServerConnection] = set()
+OUTAGE = {"until": 0.0}
+
+
+def refuse_during_outage(ws: ServerConnection, _request: Request) -> Response | None:
+    if time.time() < OUTAGE["until"]:
+        return ws.respond(HTTPStatus.SERVICE_UNAVAILABLE, "backend outage\n")
+    return None
+
+
+async def start_outage(seconds: float) -> None:
+    OUTAGE["until"] = time.time() + seconds
+    for connection in list(OPEN):  # every client drops at once
+        await connection.close(code=1011)
 
 
 async def handle(ws: ServerConnection, args: argparse.Namespace) -> None:
@@ -31,6 +51,7 @@ async def handle(ws: ServerConnection, args: argparse.Namespace) -> None:
             await ws.send(json.dumps({"type": "ping", "t": time.time()}))
 
     beat = asyncio.create_task(heartbeat())
+    OPEN.add(ws)
     try:
         async for raw in ws:
             frame = json.loads(raw)
@@ -46,6 +67,9 @@ async def handle(ws: ServerConnection, args: argparse.Namespace) -> None:
                 if not lose:
                     queue.append(message)
                 await ws.send(json.dumps({"type": "ack", "id": frame["id"]}))
+                if args.outage_after and COUNT["n"] == args.outage_after:
+                    await start_outage(args.outage_s)
+                    return
                 if args.drop_every and COUNT["n"] % args.drop_every == 0:
                     await ws.close()
                     return
@@ -61,6 +85,7 @@ async def handle(ws: ServerConnection, args: argparse.Namespace) -> None:
     except websockets.ConnectionClosed:
         pass
     finally:
+        OPEN.discard(ws)
         beat.cancel()
 
 
@@ -70,8 +95,11 @@ async def main() -> None:
     parser.add_argument("--lose-every", type=int, default=0)
     parser.add_argument("--drop-every", type=int, default=0)
     parser.add_argument("--push-every", type=int, default=0)
+    parser.add_argument("--outage-after", type=int, default=0)
+    parser.add_argument("--outage-s", type=float, default=0.0)
     args = parser.parse_args()
-    async with serve(lambda ws: handle(ws, args), "127.0.0.1", args.port):
+    handler = functools.partial(handle, args=args)
+    async with serve(handler, "127.0.0.1", args.port, process_request=refuse_during_outage):
         await asyncio.Future()
 
 
