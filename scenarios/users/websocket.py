@@ -2,12 +2,14 @@
 
 It sends `{"type":"send","id",...}`, reads acks, deliveries and pings on a reader greenlet,
 confirms each delivery with `{"type":"received"}`, answers pings, and reconnects with backoff
-when the connection drops (the server replays the queue). Every step lands in the history
-(attempted / failed / sent / acked / received / reconnect, with times) that
-`scenarios.load.wscheck` checks: a send tried while the connection is down is attempted and
-failed, never skipped. And in the histograms: "WS send" = intended start -> ack (a failed
-send, or one never acknowledged by the stop, is an error there), "WS deliver" = real send ->
-first receipt.
+when the connection drops (the server replays the queue). Like the plan's resilient client, a
+message that cannot go out while the connection is down waits in a bounded outbox and is sent,
+under its own id, as soon as the connection is back; its latency still counts from the intended
+send. Every step lands in the history (attempted / sent / failed / acked / received / reconnect,
+with times) that `scenarios.load.wscheck` checks: a message still in the outbox when the run
+ends (or that overflowed it) is failed, never skipped, and lowers delivered(ws).
+Histograms: "WS send" = intended start -> ack (a failed send, or one never acknowledged by the
+stop, is an error there), "WS deliver" = real send -> first receipt.
 websocket-client is used because it is synchronous, so gevent's patched sockets drive it.
 """
 
@@ -27,6 +29,7 @@ from scenarios.load.engine import Ticket
 from scenarios.users.base import TicketedUser, engine_of
 
 BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
+OUTBOX_MAX = 1000  # messages one client holds while disconnected; past it a send fails at once
 
 
 class NotConnected(websocket.WebSocketException):
@@ -45,6 +48,7 @@ class WebSocketUser(TicketedUser):
         self.unacked: dict[str, tuple[Ticket, float]] = {}
         self.sent_at: dict[str, float] = {}
         self.received: set[str] = set()
+        self.outbox: list[tuple[str, Ticket, float]] = []  # (id, ticket, first attempt)
         self.closing = False
         self.reader: gevent.Greenlet | None = None
         if self._connect(first=True):  # before the schedule begins: the first send is on time
@@ -77,8 +81,7 @@ class WebSocketUser(TicketedUser):
 
     @task
     def send_message(self) -> None:
-        """One scheduled message. Every attempt is in the history: attempted, then failed (the
-        send raised, or the connection was down) or sent; a miss lowers delivered(ws)."""
+        """One scheduled message: attempted now, sent now or from the outbox after a reconnect."""
         ticket, recorder = self.ticket, engine_of(self).recorder
         assert ticket is not None
         message_id = uuid.uuid4().hex
@@ -86,20 +89,43 @@ class WebSocketUser(TicketedUser):
         ticket.started = True
         recorder.record_send(ticket.intended, started)
         recorder.record_ws("attempted", self.client_id, message_id, started)
+        if self.outbox or not self._send_message(message_id, ticket, started):
+            self._hold(message_id, ticket, started)  # in order, behind what already waits
+
+    def _send_message(self, message_id: str, ticket: Ticket, started: float) -> bool:
+        """Write one message on the connection; False when it is down (the reader reconnects)."""
+        now = time.time()
         try:
             if self.ws is None or not self.ws.connected:
                 raise NotConnected("no WebSocket connection (reconnecting)")
             self.ws.send(
-                json.dumps({"type": "send", "id": message_id, "payload": {"sent_at": started}})
+                json.dumps({"type": "send", "id": message_id, "payload": {"sent_at": now}})
             )
-        except (OSError, websocket.WebSocketException) as error:
-            kind = type(error).__name__
-            recorder.record_ws("failed", self.client_id, message_id, time.time(), kind)
-            recorder.record("WS send", ticket.intended, started, time.time() - started, kind)
-            return
-        recorder.record_ws("sent", self.client_id, message_id, started)
+        except (OSError, websocket.WebSocketException):
+            return False
+        engine_of(self).recorder.record_ws("sent", self.client_id, message_id, now)
         self.unacked[message_id] = (ticket, started)
-        self.sent_at[message_id] = started
+        self.sent_at[message_id] = now
+        return True
+
+    def _hold(self, message_id: str, ticket: Ticket, started: float) -> None:
+        if len(self.outbox) >= OUTBOX_MAX:
+            self._fail(message_id, ticket, started, "OutboxFull")
+            return
+        self.outbox.append((message_id, ticket, started))
+
+    def _fail(self, message_id: str, ticket: Ticket, started: float, kind: str) -> None:
+        recorder, now = engine_of(self).recorder, time.time()
+        recorder.record_ws("failed", self.client_id, message_id, now, kind)
+        recorder.record("WS send", ticket.intended, started, now - started, kind)
+
+    def _flush_outbox(self) -> None:
+        """After a reconnect: send what waited, oldest first, until the connection fails again."""
+        while self.outbox:
+            message_id, ticket, started = self.outbox[0]
+            if not self._send_message(message_id, ticket, started):
+                return
+            self.outbox.pop(0)
 
     def _read_loop(self) -> None:
         while not self.closing:
@@ -110,6 +136,7 @@ class WebSocketUser(TicketedUser):
                 self._drop()  # sends until the reconnect are failed, not written into a dead socket
                 if self.closing or not self._connect():
                     return
+                self._flush_outbox()
                 continue
             self._handle(frame, time.time())
 
@@ -157,17 +184,20 @@ class WebSocketUser(TicketedUser):
         )  # fmt: skip
 
     def on_stop(self) -> None:
-        """Wait (bounded) for the deliveries of everything sent, then close."""
-        if self.reader is None:
-            return
+        """Wait (bounded) for the outbox to empty and everything sent to be delivered, then
+        close; a message still in the outbox is failed, one never acknowledged an error."""
         engine = engine_of(self)
         deadline = min(time.time() + engine.plan.drain_s, engine.end_at + engine.plan.drain_s)
-        while set(self.sent_at) - self.received and time.time() < deadline:
+        while (self.outbox or set(self.sent_at) - self.received) and time.time() < deadline:
             gevent.sleep(0.02)
         self.closing = True
         if self.ws is not None:
             self.ws.close()
-        self.reader.kill(block=False)
+        if self.reader is not None:
+            self.reader.kill(block=False)
+        for message_id, ticket, started in self.outbox:
+            self._fail(message_id, ticket, started, "NotConnected")
+        self.outbox.clear()
         now = time.time()
         for ticket, started in self.unacked.values():  # sent, never acknowledged: an error
             engine.recorder.record("WS send", ticket.intended, started, now - started, "NoAck")
