@@ -64,8 +64,10 @@ def test_closed_loop_timing_would_hide_the_stall(
     http_server: Callable[..., Server], tmp_path: Path
 ) -> None:
     """With 2 users the generator becomes a closed loop during the stall. Timing from the actual
-    start (what a closed loop reports) hides the stall; timing from the intended start shows it,
-    and the run is marked invalid because sends started late."""
+    start (what a closed loop reports) hides the stall; timing from the intended start shows it.
+    The sends that started late waited for a user busy on the slow server: that is the SUT's
+    latency (the KPIs judge it), not a generator that fell behind, so the run stays VALID and
+    reports them as slot-starved. (The old code made it INVALID: "late".)"""
     server = http_server(delay_ms=1)
     outcome, _ = _stalled_run(server, tmp_path, concurrency=2)
     closed_loop = decode(outcome.service_time["GET /ping"])
@@ -73,8 +75,10 @@ def test_closed_loop_timing_would_hide_the_stall(
     assert closed_p99_ms < 100
     assert outcome.percentile_ms(99) > 500
     assert outcome.percentile_ms(99) > 5 * closed_p99_ms
-    assert not outcome.generator.valid
-    assert "late" in (outcome.generator.reason or "")
+    health = outcome.generator
+    assert health.valid, health.reason
+    assert health.slot_starved >= 100  # ~200 sends fall due during the 1 s stall
+    assert health.slot_starved_fraction > 0.1
 
 
 def _stalled_run(
