@@ -185,7 +185,7 @@ class ScenarioRun:
         result.recoveries = self._recoveries(result, end_s)
         result.kpis = self._verdicts(result)
         status: Status = "fail" if any(not v.passed for v in result.kpis) else "pass"
-        if not outcome.generator.valid and self.breach is None:
+        if not outcome.generator.valid:  # even with a KPI failed: both show (verdicts + reason)
             self.invalid = self.invalid or f"load generator behind: {outcome.generator.reason}"
         if self.invalid:
             status = "invalid"
