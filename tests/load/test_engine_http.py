@@ -195,3 +195,22 @@ def test_shipped_users_run_and_name_requests_by_route_template(
     }  # fmt: skip
     assert outcome.count() == outcome.generator.sent
     assert sum(b.errors for b in outcome.series) == 0
+
+
+def test_slow_sut_with_too_few_slots_is_valid_with_its_latency(
+    http_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """A SUT slower than the open slots can carry (10 users x 300 ms = 33 rps for a 100 rps
+    schedule): the sends queue for a free user. That is the SUT's latency, counted from the
+    intended send, not a generator that fell behind: VALID, slot-starved, high latency (the
+    gate's ~2.4 s dashboard case). The old code made it INVALID ("late or never")."""
+    server = http_server(delay_ms=300)
+    outcome = run_plan(
+        server, tmp_path, rate=[{"rps": 100, "hold_s": 3}], concurrency=10, drain_s=1
+    )
+    health = outcome.generator
+    assert health.valid, health.reason
+    assert health.slot_starved_fraction > 0.5
+    assert health.sent < health.scheduled  # queued sends left at the end: starved, not invalid
+    assert outcome.percentile_ms(90) > 1000  # from the intended send: the queue is the SUT's
+    assert outcome.count() == health.sent == server.get("/_count")["count"]
