@@ -93,7 +93,19 @@ class GeneratorHealth(_Model):
     sent: int = Field(ge=0)
     max_lag_ms: float = Field(description="worst send start after its intended time")
     p99_lag_ms: float
-    late_fraction: float = Field(ge=0, le=1, description="sends later than the tolerance")
+    late_fraction: float = Field(
+        ge=0,
+        le=1,
+        description="sends later than the tolerance (or never sent) through the generator's own "
+        "fault: its timers lagged while a user was free, or its CPU was saturated",
+    )
+    slot_starved: int = Field(
+        0,
+        ge=0,
+        description="sends that started late (or never) because every user was waiting on a "
+        "slow SUT; their latency counts from the intended send, so the KPIs judge them",
+    )
+    slot_starved_fraction: float = Field(0.0, ge=0, le=1)
     tolerance_ms: float
     cpu_percent_max: float
     workers: int = Field(ge=1)

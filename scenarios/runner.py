@@ -185,11 +185,13 @@ class ScenarioRun:
         result.recoveries = self._recoveries(result, end_s)
         result.kpis = self._verdicts(result)
         status: Status = "fail" if any(not v.passed for v in result.kpis) else "pass"
+        reasons = [self.invalid] if self.invalid else []
         thin = [f"{v.expression} ({v.samples} of {v.needed} samples)" for v in result.kpis if v.status == "insufficient"]  # fmt: skip
         if thin and self.breach is None:  # too few samples to judge: no verdict (an abort is one)
-            self.invalid = self.invalid or f"insufficient evidence: {'; '.join(thin)}"
-        if not outcome.generator.valid and self.breach is None:
-            self.invalid = self.invalid or f"load generator behind: {outcome.generator.reason}"
+            reasons.append(f"insufficient evidence: {'; '.join(thin)}")
+        if not outcome.generator.valid:  # even with a KPI failed: both show (verdicts + reason)
+            reasons.append(f"load generator behind: {outcome.generator.reason}")
+        self.invalid = "; ".join(reasons) or None
         if self.invalid:
             status = "invalid"
         result.status, result.invalid_reason = status, self.invalid

@@ -2,6 +2,11 @@
 
 Encoded deltas are kept as strings and merged on demand (a decoded histogram is ~140 KB;
 a compressed delta is a few hundred bytes), so a long run stays small in memory.
+
+Each worker's flush also says which intended sends it still had in flight (handed out, not yet
+recorded): `oldest_in_flight_s()` and `recorded_through_s()` tell the parent which
+intended-send slices may still change, so recovery never declares health on a slice whose
+slowest requests have not come back yet.
 """
 
 from __future__ import annotations
@@ -60,7 +65,14 @@ class Collector:
         self.service: dict[str, list[str]] = {}
         self.lag_parts: list[str] = []
         self.sent = 0
-        self.late = 0
+        self.late = 0  # started late through the generator's own fault
+        self.starved = 0  # started late because every user was busy on the SUT (not invalid)
+        self.unsent_starved = 0  # queued for a free user and never started (final records)
+        # worker -> (flush time, earliest intended send in flight or None), scenario seconds;
+        # a worker's final record removes it: all it sent is recorded
+        self.in_flight: dict[int, tuple[float, float | None]] = {}
+        self.in_flight_history: list[tuple[int, float, float | None]] = []  # (worker, at, oldest)
+        self.t0: float | None = None  # scenario second 0 (Unix), from LoadRun
         self.cpu_samples: dict[int, list[float]] = {}
         self.rss_mb_max = 0.0
         self.finals: dict[int, int] = {}  # worker -> scheduled
@@ -97,6 +109,8 @@ class Collector:
             self.service.setdefault(name, []).append(encoded)
         self.sent += record["sent"]
         self.late += record["late"]
+        self.starved += record.get("starved", 0)
+        self._note_in_flight(record)
         if record["lag"]:
             self.lag_parts.append(record["lag"])
         if not record.get("final"):  # the final flush's CPU reading covers the wind-down
@@ -105,8 +119,40 @@ class Collector:
         self.ws_events.extend(record["ws"])
         if record.get("final"):
             self.finals[record["worker"]] = int(record["scheduled"])
+            self.unsent_starved += int(record.get("unsent_starved", 0))
             if record.get("start_at") is not None:
                 self.start_at = min(self.start_at or math.inf, float(record["start_at"]))
+
+    def _note_in_flight(self, record: dict[str, Any]) -> None:
+        worker = int(record["worker"])
+        if record.get("final"):
+            self.in_flight.pop(worker, None)
+            return
+        oldest = record.get("in_flight_from")
+        at = float(record["at"]) - (self.t0 or 0.0)
+        self.in_flight[worker] = (at, None if oldest is None else float(oldest))
+        self.in_flight_history.append((worker, at, self.in_flight[worker][1]))
+
+    def oldest_in_flight_s(self) -> float | None:
+        """The earliest intended send (scenario seconds) some worker still had in flight at its
+        latest flush (queued for a free user or waiting on the SUT); None when none had any.
+        A slice starting at or after it may still gain samples (slow ones); before it, every
+        send handed out by those flushes is recorded. Data as of the last `poll()`."""
+        oldest = [o for _, o in self.in_flight.values() if o is not None]
+        return min(oldest) if oldest else None
+
+    def recorded_through_s(self, workers: int = 1) -> float | None:
+        """Every send intended before this scenario time is in the data polled so far: per
+        worker its oldest send in flight at its latest flush, else that flush's time (needs
+        `t0`). math.inf once every worker sent its final record; None before each of
+        `workers` has flushed once."""
+        if len(self.finals) >= workers:
+            return math.inf
+        if len(self.in_flight) + len(self.finals) < workers:
+            return None
+        return min(
+            at if oldest is None else min(oldest, at) for at, oldest in self.in_flight.values()
+        )
 
     def seconds(self) -> list[int]:
         return sorted({second for second, _ in self._keys})

@@ -37,7 +37,7 @@ def run_master(args: argparse.Namespace, plan: LoadPlan) -> None:
     runner = env.create_master_runner(args.bind_host, args.master_port)
     sink = file_sink(Path(args.out))
     finals: set[int] = set()
-    aborted = False
+    aborted_at: float | None = None
 
     def on_data(msg: Message, **_: Any) -> None:
         sink(msg.data)
@@ -60,8 +60,8 @@ def run_master(args: argparse.Namespace, plan: LoadPlan) -> None:
         gevent.sleep(0.05)
 
     def abort() -> None:
-        nonlocal aborted
-        aborted = True
+        nonlocal aborted_at
+        aborted_at = time.time()
         runner.send_message("cg_abort", None)
 
     gevent.signal_handler(signal.SIGTERM, abort)
@@ -73,16 +73,21 @@ def run_master(args: argparse.Namespace, plan: LoadPlan) -> None:
         runner.send_message("cg_plan", share, client_id=client_id)
     runner.start(users, spawn_rate=users)
     deadline = time.time() + args.connect_timeout_s
-    while runner.state != STATE_RUNNING and time.time() < deadline and not aborted:
+    while runner.state != STATE_RUNNING and time.time() < deadline and aborted_at is None:
         gevent.sleep(0.02)  # every worker has spawned its users: they wait for tickets
     start_at = time.time() + 0.2  # the go message's trip
     runner.send_message("cg_go", {"start_at": start_at})
     deadline = start_at + plan.duration_s + plan.drain_s + 15
-    while len(finals) < len(workers) and time.time() < deadline:
+
+    def waited_enough() -> bool:  # after an abort the workers drain requests in flight first
+        limit = deadline if aborted_at is None else aborted_at + plan.stop_drain + 15
+        return time.time() > min(deadline, limit)
+
+    while len(finals) < len(workers) and not waited_enough():
         gevent.sleep(0.05)
     if len(finals) < len(workers):
         missing = len(workers) - len(finals)
-        after = " after abort" if aborted else ""
+        after = " after abort" if aborted_at is not None else ""
         sink({"type": "error", "message": f"{missing} worker(s) sent no final record{after}"})
     runner.quit()
 
@@ -116,7 +121,10 @@ def run_worker(args: argparse.Namespace) -> None:
         if "engine" in state:
             state["engine"].abort()
         elif "plan" in state:  # aborted before the start: nothing was scheduled
-            recorder = Recorder(state["t0"], state["plan"].tolerance_ms, state["index"])
+            plan = state["plan"]
+            recorder = Recorder(
+                state["t0"], plan.tolerance_ms, state["index"], plan.cpu_limit_percent
+            )
             ship(recorder.flush(final=True, scheduled=0))
 
     runner.register_message("cg_plan", on_plan)

@@ -1,5 +1,10 @@
 """The schedule of one worker process as a stream of tickets (intended send times). Pure:
-no gevent; `scenarios.load.dispatch` hands the tickets to users when they fall due."""
+no gevent; `scenarios.load.dispatch` hands the tickets to users when they fall due.
+
+The engine knows every ticket handed out and not yet finished (`in_flight`: queued for a free
+user, or a user's task running). When the run stops, `give_up()` records each request still
+waiting on the SUT as an error (`stopped_in_flight`, latency = now - intended start), so no
+request vanishes from the figures; tickets that never started count as unsent."""
 
 from __future__ import annotations
 
@@ -17,10 +22,16 @@ def ticket_kinds(plan: LoadPlan) -> list[str]:
     return (["http"] if plan.http_users else []) + (["ws"] if "websocket" in plan.users else [])
 
 
-@dataclass
+STOPPED_IN_FLIGHT = "stopped_in_flight"
+
+
+@dataclass(eq=False)  # identity: tickets live in a set
 class Ticket:
     intended: float  # Unix time this send should start
-    started: bool = False
+    started: bool = False  # its first request completed (and was recorded)
+    queued_at: float | None = None  # when it waited for a free user (None: an idle one took it)
+    request: tuple[str, float] | None = None  # (name, real start) of the request in flight
+    given_up: bool = False  # recorded as stopped: whatever it does later is not counted
 
 
 class Engine:
@@ -28,7 +39,7 @@ class Engine:
         self.plan = plan
         self.t0 = t0
         self.start_at = start_at
-        self.recorder = Recorder(t0, plan.tolerance_ms, index)
+        self.recorder = Recorder(t0, plan.tolerance_ms, index, plan.cpu_limit_percent)
         offsets = {"http": plan_offsets, "ws": websocket_offsets}
         self._iters: dict[str, Iterator[float]] = {
             kind: offsets[kind](plan, index, count) for kind in ticket_kinds(plan)
@@ -38,6 +49,8 @@ class Engine:
         self.skipped = 0  # due but never handed out (the run ended or aborted with a backlog)
         self.aborted = False
         self.end_at = start_at + plan.duration_s
+        self.in_flight: set[Ticket] = set()
+        self.unsent_starved = 0  # queued for a free user and never started (set by give_up)
 
     @property
     def kinds(self) -> list[str]:
@@ -56,7 +69,41 @@ class Engine:
             return None
         del self._pending[kind]
         self.taken += 1
-        return Ticket(when)
+        ticket = Ticket(when)
+        self.in_flight.add(ticket)
+        return ticket
+
+    def finish(self, ticket: Ticket) -> None:
+        """A user is done with this ticket's task."""
+        self.in_flight.discard(ticket)
+
+    def oldest_in_flight(self) -> float | None:
+        """The earliest intended time (Unix) among tickets handed out and not finished."""
+        return min((t.intended for t in self.in_flight), default=None)
+
+    def waiting_on_sut(self) -> int:
+        """Tickets with a request in flight."""
+        return sum(1 for t in self.in_flight if t.request is not None)
+
+    def give_up(self, now: float) -> int:
+        """The run is over: record each request still in flight as an error, latency from the
+        intended start (a later request of a task: from its own start) to now; tickets that
+        never started are unsent. Returns how many requests were recorded as stopped."""
+        stopped = 0
+        for ticket in sorted(self.in_flight, key=lambda t: t.intended):
+            ticket.given_up = True
+            if ticket.request is not None:
+                name, started = ticket.request
+                intended = started if ticket.started else ticket.intended
+                if not ticket.started:
+                    self.recorder.record_send(ticket.intended, started, ticket.queued_at)
+                    ticket.started = True
+                self.recorder.record(name, intended, started, now - started, STOPPED_IN_FLIGHT)
+                stopped += 1
+            elif not ticket.started and ticket.queued_at is not None:
+                self.unsent_starved += 1
+        self.in_flight.clear()
+        return stopped
 
     def exhausted(self) -> bool:
         return self.aborted or all(self.next_due(kind) is None for kind in self._iters)

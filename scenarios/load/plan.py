@@ -118,13 +118,19 @@ class LoadPlan(_Checked):
     cpu_limit_percent: float = Field(95.0, gt=0, description="median worker CPU above: invalid")
     drain_s: float = Field(5.0, ge=0, description="wait for in-flight requests after the schedule")
     request_timeout_s: float = Field(10.0, gt=0)
+    stop_drain_s: float | None = Field(
+        None,
+        ge=0,
+        description="on stop/abort, wait this long for requests in flight before recording "
+        "them as errors (stopped_in_flight); default: request_timeout_s",
+    )
     websocket_clients: int = Field(0, ge=0)
     websocket_rps: float = Field(0.0, ge=0, description="messages/s over all WebSocket clients")
 
-    @field_validator("drain_s", "request_timeout_s", mode="before")
+    @field_validator("drain_s", "request_timeout_s", "stop_drain_s", mode="before")
     @classmethod
-    def _duration(cls, value: Any) -> float:
-        return parse_duration(value)
+    def _duration(cls, value: Any) -> float | None:
+        return None if value is None else parse_duration(value)
 
     @field_validator("users")
     @classmethod
@@ -150,6 +156,13 @@ class LoadPlan(_Checked):
     @property
     def duration_s(self) -> float:
         return sum(step.duration_s for step in self.rate)
+
+    @property
+    def stop_drain(self) -> float:
+        """Seconds a stopped worker waits for its requests in flight (bounded by the timeout)."""
+        if self.stop_drain_s is None:
+            return self.request_timeout_s
+        return min(self.stop_drain_s, self.request_timeout_s)
 
     @property
     def peak_rps(self) -> float:

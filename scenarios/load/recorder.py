@@ -3,6 +3,12 @@
 Latency is recorded from the INTENDED send time, per request name per second of the scenario
 clock (the second the send was intended in), into HDR histograms (µs). The worker ships
 *deltas* (what was recorded since the last flush); the parent adds them up, which is exact.
+
+A send that starts late is the generator's fault ("late") unless it waited for a free user
+while the dispatcher itself was on time ("starved": every slot was busy on a slow SUT, whose
+latency already counts from the intended send). Starved sends in a flush interval where this
+process wanted the CPU all along (`cpu_demand_percent` >= the plan's limit) are "late" again:
+then the slots were busy because the generator could not serve them.
 """
 
 from __future__ import annotations
@@ -22,6 +28,34 @@ def clamp_us(seconds: float) -> int:
     return min(max(round(seconds * 1_000_000), LOWEST_US), HIGHEST_US)
 
 
+class CpuDemand:
+    """Share of wall time this process ran OR waited for a CPU (Linux /proc/self/schedstat:
+    run time and run-queue wait, ns). Unlike CPU percent it reads ~100 % for a generator that
+    is behind on a machine shared with other work; an idle one waiting on a slow SUT reads low."""
+
+    PATH = "/proc/self/schedstat"
+
+    def __init__(self, process: psutil.Process) -> None:
+        self._process = process
+        self._last = self._read()
+
+    def _read(self) -> tuple[float, float] | None:
+        try:
+            with open(self.PATH, encoding="ascii") as handle:
+                run_ns, wait_ns = (int(x) for x in handle.read().split()[:2])
+            return time.monotonic(), (run_ns + wait_ns) / 1e9
+        except (OSError, ValueError):
+            return None
+
+    def percent(self, cpu_percent: float) -> float:
+        """Since the last call; falls back to CPU percent where schedstat is missing."""
+        now, last = self._read(), self._last
+        self._last = now
+        if now is None or last is None or now[0] <= last[0]:
+            return cpu_percent
+        return max((now[1] - last[1]) / (now[0] - last[0]) * 100, cpu_percent)
+
+
 @dataclass
 class _Bucket:
     histogram: HdrHistogram = field(default_factory=new_histogram)
@@ -33,29 +67,39 @@ class _Bucket:
 class Recorder:
     """One per worker process. Call `record*` from the load loop and `flush()` every second."""
 
-    def __init__(self, t0: float, tolerance_ms: float, worker: int) -> None:
+    def __init__(
+        self, t0: float, tolerance_ms: float, worker: int, cpu_limit_percent: float = 95.0
+    ) -> None:
         self.t0 = t0
         self.tolerance_s = tolerance_ms / 1000
         self.worker = worker
+        self.cpu_limit_percent = cpu_limit_percent
         self._buckets: dict[tuple[int, str], _Bucket] = {}
         self._service: dict[str, HdrHistogram] = {}
         self._lag = new_histogram()
         self._sent = 0
         self._late = 0
+        self._starved = 0
         self._ws_events: list[dict[str, Any]] = []
         self._process = psutil.Process(os.getpid())
         self._process.cpu_percent(None)  # prime: the first reading is meaningless
+        self._demand = CpuDemand(self._process)
+        self.busy = False  # the last flush interval's demand reached the CPU limit
 
     def second_of(self, intended: float) -> int:
         return max(int(intended - self.t0), 0)
 
-    def record_send(self, intended: float, started: float) -> None:
-        """A scheduled send started; how late it was is the generator's health."""
+    def record_send(self, intended: float, started: float, queued_at: float | None = None) -> None:
+        """A scheduled send started; how late it was is the generator's health. `queued_at`:
+        when the dispatcher queued it because no user was free (None: handed to an idle user)."""
         lag = started - intended
         self._sent += 1
         self._lag.record_value(clamp_us(lag))
         if lag > self.tolerance_s:
-            self._late += 1
+            if queued_at is not None and queued_at - intended <= self.tolerance_s:
+                self._starved += 1
+            else:
+                self._late += 1
 
     def record(
         self,
@@ -89,9 +133,26 @@ class Recorder:
         self._ws_events.append(event)
 
     def flush(
-        self, final: bool = False, scheduled: int | None = None, start_at: float | None = None
+        self,
+        final: bool = False,
+        scheduled: int | None = None,
+        start_at: float | None = None,
+        oldest_in_flight: float | None = None,
+        unsent_starved: int = 0,
     ) -> dict[str, Any]:
-        """The delta since the last flush as one JSON-able record; resets what it ships."""
+        """The delta since the last flush as one JSON-able record; resets what it ships.
+
+        `oldest_in_flight`: the earliest intended send (Unix time) handed out and not finished
+        (queued or waiting on the SUT) at this flush; shipped as scenario seconds, so the parent
+        knows which intended-send slices may still change. `unsent_starved` (final): tickets
+        that waited for a free user and never started."""
+        cpu = self._process.cpu_percent(None)
+        demand = self._demand.percent(cpu)
+        if not final:  # the final interval is the wind-down, not a second of load
+            self.busy = demand >= self.cpu_limit_percent
+        if self.busy:  # slots were busy because this process could not serve them
+            self._late, self._starved = self._late + self._starved, 0
+            unsent_starved = 0
         record: dict[str, Any] = {
             "type": "data",
             "worker": self.worker,
@@ -110,8 +171,11 @@ class Recorder:
             "service": {name: encode(h) for name, h in self._service.items()},
             "sent": self._sent,
             "late": self._late,
+            "starved": self._starved,
             "lag": encode(self._lag) if self._sent else None,
-            "cpu_percent": self._process.cpu_percent(None),
+            "cpu_percent": cpu,
+            "cpu_demand_percent": demand,
+            "in_flight_from": None if oldest_in_flight is None else oldest_in_flight - self.t0,
             "rss_mb": self._process.memory_info().rss / 2**20,
             "ws": self._ws_events,
         }
@@ -119,9 +183,10 @@ class Recorder:
             record["final"] = True
             record["scheduled"] = scheduled
             record["start_at"] = start_at  # when this worker's schedule began (Unix time)
+            record["unsent_starved"] = unsent_starved
         self._buckets = {}
         self._service = {}
         self._lag = new_histogram()
-        self._sent = self._late = 0
+        self._sent = self._late = self._starved = 0
         self._ws_events = []
         return record

@@ -82,6 +82,7 @@ class LoadRun:
         self.timeouts = load_settings().timeouts
         self.records = self.out_dir / "load-records.jsonl"
         self.collector = Collector(self.records)
+        self.collector.t0 = t0
         self.progress = Progress(plan.duration_s, enabled=progress)
         self.processes: list[ManagedProcess] = []
         self._started_at: float | None = None
@@ -171,11 +172,14 @@ class LoadRun:
         return self.result()
 
     def stop(self) -> LoadOutcome:
-        """Abort: workers stop sending, ship what they have, exit (SIGKILL past teardown_s)."""
+        """Abort: workers stop sending, wait for their requests in flight (up to the plan's
+        stop drain, the request timeout by default), record the rest as errors, ship, exit.
+        SIGKILL only past that drain + teardown_s: bounded, and never before the drain."""
         self._aborted = True
+        grace = self.plan.stop_drain + self.timeouts.teardown_s
         master_first = self.processes[:1] if self.plan.workers > 1 else []
         for process in master_first + self.processes[len(master_first) :]:
-            process.stop(self.timeouts.teardown_s)
+            process.stop(grace)
         self.progress.close()
         return self.result()
 
@@ -225,7 +229,10 @@ class LoadRun:
                 f"{missing} load worker(s) ended without a final record\n{tails}".strip()
             )
         scheduled = max(sum(c.finals.values()), c.sent)
-        unsent = scheduled - c.sent
+        # sends that waited for a free user while every user waited on the SUT: the SUT's
+        # latency (counted from the intended send), judged by the KPIs, not the generator's
+        starved = c.starved + min(c.unsent_starved, scheduled - c.sent)
+        unsent = scheduled - c.sent - min(c.unsent_starved, scheduled - c.sent)
         lag = c.lag()
         late_fraction = (c.late + unsent) / scheduled if scheduled else 0.0
         if scheduled == 0:
@@ -234,7 +241,8 @@ class LoadRun:
         if c.late + unsent > max(plan.late_fraction_max * scheduled, LATE_SENDS_IGNORED):
             reasons.append(
                 f"{late_fraction:.1%} of sends started more than {plan.tolerance_ms:g} ms late or "
-                f"never ({unsent} unsent; allowed {plan.late_fraction_max:.1%}); max lag "
+                f"never while a user was free or the generator's CPU was saturated ({unsent} "
+                f"unsent; allowed {plan.late_fraction_max:.1%}); max lag "
                 f"{lag.get_max_value() / 1000:.0f} ms"
             )
         medians = {w: statistics.median(s) for w, s in c.cpu_samples.items() if s}
@@ -257,6 +265,8 @@ class LoadRun:
             max_lag_ms=lag.get_max_value() / 1000,
             p99_lag_ms=lag.get_value_at_percentile(99) / 1000,
             late_fraction=min(late_fraction, 1.0),
+            slot_starved=starved,
+            slot_starved_fraction=min(starved / scheduled, 1.0) if scheduled else 0.0,
             tolerance_ms=plan.tolerance_ms,
             cpu_percent_max=max((max(s) for s in c.cpu_samples.values() if s), default=0.0),
             workers=plan.workers,

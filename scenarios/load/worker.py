@@ -24,6 +24,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import gevent  # noqa: E402
+import gevent.event  # noqa: E402
 from locust import User  # noqa: E402
 from locust.env import Environment  # noqa: E402
 
@@ -74,12 +75,14 @@ def install_hook(env: Environment) -> None:
         ticket = (context or {}).get("cg_ticket")
         if engine is None or ticket is None or start_time is None:
             return  # not a scheduled send (e.g. a user's helper call): not part of the figures
+        if ticket.given_up:
+            return  # already recorded as stopped in flight
         intended = ticket.intended
         if ticket.started:
             intended = start_time  # later requests of one task: from their own start
         else:
             ticket.started = True
-            engine.recorder.record_send(ticket.intended, start_time)
+            engine.recorder.record_send(ticket.intended, start_time, ticket.queued_at)
         engine.recorder.record(
             name, intended, start_time, response_time / 1000, error_kind(exception, response)
         )
@@ -117,16 +120,20 @@ def wait_spawned(env: Environment, users: int, timeout_s: float = 60.0) -> None:
 
 
 def drive(env: Environment, engine: Engine, sink: Sink) -> None:
-    """Run this process's share of the schedule to the end (or abort), shipping records."""
+    """Run this process's share of the schedule to the end (or abort), shipping records.
+
+    No request is left behind: after an abort the users finish what they have in flight (up
+    to the plan's `stop_drain`, the request timeout by default); whatever is still in flight
+    then, or at the end of the normal drain, is recorded as an error before the final flush."""
     runner = env.runner
     dispatcher = getattr(env, "chaosgate_dispatcher", None)
     assert runner is not None
     assert isinstance(dispatcher, Dispatcher)
+    stopping = gevent.event.Event()
 
     def flusher() -> None:
-        while True:
-            gevent.sleep(1.0)
-            sink(engine.recorder.flush())
+        while not stopping.wait(1.0):
+            sink(engine.recorder.flush(oldest_in_flight=engine.oldest_in_flight()))
 
     flushing = gevent.spawn(flusher)
     begin(env, engine)
@@ -135,11 +142,25 @@ def drive(env: Environment, engine: Engine, sink: Sink) -> None:
         if engine.exhausted() and runner.user_count == 0:
             break
         gevent.sleep(0.05)
+    aborted = engine.aborted
     engine.abort()  # nothing more is handed out; what was due and unsent counts as skipped
-    dispatcher.stop()
-    flushing.kill()
+    dispatcher.stop()  # queued tickets never start: they count as unsent
+    if aborted:
+        drain_until = time.time() + engine.plan.stop_drain
+        while engine.waiting_on_sut() and time.time() < drain_until:
+            gevent.sleep(0.02)
+    engine.give_up(time.time())
+    stopping.set()
+    flushing.join()
     runner.stop()
-    sink(engine.recorder.flush(final=True, scheduled=engine.scheduled(), start_at=engine.start_at))
+    sink(
+        engine.recorder.flush(
+            final=True,
+            scheduled=engine.scheduled(),
+            start_at=engine.start_at,
+            unsent_starved=engine.unsent_starved,
+        )
+    )
 
 
 def file_sink(path: Path) -> Sink:

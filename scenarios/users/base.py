@@ -5,10 +5,13 @@ the sends follow the schedule, spread, never phase-locked, and never slowed by a
 
 Write an HTTP user as usual (`@task` methods calling `self.client.get(url, name=...)`); the
 worker's request hook measures each task's first request from the ticket's intended start.
+The user notes the request it has in flight on its ticket (name, real start) and tells the
+engine when the task is done, so a stop records what is still waiting on the SUT.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from locust import FastHttpUser, User
@@ -41,12 +44,36 @@ class TicketedUser(User):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.ticket: Ticket | None = None
+        self._track_requests()
+
+    def _track_requests(self) -> None:
+        """Wrap the HTTP client's `request` (every get/post goes through it): the ticket knows
+        the request in flight, its name and real start."""
+        client = getattr(self, "client", None)
+        inner = getattr(client, "request", None)
+        if client is None or inner is None:
+            return
+
+        def request(method: str, url: str, name: str | None = None, *args: Any, **kw: Any) -> Any:
+            ticket = self.ticket
+            if ticket is not None:
+                ticket.request = (name or url, time.time())
+            try:
+                return inner(method, url, name, *args, **kw)
+            finally:
+                if ticket is not None:
+                    ticket.request = None
+
+        client.request = request
 
     def context(self) -> dict[str, Any]:
         return {"cg_ticket": self.ticket}
 
     def _next_ticket(self) -> None:
         """Block until the dispatcher hands this user a due ticket (or the schedule ends)."""
+        if self.ticket is not None:
+            engine_of(self).finish(self.ticket)
+            self.ticket = None
         self.ticket = dispatcher_of(self).next(type(self).__name__)
         if self.ticket is None:
             self._state = LOCUST_STATE_STOPPING  # quiet stop: Locust checks it before each task
