@@ -8,7 +8,7 @@ per request name per 1-second bucket, HDR-encoded (see `reports.hdr`), in micros
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -156,6 +156,9 @@ class ScenarioResult(_Model):
     websocket: WebSocketSummary | None = None
     recoveries: list[RecoveryMeasure] = Field(default_factory=list)
     kpis: list[KpiVerdict] = Field(default_factory=list)
+    scenario: dict[str, Any] | None = Field(
+        None, description="the scenario as validated (scenarios.schema.Scenario): chaosgate replay"
+    )
 
 
 class RunResult(_Model):
