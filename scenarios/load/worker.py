@@ -166,6 +166,7 @@ def run_local(args: argparse.Namespace, plan: LoadPlan) -> None:
     install_hook(env)
     runner = env.create_local_runner()
     if args.web_port:  # chaosgate load --web: Locust's UI watches this run (127.0.0.1 only)
+        sys.argv[1:] = []  # its index page parses sys.argv with Locust's own parser
         env.create_web_ui("127.0.0.1", args.web_port)
     users = plan.slots + plan.websocket_clients
     attach(env, plan)
