@@ -156,6 +156,7 @@ class LiveLoad:
             endpoints=endpoint_rows(latest, complete, trend),
             faults=faults if self.watch is None or faults is not None else dict(self.watch.current),
             ready=ready,
+            probed=self.probes is not None,
             breakers=breakers,
             note=note,
         )
@@ -165,6 +166,7 @@ class LiveLoad:
             return self._views[second]
         view = self.run.collector.view(second)
         if second < time.time() - self.t0 - 3:  # its sends are back: it no longer changes
+            self._views = {s: v for s, v in self._views.items() if s > second - TREND_S}
             self._views[second] = view
         return view
 

@@ -40,7 +40,8 @@ class Snapshot:
     second: int | None  # the scenario second the latency columns describe
     endpoints: list[EndpointRow]
     faults: dict[str, str] | None  # key -> description; None: no Toxiproxy to read
-    ready: bool | None = None  # None: the service exposes no readiness
+    ready: bool | None = None  # None: not exposed (or, when `probed`, no answer read yet)
+    probed: bool = False  # the service's /api/ready and /metrics are being read
     breakers: dict[str, str] = field(default_factory=dict)
     note: str = ""
 
@@ -128,7 +129,8 @@ def _faults_line(snapshot: Snapshot) -> str:
 
 
 def _state_line(snapshot: Snapshot) -> str:
-    ready = {None: "not exposed", True: "ready", False: "NOT READY"}[snapshot.ready]
+    unknown = "waiting for the first probe" if snapshot.probed else "not exposed"
+    ready = {None: unknown, True: "ready", False: "NOT READY"}[snapshot.ready]
     breakers = " ".join(f"{dep}={state}" for dep, state in sorted(snapshot.breakers.items()))
     return f"readiness: {ready}   breakers: {breakers or '—'}"
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from rich.console import Console
 
+from chaosgate.errors import ToxiproxyError
 from fixtures.stack import Address
-from fixtures.toxiproxy import ProxyState, ToxicState
+from fixtures.toxiproxy import ProxyState, ToxicState, ToxiproxyAdapter
 from reports.model import Event
-from scenarios.live import fault_phases
+from scenarios.live import FaultWatch, fault_phases
 from scenarios.live_cli import build_plan
 from scenarios.live_view import Snapshot, active_faults, endpoint_rows, render
 from scenarios.load.collect import NameStats, SecondView
@@ -84,3 +87,36 @@ def test_the_plan_runs_until_ctrl_c_or_for_the_duration() -> None:
     assert endless.slots >= 100
     timed = build_plan("api", 10, "90s", "constant", 1, 7, 2)
     assert (timed.duration_s, timed.slots, timed.websocket_clients) == (90, 7, 0)
+
+
+class _Toxiproxy(ToxiproxyAdapter):
+    """Answers with whatever proxies the test sets; `None` = unreachable."""
+
+    def __init__(self) -> None:
+        self.now: dict[str, ProxyState] | None = {"postgres": _proxy("postgres")}
+
+    def proxies(self) -> dict[str, ProxyState]:
+        if self.now is None:
+            raise ToxiproxyError("connection refused")
+        return self.now
+
+
+def test_fault_watch_stamps_what_appeared_and_went_away_and_survives_an_unreadable_toxiproxy() -> (
+    None
+):
+    toxiproxy = _Toxiproxy()
+    watch = FaultWatch(toxiproxy, t0=time.time() - 10)
+    assert watch.poll() == {}
+    toxiproxy.now = {"postgres": _proxy("postgres", False)}
+    watch.poll()
+    toxiproxy.now = None  # a hiccup: no event, the last known faults kept
+    assert watch.poll() is None
+    assert watch.error is not None
+    assert watch.current == {"postgres/down": "postgres: down (proxy disabled)"}
+    toxiproxy.now = {"postgres": _proxy("postgres")}
+    assert watch.poll() == {}
+    assert [(e.kind, e.target, e.attributes["fault"]) for e in watch.events] == [
+        ("fault.inject", "postgres", "postgres-down"),
+        ("fault.remove", "postgres", "postgres-down"),
+    ]
+    assert 10 <= watch.events[0].t_s <= watch.events[1].t_s < 20
