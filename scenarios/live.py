@@ -36,6 +36,7 @@ class Target:
     sut_url: str  # where the load goes
     probe_url: str  # where readiness and /metrics are read (the SUT without the client proxy)
     toxiproxy_url: str | None
+    backend: str = "external"  # the `up` stack's backend; a bare --url is someone else's
 
 
 def resolve_target(url: str | None, toxiproxy: str | None, settings: HarnessSettings) -> Target:
@@ -49,7 +50,7 @@ def resolve_target(url: str | None, toxiproxy: str | None, settings: HarnessSett
     state = require_state(settings.state_dir)
     direct = state.direct.get("backend")
     probe = f"http://{direct}" if direct else state.sut_url
-    return Target(state.sut_url, probe, toxiproxy or state.toxiproxy_url)
+    return Target(state.sut_url, probe, toxiproxy or state.toxiproxy_url, state.backend)
 
 
 def exposes_readiness(probe_url: str, timeout_s: float) -> bool:

@@ -151,7 +151,7 @@ def load(ctx: click.Context, url: str | None, toxiproxy: str | None, rate: float
     code = EXIT_OK if scenario.status == "pass" else EXIT_INVALID
     meta = RunMetadata(run_id=run_id, started_at=started, ended_at=ended, chaosgate_version=_version(),
                        commit=commit(), command=shlex.join(["chaosgate", *sys.argv[1:]]),
-                       backend="live", seed=seed, machine=machine(), versions=versions())  # fmt: skip
+                       backend=target.backend, seed=seed, machine=machine(), versions=versions())  # fmt: skip
     result = RunResult(run=meta, status=scenario.status, exit_code=code, scenarios=[scenario])
     write_reports(result, run_dir, console)
     faults = sum(1 for e in scenario.events if e.kind == "fault.inject")
