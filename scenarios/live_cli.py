@@ -12,6 +12,7 @@ import click
 from chaosgate.errors import EXIT_INVALID, EXIT_OK
 from chaosgate.settings import load_settings
 from reports.model import Event, RunMetadata, RunResult, ScenarioResult, Status
+from scenarios.live import LiveLoad, display, fault_phases, output_dir, resolve_target
 from scenarios.load.plan import LoadPlan, RateStep, parse_duration
 
 FOREVER_S = 7 * 24 * 3600.0  # "until Ctrl-C": the schedule must end somewhere
@@ -35,16 +36,14 @@ def build_plan(users: str, rate: float, duration: str | None, arrival: str, seed
 
 
 def scenario_result(name: str, description: str, t0: float, outcome_end_s: float,
-                    live: object) -> ScenarioResult:  # fmt: skip
-    from scenarios.live import LiveLoad, fault_phases
-
-    assert isinstance(live, LiveLoad)
+                    live: LiveLoad) -> ScenarioResult:  # fmt: skip
+    """The session as a scenario result: no KPIs; the faults seen as events and phases."""
     outcome = live.run.result()
     events = [Event(t_s=0.0, kind="load.start", message=f"{name}: {live.target.sut_url}")]
     events += live.events
     if live.interrupted:
         events.append(Event(t_s=round(outcome_end_s, 3), kind="note", message="stopped by Ctrl-C"))
-    end_s = max([outcome_end_s, *(e.t_s for e in events)])
+    end_s = round(max([outcome_end_s, *(e.t_s for e in events)]), 3)
     status: Status = "pass" if outcome.generator.valid else "invalid"
     return ScenarioResult(
         name=name,
@@ -54,7 +53,7 @@ def scenario_result(name: str, description: str, t0: float, outcome_end_s: float
         if status == "pass"
         else f"load generator behind: {outcome.generator.reason}",
         t0=t0,
-        duration_s=round(end_s, 3),
+        duration_s=end_s,
         phases=fault_phases(events, end_s),
         events=events,
         series=outcome.series,
@@ -124,7 +123,6 @@ def load(ctx: click.Context, url: str | None, toxiproxy: str | None, rate: float
     from rich.console import Console
 
     from scenarios.cli import write_reports
-    from scenarios.live import LiveLoad, display, output_dir, resolve_target
     from scenarios.live_web import load_run
     from scenarios.orchestrator import commit, machine, new_run_id, versions
 
