@@ -23,6 +23,8 @@ COMMANDS: dict[str, str] = {
     "bench": "scenarios.bench.cli:bench",
     "report": "reports.cli:report",
     "compare": "reports.cli:compare",
+    "load": "scenarios.live_cli:load",
+    "replay": "scenarios.replay:replay",
 }
 
 

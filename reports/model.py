@@ -215,6 +215,9 @@ class ScenarioResult(_Model):
     websocket: WebSocketSummary | None = None
     recoveries: list[RecoveryMeasure] = Field(default_factory=list)
     kpis: list[KpiVerdict] = Field(default_factory=list)
+    scenario: dict[str, Any] | None = Field(
+        None, description="the scenario as validated (scenarios.schema.Scenario): chaosgate replay"
+    )
 
 
 class RunResult(_Model):

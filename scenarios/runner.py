@@ -181,6 +181,7 @@ class ScenarioRun:
             probes=self.probes.snapshot(),
             generator=outcome.generator,
             websocket=outcome.websocket,
+            scenario=self.scenario.model_dump(mode="json"),  # replayable: chaosgate replay
         )
         result.recoveries = self._recoveries(result, end_s)
         result.kpis = self._verdicts(result)

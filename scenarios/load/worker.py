@@ -186,6 +186,9 @@ def run_local(args: argparse.Namespace, plan: LoadPlan) -> None:
     env = Environment(user_classes=user_classes(plan, args.base_url), host=args.base_url)
     install_hook(env)
     runner = env.create_local_runner()
+    if args.web_port:  # chaosgate load --web: Locust's UI watches this run (127.0.0.1 only)
+        sys.argv[1:] = []  # its index page parses sys.argv with Locust's own parser
+        env.create_web_ui("127.0.0.1", args.web_port)
     users = plan.slots + plan.websocket_clients
     attach(env, plan)
     runner.start(users, spawn_rate=users)
@@ -208,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bind-host", default="127.0.0.1", help="master: where workers connect")
     parser.add_argument("--expect-workers", type=int, default=1)
     parser.add_argument("--connect-timeout-s", type=float, default=60.0)
+    parser.add_argument("--web-port", type=int, default=0, help="local: serve Locust's web UI")
     args = parser.parse_args(argv)
     if args.role == "worker":
         from scenarios.load.distributed import run_worker

@@ -1,0 +1,165 @@
+"""`chaosgate load`: the command (options, the result it writes). The loop is scenarios.live."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from chaosgate.errors import EXIT_INVALID, EXIT_OK
+from chaosgate.settings import load_settings
+from reports.model import Event, RunMetadata, RunResult, ScenarioResult, Status
+from scenarios.live import LiveLoad, display, fault_phases, output_dir, resolve_target
+from scenarios.load.plan import LoadPlan, RateStep, parse_duration
+
+FOREVER_S = 7 * 24 * 3600.0  # "until Ctrl-C": the schedule must end somewhere
+
+
+def build_plan(users: str, rate: float, duration: str | None, arrival: str, seed: int,
+               concurrency: int | None, ws_clients: int) -> LoadPlan:  # fmt: skip
+    """The open-model plan: `rate` req/s from the first second, for `duration` or a week."""
+    hold = parse_duration(duration) if duration is not None else FOREVER_S
+    names = [u.strip() for u in users.split(",") if u.strip()]
+    return LoadPlan(
+        users=names,
+        rate=[RateStep(rps=rate, hold_s=hold)],
+        arrival=arrival,
+        seed=seed,
+        # an outage holds slots for its whole latency: room for two seconds of sends
+        concurrency=concurrency or max(20, round(2 * rate)),
+        websocket_clients=ws_clients if "websocket" in names else 0,
+        websocket_rps=max(rate / 10, 1.0) if "websocket" in names else 0.0,
+    )
+
+
+def scenario_result(name: str, description: str, t0: float, outcome_end_s: float,
+                    live: LiveLoad) -> ScenarioResult:  # fmt: skip
+    """The session as a scenario result: no KPIs; the faults seen as events and phases."""
+    outcome = live.run.result()
+    events = [Event(t_s=0.0, kind="load.start", message=f"{name}: {live.target.sut_url}")]
+    events += live.events
+    if live.interrupted:
+        events.append(Event(t_s=round(outcome_end_s, 3), kind="note", message="stopped by Ctrl-C"))
+    end_s = round(max([outcome_end_s, *(e.t_s for e in events)]), 3)
+    status: Status = "pass" if outcome.generator.valid else "invalid"
+    return ScenarioResult(
+        name=name,
+        description=description,
+        status=status,
+        invalid_reason=None
+        if status == "pass"
+        else f"load generator behind: {outcome.generator.reason}",
+        t0=t0,
+        duration_s=end_s,
+        phases=fault_phases(events, end_s),
+        events=events,
+        series=outcome.series,
+        probes=live.probe_samples,
+        generator=outcome.generator,
+        websocket=outcome.websocket,
+    )
+
+
+@click.command()
+@click.option("--url", default=None, help="target base URL (default: the running `chaosgate up`)")
+@click.option("--toxiproxy", default=None, help="Toxiproxy API URL (default: the `up` stack's)")
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=20.0,
+    show_default=True,
+    help="requests/s",
+)
+@click.option(
+    "--users", default="api,dashboard", show_default=True, help="shipped users, comma-separated"
+)
+@click.option("--duration", default=None, help="e.g. 60s, 5m (default: until Ctrl-C)")
+@click.option(
+    "--arrival", type=click.Choice(["poisson", "constant"]), default="poisson", show_default=True
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="open slots (default: two seconds of rate)",
+)
+@click.option(
+    "--ws-clients",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="with the websocket user",
+)
+@click.option("--name", default="live-load", show_default=True, help="scenario name in the result")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="reports directory",
+)
+@click.option(
+    "--refresh",
+    type=click.FloatRange(min=0.1),
+    default=0.5,
+    show_default=True,
+    help="view refresh, s",
+)
+@click.option(
+    "--web", is_flag=True, help="also serve Locust's web UI on 127.0.0.1 (see --web-port)"
+)
+@click.option("--web-port", type=click.IntRange(1, 65535), default=8089, show_default=True)
+@click.pass_context
+def load(ctx: click.Context, url: str | None, toxiproxy: str | None, rate: float, users: str, duration: str | None,
+         arrival: str, seed: int, concurrency: int | None, ws_clients: int, name: str, out: Path | None,
+         refresh: float, web: bool, web_port: int) -> None:  # fmt: skip
+    """Open-model load on a running stack (or --url) with a live view; Ctrl-C stops it.
+
+    Writes <out>/<run-id>/result.json (+ report.html, junit.xml, summary.md) with the faults
+    seen while it ran as events. Exit 0, or 3 when the generator could not hold the rate."""
+    from rich.console import Console
+
+    from scenarios.cli import write_reports
+    from scenarios.live_web import load_run
+    from scenarios.orchestrator import commit, machine, new_run_id, versions
+
+    try:
+        plan = build_plan(users, rate, duration, arrival, seed, concurrency, ws_clients)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--duration") from None
+    settings = load_settings()
+    target = resolve_target(url, toxiproxy, settings)
+    run_id = new_run_id()
+    run_dir = output_dir(out, settings, run_id)
+    started = time.time()
+    run = load_run(plan, target.sut_url, started, run_dir, web_port if web else None)
+    live = LiveLoad(run, target, settings)
+    console = Console(stderr=True)
+    if web:
+        console.print(f"Locust web UI: http://127.0.0.1:{web_port}/ (statistics of this run)")
+    with display(sys.stdout.isatty()) as show:
+        live.loop(show, refresh)
+    ended = time.time()
+    scenario = scenario_result(
+        name, f"chaosgate load on {target.sut_url}", started, ended - started, live
+    )
+    code = EXIT_OK if scenario.status == "pass" else EXIT_INVALID
+    meta = RunMetadata(run_id=run_id, started_at=started, ended_at=ended, chaosgate_version=_version(),
+                       commit=commit(), command=shlex.join(["chaosgate", *sys.argv[1:]]),
+                       backend=target.backend, seed=seed, machine=machine(), versions=versions())  # fmt: skip
+    result = RunResult(run=meta, status=scenario.status, exit_code=code, scenarios=[scenario])
+    write_reports(result, run_dir, console)
+    faults = sum(1 for e in scenario.events if e.kind == "fault.inject")
+    console.print(
+        f"result: {run_dir / 'result.json'} ({faults} fault(s) seen, status {scenario.status})"
+    )
+    ctx.exit(code)
+
+
+def _version() -> str:
+    from chaosgate import __version__
+
+    return __version__

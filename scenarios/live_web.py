@@ -1,0 +1,29 @@
+"""`chaosgate load --web`: the same open-model run, its local worker also serving Locust's web
+UI on 127.0.0.1 (Locust's own statistics, live charts). The UI only watches: the schedule,
+not its Start/Stop buttons, drives the users, and the result still comes from the HDR records.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fixtures.local.processes import ManagedProcess
+from scenarios.load.plan import LoadPlan
+from scenarios.load.run import LoadRun
+
+
+class _WebLoadRun(LoadRun):
+    web_port: int = 8089
+
+    def _process(self, name: str, *args: str) -> ManagedProcess:
+        # the local worker runs the users, so it serves the UI (one worker: `workers=1`)
+        extra = ("--web-port", str(self.web_port)) if name == "load-local" else ()
+        return super()._process(name, *args, *extra)
+
+
+def load_run(plan: LoadPlan, url: str, t0: float, out_dir: Path, web_port: int | None) -> LoadRun:
+    if web_port is None:
+        return LoadRun(plan, url, t0, out_dir, progress=False)
+    run = _WebLoadRun(plan, url, t0, out_dir, progress=False)
+    run.web_port = web_port
+    return run

@@ -1,0 +1,154 @@
+"""`chaosgate replay RESULT.json`: re-run the scenarios a result recorded, here, and put each
+KPI's verdict then and now side by side.
+
+A result carries every scenario as it was validated (`ScenarioResult.scenario`: load plan,
+seed, fault schedule, KPIs, SUT overrides); replay loads it back through the same validation
+as a scenario file, so a CI artifact becomes a local run in one command.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from chaosgate.errors import ScenarioError
+from reports.model import Event, KpiVerdict, RunResult
+from scenarios.loader import scenario_from_data
+from scenarios.schema import Scenario
+
+
+def recorded_scenarios(
+    result: RunResult, source: str, names: tuple[str, ...] = ()
+) -> list[Scenario]:
+    """The scenarios `result` recorded (only `names`, when given), validated again."""
+    scenarios = []
+    for index, recorded in enumerate(result.scenarios):
+        if names and recorded.name not in names:
+            continue
+        if recorded.scenario is None:
+            raise ScenarioError(
+                f"{source}: scenarios[{index}] ({recorded.name}) carries no scenario definition",
+                hint="results written by `chaosgate run` since replay exists do; `chaosgate load` results do not",
+            )
+        scenarios.append(
+            scenario_from_data(recorded.scenario, f"{source}: scenarios[{index}].scenario")
+        )
+    if not scenarios:
+        known = ", ".join(s.name for s in result.scenarios) or "none"
+        raise ScenarioError(
+            f"{source}: no scenario to replay (asked: {', '.join(names)}; recorded: {known})"
+        )
+    return scenarios
+
+
+@dataclass(frozen=True)
+class Row:
+    scenario: str
+    expression: str
+    then: KpiVerdict | None
+    now: KpiVerdict | None
+
+    @property
+    def same(self) -> bool:
+        """The verdict reproduced: both measured and both pass, or both fail."""
+        return (
+            self.then is not None and self.now is not None and self.then.passed == self.now.passed
+        )
+
+
+def side_by_side(recorded: RunResult, replayed: RunResult) -> list[Row]:
+    """One row per KPI of the replayed scenarios, matched by scenario name and expression."""
+    then = {(s.name, k.expression): k for s in recorded.scenarios for k in s.kpis}
+    rows = []
+    for scenario in replayed.scenarios:
+        now = {k.expression: k for k in scenario.kpis}
+        expressions = [e for (name, e) in then if name == scenario.name]
+        expressions += [e for e in now if e not in expressions]
+        for expression in expressions:
+            rows.append(
+                Row(
+                    scenario.name,
+                    expression,
+                    then.get((scenario.name, expression)),
+                    now.get(expression),
+                )
+            )
+    return rows
+
+
+def _cell(verdict: KpiVerdict | None) -> str:
+    if verdict is None:
+        return "[yellow]— (no verdict)[/]"
+    measured = "—" if verdict.measured is None else f"{verdict.measured:.4g} {verdict.unit}"
+    word = "[green]pass[/]" if verdict.passed else "[red]FAIL[/]"
+    return f"{measured} {word}"
+
+
+def comparison_table(rows: list[Row], recorded: RunResult, replayed: RunResult) -> Table:
+    table = Table(
+        title=f"replay of {recorded.run.run_id} ({recorded.status}) → {replayed.run.run_id} ({replayed.status})"
+    )
+    for column in ("scenario", "KPI", "then", "now", "same verdict"):
+        table.add_column(column)
+    for row in rows:
+        same = "[green]yes[/]" if row.same else "[red]NO[/]"
+        table.add_row(row.scenario, row.expression, _cell(row.then), _cell(row.now), same)
+    return table
+
+
+@click.command()
+@click.argument("result_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--scenario", "names", multiple=True, help="replay only this scenario (repeatable)")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="reports directory")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "local", "containers", "external"]),
+    help="stack backend",
+)
+@click.pass_context
+def replay(
+    ctx: click.Context,
+    result_file: Path,
+    names: tuple[str, ...],
+    out: Path | None,
+    backend: str | None,
+) -> None:
+    """Re-run the scenarios recorded in RESULT_FILE on a stack here; verdicts then vs now.
+
+    Exits like `chaosgate run` does for the new run (0 / 1 / 3); 2 for a result without a
+    scenario definition."""
+    from chaosgate.settings import load_settings
+    from reports.load import load_result
+    from scenarios.cli import write_reports
+    from scenarios.orchestrator import new_run_id, run_all
+
+    recorded = load_result(result_file)
+    scenarios = recorded_scenarios(recorded, str(result_file), names)
+    settings = load_settings(backend=backend)
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    run_id = new_run_id()
+    run_dir = (out or settings.reports_dir) / run_id
+    result = run_all(scenarios, settings, backend=settings.backend, out_dir=run_dir, run_id=run_id,
+                     command=shlex.join(["chaosgate", *sys.argv[1:]]), report=lambda line: console.print(line),
+                     progress=sys.stderr.isatty())  # fmt: skip
+    for scenario in result.scenarios:
+        scenario.events.insert(
+            0,
+            Event(
+                t_s=0.0, kind="note", message=f"replay of run {recorded.run.run_id} ({result_file})"
+            ),
+        )
+    write_reports(result, run_dir, console)
+    rows = side_by_side(recorded, result)
+    console.print(comparison_table(rows, recorded, result))
+    same = sum(row.same for row in rows)
+    console.print(
+        f"reproduced {same}/{len(rows)} KPI verdict(s); result: {run_dir / 'result.json'}"
+    )
+    ctx.exit(result.exit_code)
