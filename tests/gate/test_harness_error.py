@@ -13,7 +13,7 @@ from chaosgate.cli import main
 
 pytestmark = pytest.mark.unit
 
-RESULT = Path(__file__).parent / "reports" / "result_pass.json"
+RESULT = Path(__file__).parents[1] / "reports" / "result_pass.json"
 
 
 def test_an_internal_error_exits_4_with_one_line_and_the_traceback_file(
