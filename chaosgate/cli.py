@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
+import tempfile
+import traceback
 from typing import Any
 
 import click
 
 from chaosgate import __version__
-from chaosgate.errors import EXIT_BAD_INPUT, ChaosgateError
+from chaosgate.errors import EXIT_BAD_INPUT, EXIT_HARNESS_ERROR, ChaosgateError
 
 # command name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
@@ -55,8 +58,31 @@ def cli() -> None:
     """Prove or refute a service stack's KPIs under load and injected faults.
 
     Exit codes: 0 all KPIs hold, 1 a KPI failed, 2 bad input or configuration,
-    3 the run is invalid (stack failed, generator behind, fault not taken effect).
+    3 the run is invalid (stack failed, generator behind, fault not taken effect),
+    4 harness error (a chaosgate bug; the traceback is saved to a file).
     """
+
+
+def save_traceback(error: BaseException) -> str:
+    """Write the full traceback to a fresh temp file; its path."""
+    handle, path = tempfile.mkstemp(prefix="chaosgate-traceback-", suffix=".txt")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(f"chaosgate {__version__}: {' '.join(sys.argv)}\n")
+        out.write("".join(traceback.format_exception(error)))
+    return path
+
+
+def _harness_error(error: Exception) -> None:
+    """One line on stderr, the traceback in a file, exit 4."""
+    try:
+        where = f"traceback saved to {save_traceback(error)}"
+    except OSError as unsaved:  # say so rather than lose the one line
+        where = f"traceback not saved ({unsaved.strerror or unsaved})"
+    summary = " ".join(f"{type(error).__name__}: {error}".split())[:300]
+    click.secho(
+        f"chaosgate: harness error (a chaosgate bug): {summary}; {where}", fg="red", err=True
+    )
+    sys.exit(EXIT_HARNESS_ERROR)
 
 
 def main(argv: list[str] | None = None) -> Any:
@@ -74,6 +100,8 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(EXIT_BAD_INPUT if error.exit_code == 2 else error.exit_code)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
+    except Exception as error:  # anything else is our bug: exit 4, never 1 ("a KPI failed")
+        _harness_error(error)
 
 
 if __name__ == "__main__":

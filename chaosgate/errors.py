@@ -15,6 +15,8 @@
         └── GeneratorBehind         the load generator could not hold its schedule
 
 A failed KPI is not an exception: it is a verdict, and the CLI exits 1 for it.
+Any other exception is a bug in chaosgate itself (harness error): the CLI exits 4 with one line
+and the path of the saved traceback, never 1, so CI never reads a crash as "a KPI failed".
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ EXIT_OK = 0
 EXIT_KPI_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INVALID = 3
+EXIT_HARNESS_ERROR = 4  # an unexpected exception: not the SUT's fault, not the input's
 
 
 class ChaosgateError(Exception):

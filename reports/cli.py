@@ -87,7 +87,8 @@ def report(result: Path, fmt: str, out: Path | None, hgrm: Path | None) -> None:
 def compare(base: Path, new: Path, tolerance: str, fmt: str, out: Path | None) -> None:
     """Compare NEW.json against BASE.json per KPI and per endpoint p50/p95/p99.
 
-    Exit 1 when anything got worse than the tolerance allows (or a KPI that passed now fails).
+    Exit 1 when anything got worse than the tolerance allows, a KPI that passed now fails, or a
+    scenario or KPI of BASE is missing from NEW; exit 3 when either run is INVALID (no verdict).
     """
     from reports.compare import compare_results, parse_tolerance
     from reports.compare_render import render_comparison_html, render_comparison_markdown

@@ -3,7 +3,9 @@ and whether it regressed beyond a tolerance. `chaosgate run --baseline` calls `c
 
 Direction comes from the KPI's comparator (`<` means higher is worse); latency percentiles are
 always higher-is-worse. A KPI that passed in the baseline and fails now is a regression whatever
-the tolerance. Percentiles are read from the whole run's merged HDR histogram per endpoint, so
+the tolerance, and so is a scenario or KPI of the baseline that the new run lacks (a gate that
+silently drops a check must not read as "no regression"). When either run is INVALID there is
+no verdict to draw: the comparison exits 3, like the run itself. Percentiles are read from the whole run's merged HDR histogram per endpoint, so
 they are exact to HDR precision, never averages of per-second percentiles.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from chaosgate.errors import InputError
+from chaosgate.errors import EXIT_INVALID, EXIT_KPI_FAILED, EXIT_OK, InputError
 from reports import hdr
 from reports.model import KpiVerdict, RunResult
 
@@ -45,6 +47,7 @@ class Comparison:
     kpis: list[Change] = field(default_factory=list)
     percentiles: list[Change] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    invalid_runs: tuple[str, ...] = ()  # "base" and/or "new": their numbers cannot be trusted
 
     @property
     def regressions(self) -> list[Change]:
@@ -55,8 +58,14 @@ class Comparison:
         return bool(self.regressions)
 
     @property
+    def invalid(self) -> bool:
+        return bool(self.invalid_runs)
+
+    @property
     def exit_code(self) -> int:
-        return 1 if self.regressed else 0
+        if self.invalid:
+            return EXIT_INVALID
+        return EXIT_KPI_FAILED if self.regressed else EXIT_OK
 
 
 def parse_tolerance(text: str) -> float:
@@ -74,19 +83,32 @@ def parse_tolerance(text: str) -> float:
 
 
 def compare_results(base: RunResult, new: RunResult, tolerance: float) -> Comparison:
+    runs = (("base", base), ("new", new))
+    invalid = tuple(label for label, run in runs if run.status == "invalid")
     notes = [
         f"{label} run {run.run.run_id} is INVALID: its numbers are not trustworthy"
-        for label, run in (("base", base), ("new", new))
-        if run.status == "invalid"
+        for label, run in runs
+        if label in invalid
     ]
     return Comparison(
         base_run=base.run.run_id,
         new_run=new.run.run_id,
         tolerance=tolerance,
-        kpis=_compare_kpis(base, new, tolerance),
+        kpis=_missing_scenarios(base, new) + _compare_kpis(base, new, tolerance),
         percentiles=_compare_percentiles(base, new, tolerance),
         notes=notes,
+        invalid_runs=invalid,
     )
+
+
+def _missing_scenarios(base: RunResult, new: RunResult) -> list[Change]:
+    """A baseline scenario the new run did not run: every check it held is gone."""
+    ran = {s.name for s in new.scenarios}
+    return [
+        Change(s.name, "(scenario)", "", None, None, None, True, "scenario missing from new run")
+        for s in base.scenarios
+        if s.name not in ran
+    ]
 
 
 def _worse_relative(base: float, new: float, higher_is_worse: bool) -> float | None:
@@ -101,12 +123,13 @@ def _kpi_change(
 ) -> Change:
     kpi = new or base
     assert kpi is not None
-    if base is None or new is None:
-        where = "new" if base is None else "base"
-        before = None if base is None else base.measured
-        after = None if new is None else new.measured
-        return Change(scenario, kpi.expression, kpi.unit, before, after, None, False,
-                      f"only in {where} run")  # fmt: skip
+    if new is None:  # the new run no longer checks what the baseline held it to
+        assert base is not None
+        return Change(scenario, kpi.expression, kpi.unit, base.measured, None, None, True,
+                      "KPI missing from new run")  # fmt: skip
+    if base is None:
+        return Change(scenario, kpi.expression, kpi.unit, None, new.measured, None, False,
+                      "only in new run")  # fmt: skip
     if base.measured is None or new.measured is None:
         broke = base.passed and not new.passed
         return Change(scenario, kpi.expression, kpi.unit, base.measured, new.measured, None,
@@ -129,7 +152,8 @@ def _compare_kpis(base: RunResult, new: RunResult, tol: float) -> list[Change]:
         return {(s.name, k.expression): k for s in run.scenarios for k in s.kpis}
 
     before, after = index(base), index(new)
-    keys = list(before) + [key for key in after if key not in before]
+    ran = {s.name for s in new.scenarios}  # a missing scenario is reported once, as a scenario
+    keys = [key for key in before if key[0] in ran] + [key for key in after if key not in before]
     return [_kpi_change(s, before.get((s, e)), after.get((s, e)), tol) for s, e in keys]
 
 

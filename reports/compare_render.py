@@ -46,6 +46,9 @@ _HEAD = ["Scenario", "Measure", "Base", "New", "Change", "Relative", "Verdict"]
 
 def headline(comparison: Comparison) -> str:
     tolerance = f"{comparison.tolerance * 100:g}%"
+    if comparison.invalid:
+        which = " and ".join(comparison.invalid_runs)
+        return f"INVALID: the {which} run is invalid, so no comparison verdict can be drawn"
     count = len(comparison.regressions)
     if count:
         return f"REGRESSED: {count} measure(s) worse than the baseline beyond {tolerance}"
@@ -56,8 +59,14 @@ def _ordered(changes: list[Change]) -> list[Change]:
     return sorted(changes, key=lambda c: not c.regressed)
 
 
+def _status(comparison: Comparison) -> str:
+    if comparison.invalid:
+        return "invalid"
+    return "fail" if comparison.regressed else "pass"
+
+
 def render_comparison_markdown(comparison: Comparison) -> str:
-    icon = "❌" if comparison.regressed else "✅"
+    icon = {"invalid": "⚠️", "fail": "❌", "pass": "✅"}[_status(comparison)]
     lines = [
         f"## {icon} chaosgate compare: {headline(comparison)}",
         "",
@@ -86,12 +95,12 @@ def render_comparison_markdown(comparison: Comparison) -> str:
 
 
 def render_comparison_html(comparison: Comparison) -> str:
-    status = "fail" if comparison.regressed else "pass"
+    status = _status(comparison)
     banner = Markup(
         '<header class="banner {}"><span class="verdict">{}</span><span class="headline">{}</span>'
         '<div class="sub">base {} → new {}</div></header><main>'
     )
-    word = "REGRESSED" if comparison.regressed else "OK"
+    word = {"invalid": "INVALID", "fail": "REGRESSED", "pass": "OK"}[status]
     summary = headline(comparison).split(": ", 1)[1]
     parts = [banner.format(status, word, summary, comparison.base_run, comparison.new_run)]
     parts.extend(Markup('<p class="card">⚠️ {}</p>').format(note) for note in comparison.notes)

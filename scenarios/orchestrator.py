@@ -2,7 +2,9 @@
 stack reset and CHECKED clean between scenarios, run metadata (versions, commit, machine).
 
 Scenarios are grouped by their `sut_overrides` (first appearance order); each group shares one
-stack, which is what keeps the release suite inside its wall-time budget.
+stack, which is what keeps the release suite inside its wall-time budget. A scenario after which
+the stack is dirty (a toxic left, a process paused or dead) is INVALID: its faults did not undo
+themselves, or the SUT died under them, so its verdict cannot be trusted.
 """
 
 from __future__ import annotations
@@ -87,6 +89,18 @@ def overall(scenarios: list[ScenarioResult]) -> tuple[Status, int]:
     return "pass", EXIT_OK
 
 
+def left_dirty(result: ScenarioResult, left: list[str]) -> ScenarioResult:
+    """The scenario left the stack dirty: INVALID with what was found (now repaired)."""
+    found = "; ".join(left)
+    reason = f"stack left dirty after the scenario (now repaired): {found}"
+    if result.invalid_reason:
+        reason = f"{result.invalid_reason}; {reason}"
+    event = Event(t_s=result.duration_s, kind="cleanup", message=found)
+    return result.model_copy(
+        update={"status": "invalid", "invalid_reason": reason, "events": [*result.events, event]}
+    )
+
+
 def _groups(scenarios: list[Scenario]) -> list[list[Scenario]]:
     groups: dict[tuple[object, ...], list[Scenario]] = {}
     for scenario in scenarios:
@@ -124,14 +138,12 @@ def run_all(
                         stack, scenario, settings, out_dir / scenario.name, progress
                     )
                     left = restore_clean(stack)  # also CHECKS: raises when Toxiproxy stays dirty
-                    if found or left:
+                    if found:  # left by an earlier scenario (already judged) or by start-up
                         result.events.append(
-                            Event(
-                                t_s=result.duration_s,
-                                kind="cleanup",
-                                message="; ".join(found + left),
-                            )
+                            Event(t_s=0.0, kind="cleanup", message="; ".join(found))
                         )
+                    if left:
+                        result = left_dirty(result, left)
                     results.append(result)
                     done_here += 1
                     report(f"scenario {scenario.name}: {result.status}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -13,7 +14,8 @@ from chaosgate.settings import load_settings
 from fixtures.faults import REGISTRY, FaultContext, build_fault
 from fixtures.faults.verify import roundtrip
 from fixtures.local.backend import open_local_stack
-from fixtures.stack import Stack
+from fixtures.local.processes import free_port
+from fixtures.stack import Address, ProxyEdge, Stack
 
 pytestmark = pytest.mark.integration
 
@@ -139,3 +141,67 @@ def test_an_interrupt_while_applying_still_undoes(
     assert deps.toxiproxy.is_clean(), deps.toxiproxy.dirty()
     assert not getattr(deps.controls[target], "is_paused", lambda: False)()
     assert roundtrip(deps.proxied(target), target, 2.0).outcome == "answered"
+
+
+# -- with the SUT running: the fault must reach it, not only our probe -------------------------
+
+
+@pytest.fixture(scope="module")
+def full() -> Iterator[Stack]:
+    """The whole local stack, SUT included (its pools hold connections through the proxies)."""
+    with open_local_stack(load_settings(), with_sut=True, report=lambda _line: None) as stack:
+        yield stack
+
+
+def verified_note(stack: Stack, kind: str, target: str, attributes: dict[str, Any]) -> str:
+    notes: list[tuple[str, str]] = []
+    context = FaultContext(stack, note=lambda event, message, _a: notes.append((event, message)))
+    with build_fault(kind, target, attributes).active(context):
+        pass
+    assert stack.toxiproxy.is_clean(), stack.toxiproxy.dirty()
+    [verified] = [message for event, message in notes if event == "fault.verified"]
+    print(f"{kind} on {target}: {verified}")
+    return verified
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "attributes"),
+    [
+        ("bandwidth", "postgres", {"rate_kbps": 10}),
+        ("slow_close", "redis", {"delay_ms": 100}),
+        ("slicer", "postgres", {"average_size_bytes": 1, "delay_us": 100}),
+        ("limit_data", "redis", {"limit_bytes": 100000}),
+        ("latency", "warehouse", {"latency_ms": 100, "toxicity": 0.5}),
+        ("down", "redis", {}),
+    ],
+)
+def test_with_the_sut_each_fault_shows_the_sut_s_traffic_through_its_proxy(
+    full: Stack, kind: str, target: str, attributes: dict[str, Any]
+) -> None:
+    verified = verified_note(full, kind, target, attributes)
+    assert f"proxy {target} carries traffic" in verified, verified
+
+
+def test_latency_on_a_dependency_slows_the_sut_s_own_readiness_check(full: Stack) -> None:
+    verified = verified_note(full, "latency", "postgres", {"latency_ms": 300})
+    took = re.search(r"SUT readiness check of postgres took (\d+) ms", verified)
+    assert took is not None, verified
+    assert int(took.group(1)) >= 270
+
+
+def test_a_proxy_the_sut_does_not_use_makes_the_fault_not_effective(full: Stack) -> None:
+    """A second proxy to Postgres that no SUT connection uses: our probe through it would see
+    the latency (the old verification passed), but the SUT never would."""
+    stray = ProxyEdge("stray", Address("127.0.0.1", free_port()), full.direct["postgres"])
+    full.toxiproxy.create_proxy(stray.name, stray.listen, stray.upstream)
+    full.proxies["stray"] = stray
+    try:
+        with (
+            pytest.raises(FaultNotEffective, match=r"proxy stray .* carried no traffic") as error,
+            build_fault("latency", "stray", {"latency_ms": 200}).active(FaultContext(full)),
+        ):
+            pytest.fail("entered a fault the SUT cannot see")
+        assert error.value.hint == "is the SUT's traffic really routed through this proxy?"
+    finally:
+        del full.proxies["stray"]
+        full.toxiproxy.delete_proxy("stray")

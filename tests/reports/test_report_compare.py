@@ -185,3 +185,60 @@ def test_markdown_comparison_goes_to_the_github_step_summary(
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     assert run_cli("compare", result_path("pass"), result_path("fail")).code == 1
     assert "REGRESSED" in summary.read_text()
+
+
+@pytest.mark.parametrize(("base_name", "new_name"), [("pass", "invalid"), ("invalid", "pass")])
+def test_an_invalid_run_on_either_side_exits_3(
+    result_path: Callable[[str], Path], run_cli: Callable[..., Any], base_name: str, new_name: str
+) -> None:
+    outcome = run_cli("compare", result_path(base_name), result_path(new_name))
+    assert outcome.code == 3, outcome.out
+    assert "NO REGRESSION" not in outcome.out
+    assert "INVALID" in outcome.out.splitlines()[0]
+
+
+def test_an_invalid_run_is_not_excused_by_a_regression_either(
+    result_path: Callable[[str], Path], run_cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    # a regression AND an invalid run: the invalid run wins (3), a CI must not read "KPI failed"
+    out = tmp_path / "compare.html"
+    args = ("compare", result_path("fail"), result_path("invalid"), "--format", "html", "--out")
+    assert run_cli(*args, out).code == 3
+    assert 'class="banner invalid"' in out.read_text()
+
+
+def test_a_kpi_missing_from_the_new_run_is_a_regression(
+    tmp_path: Path, base: RunResult, run_cli: Callable[..., Any]
+) -> None:
+    new = base.model_copy(deep=True)
+    dropped = new.scenarios[0].kpis.pop(1)
+    outcome = run_cli(
+        "compare", _write(tmp_path, "base.json", base), _write(tmp_path, "new.json", new)
+    )
+    assert outcome.code == 1, outcome.out
+    line = next(x for x in outcome.out.splitlines() if dropped.expression in x)
+    assert "REGRESSION (KPI missing from new run)" in line
+
+
+def test_a_scenario_missing_from_the_new_run_is_a_regression(
+    tmp_path: Path, base: RunResult, run_cli: Callable[..., Any]
+) -> None:
+    new = base.model_copy(deep=True)
+    gone = new.scenarios.pop()
+    outcome = run_cli(
+        "compare", _write(tmp_path, "base.json", base), _write(tmp_path, "new.json", new)
+    )
+    assert outcome.code == 1, outcome.out
+    assert f"| {gone.name} | `(scenario)` |" in outcome.out
+    assert "scenario missing from new run" in outcome.out
+
+
+def test_a_kpi_only_in_the_new_run_is_not_a_regression(
+    tmp_path: Path, base: RunResult, run_cli: Callable[..., Any]
+) -> None:
+    older = base.model_copy(deep=True)
+    older.scenarios[0].kpis.pop(1)
+    outcome = run_cli(
+        "compare", _write(tmp_path, "base.json", older), _write(tmp_path, "new.json", base)
+    )
+    assert outcome.code == 0, outcome.out
