@@ -1,3 +1,5 @@
+import sys
+
 from chaosgate.cli import main
 
-main()
+sys.exit(main())

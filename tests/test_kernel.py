@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,18 @@ def test_cli_unknown_command_exits_2(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit) as exited:
         main(["no-such-command"])
     assert exited.value.code == errors.EXIT_BAD_INPUT
+
+
+@pytest.mark.parametrize("module", ["chaosgate", "chaosgate.cli"])
+def test_python_dash_m_exits_with_the_verdict_code(module: str, tmp_path: Path) -> None:
+    """`main()` returns the verdict's code; `python -m` must exit with it (a FAIL read 0)."""
+    base = Path(__file__).parent / "reports" / "result_pass.json"
+    failing = Path(__file__).parent / "reports" / "result_fail.json"
+    done = subprocess.run(
+        [sys.executable, "-m", module, "compare", str(base), str(failing)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout[-800:] + done.stderr[-800:]
