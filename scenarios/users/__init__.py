@@ -13,6 +13,7 @@ USER_CLASSES: dict[str, str] = {
     "dashboard": "scenarios.users.dashboard:DashboardUser",
     "memory": "scenarios.users.memory:MemoryUser",
     "websocket": "scenarios.users.websocket:WebSocketUser",
+    "websocket_offline": "scenarios.users.websocket_offline:OfflineWebSocketUser",
     "ping": "scenarios.users.ping:PingUser",  # the engine measuring itself (bench, tests)
 }
 
