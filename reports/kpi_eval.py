@@ -1,7 +1,7 @@
 """Evaluate parsed KPIs over a `ScenarioResult` into `KpiVerdict`s.
 
-Windows are sets of whole seconds: a bucket `second` belongs to a phase when its middle
-(second + 0.5) lies inside [start_s, end_s). `fault` / `recovery` without a name are the union
+Windows are sets of slices: a bucket belongs to a phase when its middle (`mid_s`) lies
+inside [start_s, end_s). `fault` / `recovery` without a name are the union
 of every fault / recovery phase. A windowed KPI with nothing to measure FAILS (a gate that
 passes on no data is the worst bug a gate can have).
 """
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from reports import hdr
 from reports.kpi_parse import LATENCY, PERCENTILES, Kpi
-from reports.model import KpiVerdict, Phase, ProbeSample, ScenarioResult, SecondBucket
+from reports.model import KpiVerdict, Phase, ProbeSample, ScenarioResult, SliceBucket
 
 WS_PREFIX = "WS "
 
@@ -39,7 +39,7 @@ def matches(argument: str, name: str) -> bool:
     return name == argument
 
 
-def measure_buckets(kpi: Kpi, buckets: Sequence[SecondBucket], seconds: float) -> float | None:
+def measure_buckets(kpi: Kpi, buckets: Sequence[SliceBucket], seconds: float) -> float | None:
     """The KPI's measured value over already-selected buckets (None: nothing to measure)."""
     chosen = [b for b in buckets if matches(kpi.argument, b.name)]
     count = sum(b.count for b in chosen)
@@ -139,7 +139,7 @@ def evaluate(kpi: Kpi, result: ScenarioResult) -> KpiVerdict:
                 judged.unit = "count"
                 judged.message = judged.message.replace(" ms ", " ")
             return judged
-        buckets = [b for b in result.series if _inside(b.second + 0.5, spans)]
+        buckets = [b for b in result.series if _inside(b.mid_s, spans)]
         seconds = sum(end - start for start, end in spans)
         why = f"no {kpi.argument} requests in {window}"
         return verdict(kpi, measure_buckets(kpi, buckets, seconds), window, why)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from reports.kpi_eval import window_spans
-from reports.model import Phase, ProbeSample, SecondBucket
+from reports.model import Phase, ProbeSample, SliceBucket
 from reports.recovery import second_holds
 from scenarios.schema import KpiSpec
 
@@ -36,12 +36,12 @@ class AbortWatch:
         return any(s.abort and s.kpi.is_windowed for s in self.specs)
 
     def check(
-        self, series: Sequence[SecondBucket], probes: Sequence[ProbeSample], complete_until: int
+        self, series: Sequence[SliceBucket], probes: Sequence[ProbeSample], complete_until: int
     ) -> Breach | None:
         """Look at seconds [checked, complete_until); return the first breach whose grace ran out."""
         watched = [s for s in self.specs if s.abort and s.kpi.is_windowed]
         for second in range(self._checked_until, complete_until):
-            buckets = [b for b in series if b.second == second]
+            buckets = [b for b in series if math.floor(b.mid_s) == second]
             samples = [p for p in probes if math.floor(p.t_s) == second]
             for spec in watched:
                 kpi = spec.kpi

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from reports.hdr import decode, merge
+from reports.model import SLICES_PER_S
 from scenarios.load.collect import Collector
 from scenarios.load.hgrm import write_hgrm
 from scenarios.load.recorder import Recorder
@@ -31,16 +32,17 @@ def test_histograms_merge_exactly_across_workers(tmp_path: Path) -> None:
                     service_ms = 45_000  # one extreme value: max must survive the merge
                 recorder.record_send(intended, intended)
                 recorder.record("GET /x", intended, intended, service_ms / 1000)
-                expected.setdefault((i % 4, "GET /x"), []).append(service_ms * 1000)
+                slice_index = (i % 4) * SLICES_PER_S + SLICES_PER_S // 2  # second + 0.5 s
+                expected.setdefault((slice_index, "GET /x"), []).append(service_ms * 1000)
                 if i % 250 == 0:  # several deltas per worker, as in a live run
                     out.write(json.dumps(recorder.flush()) + "\n")
             out.write(json.dumps(recorder.flush(final=True, scheduled=1000)) + "\n")
     collector = Collector(records)
     collector.poll()
     series = collector.series()
-    assert {(b.second, b.name) for b in series} == set(expected)
+    assert {(b.slice, b.name) for b in series} == set(expected)
     for bucket in series:
-        values = expected[(bucket.second, bucket.name)]
+        values = expected[(bucket.slice, bucket.name)]
         histogram = decode(bucket.histogram)
         assert bucket.count == histogram.get_total_count() == len(values)
         assert histogram.values_are_equivalent(histogram.get_max_value(), max(values))
