@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -19,13 +19,21 @@ from chaosgate.settings import HarnessSettings
 from fixtures.faults import FaultContext
 from fixtures.stack import Stack
 from reports.kpi_eval import evaluate_all
-from reports.model import KpiVerdict, Phase, RecoveryMeasure, ScenarioResult, Status
-from reports.recovery import detected_at, recovered_at
+from reports.model import (
+    KpiVerdict,
+    Phase,
+    ProbeSample,
+    RecoveryMeasure,
+    ScenarioResult,
+    SliceBucket,
+    Status,
+)
+from reports.recovery import detect, recovered_at
 from scenarios.abort import AbortWatch, Breach
 from scenarios.journal import Journal
 from scenarios.load.run import LoadOutcome, LoadRun
 from scenarios.probes import Probes
-from scenarios.schema import Scenario
+from scenarios.schema import FaultStep, Scenario
 
 START_LEAD_S = 0.0  # the load engine itself starts its schedule once its users are spawned
 
@@ -73,16 +81,14 @@ class ScenarioRun:
 
     def _all_recovered(self) -> bool:
         """Live: has every fault been followed by K healthy seconds? (ends the run early)"""
-        checks = self.scenario.steady_checks()
-        if not checks:
+        if not self.scenario.steady_checks():
             return False
         self.load.latest_second()
         series, probes = self.load.collector.series(), self.probes.snapshot()
-        end = self.journal.now_s() - 1  # the current second is not complete
-        for injected_removed in self.times.values():
-            removed = injected_removed[1]
-            k = self.scenario.recovery_consecutive_s
-            if removed is None or recovered_at(checks, series, probes, removed, end, k) is None:
+        end = self.journal.now_s() - 1  # the newest slices may still have requests in flight
+        for step in self.scenario.faults:
+            measure = self._measure(step, series, probes, end)
+            if measure is None or measure.recovered_at_s is None:
                 return False
         self.journal.add("note", message="every fault recovered: ending the load early")
         return True
@@ -104,13 +110,15 @@ class ScenarioRun:
                 self.stack, self.settings.timeouts, self.journal.sink(step.name), self.ctx.stop
             )
             with ExitStack() as one:
-                injected = self.journal.now_s()
+                injected = self.journal.now_s()  # the inject command is issued next
                 self.times[step.name] = (injected, None)
                 one.enter_context(fault.active(ctx))
                 faults.callback(one.pop_all().close)  # so an abort below still undoes it
                 self._wait_until(self.offset + step.end_s)
+            undo_issued = self.journal.now_s()
             faults.pop_all().close()
-            self.times[step.name] = (injected, self.journal.now_s())
+            removed = self._removed_at(step.name, injected, undo_issued)
+            self.times[step.name] = (injected, removed)
         early = (
             self._all_recovered if self.scenario.faults and self.scenario.end_on_recovery else None
         )
@@ -167,7 +175,7 @@ class ScenarioRun:
 
     # -- judging --------------------------------------------------------------------------
     def _judge(self, outcome: LoadOutcome) -> ScenarioResult:
-        end_s = max([self.journal.now_s(), *(b.second + 1.0 for b in outcome.series)])
+        end_s = max([self.journal.now_s(), *(b.end_s for b in outcome.series)])
         phases = _stretch(self.phases, end_s, self.breach)
         result = ScenarioResult(
             name=self.scenario.name,
@@ -192,30 +200,71 @@ class ScenarioRun:
         result.status, result.invalid_reason = status, self.invalid
         return result
 
-    def _recoveries(self, result: ScenarioResult, end_s: float) -> list[RecoveryMeasure]:
-        measures = []
+    def _removed_at(self, name: str, injected: float, undo_issued: float | None) -> float | None:
+        """The fault's own `fault.remove` (journaled as its undo is issued: for `restart` the
+        start command, for flapping the last switch-off); else when the runner began undoing it."""
+        removals = [
+            e.t_s
+            for e in self.journal.events()
+            if e.kind == "fault.remove" and e.target == name and e.t_s >= round(injected, 3)
+        ]
+        return max(removals) if removals else undo_issued
+
+    def _measure(
+        self,
+        step: FaultStep,
+        series: Sequence[SliceBucket],
+        probes: Sequence[ProbeSample],
+        end_s: float,
+        in_flight_until_s: float | None = None,
+    ) -> RecoveryMeasure | None:
+        """One fault's clock. The search for recovery ends at the next fault's injection."""
+        if step.name not in self.times:
+            return None
+        injected, removed = self.times[step.name]
+        if removed is None:  # undone while unwinding (an abort): its own journal says when
+            removed = self._removed_at(step.name, injected, None)
+        later = sorted(
+            (self.times[s.name][0], s.name)
+            for s in self.scenario.faults
+            if s.name in self.times and self.times[s.name][0] > injected
+        )
+        search_end = min(later[0][0], end_s) if later else end_s
         checks = self.scenario.steady_checks()
-        for step in self.scenario.faults:
-            if step.name not in self.times:
-                continue
-            injected, removed = self.times[step.name]
-            removed_at = removed if removed is not None else end_s
-            recovered = (
-                recovered_at(
-                    checks,
-                    result.series,
-                    result.probes,
-                    removed_at,
-                    end_s,
-                    self.scenario.recovery_consecutive_s,
-                )
-                if checks and removed is not None
-                else None
+        recovered = None
+        if checks and removed is not None:
+            recovered = recovered_at(
+                checks,
+                series,
+                probes,
+                removed,
+                search_end,
+                self.scenario.recovery_consecutive_s,
+                in_flight_until_s=in_flight_until_s,
             )
-            detected = detected_at(result.probes, injected, removed_at, step.detect_dependency)
-            measures.append(RecoveryMeasure(fault=step.name, injected_at_s=round(injected, 3), removed_at_s=round(removed_at, 3),
-                                            detected_at_s=detected, recovered_at_s=recovered))  # fmt: skip
-        return measures
+        removed_at = removed if removed is not None else end_s
+        until = recovered if recovered is not None else max(search_end, removed_at)
+        detection = detect(probes, injected, until, step.detect_dependency, checks, series)
+        restarted = self.journal.first("fault.restarted", step.name)
+        restart_s = restarted.attributes.get("restart_s") if restarted else None
+        return RecoveryMeasure(
+            fault=step.name,
+            injected_at_s=round(injected, 3),
+            removed_at_s=round(removed_at, 3),
+            detected_at_s=None if detection is None else detection.at_s,
+            detected_by=None if detection is None else detection.signal,
+            recovered_at_s=recovered,
+            search_end_s=round(search_end, 3),
+            cut_short_by=later[0][1] if later and recovered is None else None,
+            restart_s=float(restart_s) if isinstance(restart_s, int | float) else None,
+        )
+
+    def _recoveries(self, result: ScenarioResult, end_s: float) -> list[RecoveryMeasure]:
+        measures = (
+            self._measure(step, result.series, result.probes, end_s)
+            for step in self.scenario.faults
+        )
+        return [m for m in measures if m is not None]
 
     def _verdicts(self, result: ScenarioResult) -> list[KpiVerdict]:
         verdicts = evaluate_all([s.kpi for s in self.scenario.kpis], result)
