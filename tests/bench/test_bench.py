@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from reports.hdr import new_histogram
+from reports.model import SLICE_S
 from scenarios.bench.measure import true_latencies
 from scenarios.load import LoadPlan
 
@@ -47,3 +48,5 @@ def test_bench_prints_every_figure_as_json_on_the_last_line() -> None:
     assert figures["co_p99_closed_loop_ms"] * 5 < figures["co_p99_measured_ms"]  # ...hidden here
     assert set(figures["locust_closed_rps_by_users"]) == {"1", "20", "20 again", "100"}
     assert figures["rss_mb_per_worker"] > 10
+    assert figures["recovery_error_s"] is not None, figures["recovery_measured_s"]
+    assert figures["recovery_error_s"] <= SLICE_S  # the resolution recovery is judged at
