@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -19,21 +19,13 @@ from chaosgate.settings import HarnessSettings
 from fixtures.faults import FaultContext
 from fixtures.stack import Stack
 from reports.kpi_eval import evaluate_all
-from reports.model import (
-    KpiVerdict,
-    Phase,
-    ProbeSample,
-    RecoveryMeasure,
-    ScenarioResult,
-    SliceBucket,
-    Status,
-)
-from reports.recovery import detect, recovered_at
+from reports.model import KpiVerdict, Phase, RecoveryMeasure, ScenarioResult, Status
 from scenarios.abort import AbortWatch, Breach
+from scenarios.fault_clock import Times, measure, removed_at
 from scenarios.journal import Journal
 from scenarios.load.run import LoadOutcome, LoadRun
 from scenarios.probes import Probes
-from scenarios.schema import FaultStep, Scenario
+from scenarios.schema import Scenario
 
 START_LEAD_S = 0.0  # the load engine itself starts its schedule once its users are spawned
 
@@ -64,7 +56,7 @@ class ScenarioRun:
             stack.sut_direct_url, self.t0, timeout_s=min(settings.timeouts.http_s, 2.0)
         )
         self.ctx = FaultContext(stack, settings.timeouts)
-        self.times: dict[str, tuple[float, float | None]] = {}  # fault -> (injected, removed)
+        self.times: Times = {}  # fault -> (injected, removed), see scenarios.fault_clock
         self.breach: Breach | None = None
         self.invalid: str | None = None
         self.offset = 0.0  # scenario time of the load's first second (see _align)
@@ -86,9 +78,11 @@ class ScenarioRun:
         self.load.latest_second()
         series, probes = self.load.collector.series(), self.probes.snapshot()
         end = self.journal.now_s() - 1  # the newest slices may still have requests in flight
+        events = self.journal.events()
         for step in self.scenario.faults:
-            measure = self._measure(step, series, probes, end)
-            if measure is None or measure.recovered_at_s is None:
+            found = measure(self.scenario, step, self.times, events, series, probes, end,
+                            detecting=False)  # fmt: skip
+            if found is None or found.recovered_at_s is None:
                 return False
         self.journal.add("note", message="every fault recovered: ending the load early")
         return True
@@ -117,7 +111,7 @@ class ScenarioRun:
                 self._wait_until(self.offset + step.end_s)
             undo_issued = self.journal.now_s()
             faults.pop_all().close()
-            removed = self._removed_at(step.name, injected, undo_issued)
+            removed = removed_at(self.journal.events(), step.name, injected, undo_issued)
             self.times[step.name] = (injected, removed)
         early = (
             self._all_recovered if self.scenario.faults and self.scenario.end_on_recovery else None
@@ -200,68 +194,10 @@ class ScenarioRun:
         result.status, result.invalid_reason = status, self.invalid
         return result
 
-    def _removed_at(self, name: str, injected: float, undo_issued: float | None) -> float | None:
-        """The fault's own `fault.remove` (journaled as its undo is issued: for `restart` the
-        start command, for flapping the last switch-off); else when the runner began undoing it."""
-        removals = [
-            e.t_s
-            for e in self.journal.events()
-            if e.kind == "fault.remove" and e.target == name and e.t_s >= round(injected, 3)
-        ]
-        return max(removals) if removals else undo_issued
-
-    def _measure(
-        self,
-        step: FaultStep,
-        series: Sequence[SliceBucket],
-        probes: Sequence[ProbeSample],
-        end_s: float,
-        in_flight_until_s: float | None = None,
-    ) -> RecoveryMeasure | None:
-        """One fault's clock. The search for recovery ends at the next fault's injection."""
-        if step.name not in self.times:
-            return None
-        injected, removed = self.times[step.name]
-        if removed is None:  # undone while unwinding (an abort): its own journal says when
-            removed = self._removed_at(step.name, injected, None)
-        later = sorted(
-            (self.times[s.name][0], s.name)
-            for s in self.scenario.faults
-            if s.name in self.times and self.times[s.name][0] > injected
-        )
-        search_end = min(later[0][0], end_s) if later else end_s
-        checks = self.scenario.steady_checks()
-        recovered = None
-        if checks and removed is not None:
-            recovered = recovered_at(
-                checks,
-                series,
-                probes,
-                removed,
-                search_end,
-                self.scenario.recovery_consecutive_s,
-                in_flight_until_s=in_flight_until_s,
-            )
-        removed_at = removed if removed is not None else end_s
-        until = recovered if recovered is not None else max(search_end, removed_at)
-        detection = detect(probes, injected, until, step.detect_dependency, checks, series)
-        restarted = self.journal.first("fault.restarted", step.name)
-        restart_s = restarted.attributes.get("restart_s") if restarted else None
-        return RecoveryMeasure(
-            fault=step.name,
-            injected_at_s=round(injected, 3),
-            removed_at_s=round(removed_at, 3),
-            detected_at_s=None if detection is None else detection.at_s,
-            detected_by=None if detection is None else detection.signal,
-            recovered_at_s=recovered,
-            search_end_s=round(search_end, 3),
-            cut_short_by=later[0][1] if later and recovered is None else None,
-            restart_s=float(restart_s) if isinstance(restart_s, int | float) else None,
-        )
-
     def _recoveries(self, result: ScenarioResult, end_s: float) -> list[RecoveryMeasure]:
+        events = self.journal.events()
         measures = (
-            self._measure(step, result.series, result.probes, end_s)
+            measure(self.scenario, step, self.times, events, result.series, result.probes, end_s)
             for step in self.scenario.faults
         )
         return [m for m in measures if m is not None]

@@ -15,11 +15,11 @@ from fixtures.faults.process import Kill, Restart
 from fixtures.stack import Stack
 from reports import hdr
 from reports.kpi_parse import parse_kpi
-from reports.model import SLICE_S, ProbeSample, SliceBucket
+from reports.model import SLICE_S, Event, ProbeSample, SliceBucket
 from reports.recovery import detect, recovered_at
+from scenarios.fault_clock import Times, measure, removed_at
 from scenarios.journal import Journal
 from scenarios.loader import load_scenario
-from scenarios.runner import ScenarioRun
 
 pytestmark = pytest.mark.unit
 
@@ -127,23 +127,30 @@ kpis:
 """
 
 
-def _run(tmp_path: Path, times: dict[str, tuple[float, float | None]]) -> ScenarioRun:
+def test_a_measure_cut_short_by_the_next_injection_says_so(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(SCENARIO)
-    run = object.__new__(ScenarioRun)  # only the judging half: no stack, no load
-    run.scenario, run.times, run.journal = load_scenario(path), times, Journal(time.time())
-    return run
-
-
-def test_a_measure_cut_short_by_the_next_injection_says_so(tmp_path: Path) -> None:
-    run = _run(tmp_path, {"first": (8.0, 10.0), "second": (14.0, 18.0)})
-    sick_until_first_heals = series(40.0, sick_until_s=19.0)
-    first = run._measure(run.scenario.faults[0], sick_until_first_heals, [], 40.0)
+    scenario = load_scenario(path)
+    times: Times = {"first": (8.0, 10.0), "second": (14.0, 18.0)}
+    first = measure(scenario, scenario.faults[0], times, [], series(40.0, 19.0), [], 40.0)
     assert first is not None
     assert (first.recovered_at_s, first.search_end_s, first.cut_short_by) == (None, 14.0, "second")
-    healed = run._measure(run.scenario.faults[0], series(40.0, sick_until_s=10.5), [], 40.0)
+    healed = measure(scenario, scenario.faults[0], times, [], series(40.0, 10.5), [], 40.0)
     assert healed is not None
     assert (healed.recovered_at_s, healed.cut_short_by) == (10.5, None)  # 10.5 + 3 s < 14
+    assert (
+        healed.detected_by == "steady: error_rate(GET /api/items) < 5%"
+    )  # a `down` with no probes
+
+
+def test_removal_is_the_faults_own_last_remove_event_else_the_undo() -> None:
+    events = [
+        Event(t_s=8.0, kind="fault.inject", target="f"),
+        Event(t_s=8.1, kind="fault.remove", target="f"),  # restart: the start command
+        Event(t_s=9.0, kind="fault.remove", target="other"),
+    ]
+    assert removed_at(events, "f", 8.0, 12.0) == 8.1
+    assert removed_at(events, "f", 8.5, 12.0) == 12.0  # an earlier run of it does not count
 
 
 class FakeControl:
