@@ -72,7 +72,8 @@ class ScenarioRun:
             time.sleep(min(poll, t_s - now))
 
     def _all_recovered(self) -> bool:
-        """Live: has every fault been followed by K healthy seconds? (ends the run early)"""
+        """Live: has every fault been followed by K healthy seconds, or had its search closed by
+        the next fault's injection? (ends the run early)"""
         if not self.scenario.steady_checks():
             return False
         self.load.latest_second()
@@ -82,9 +83,9 @@ class ScenarioRun:
         for step in self.scenario.faults:
             found = measure(self.scenario, step, self.times, events, series, probes, end,
                             detecting=False)  # fmt: skip
-            if found is None or found.recovered_at_s is None:
+            if found is None or (found.recovered_at_s is None and found.cut_short_by is None):
                 return False
-        self.journal.add("note", message="every fault recovered: ending the load early")
+        self.journal.add("note", message="every fault's recovery settled: ending the load early")
         return True
 
     def _check_breach(self) -> None:
