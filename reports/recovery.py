@@ -89,7 +89,9 @@ def recovered_at(
     buckets, samples = _by_slice(series, probes)
     run_start: int | None = None
     seen: set[int] = set()  # checks seen holding in the current run
-    for index in range(slice_of(removed_at_s), math.floor(until / SLICE_S + 1e-9)):
+    data_end = max([*buckets, *samples], default=-1) + 1  # slices past the data: not judged
+    stop = data_end if math.isinf(until) else min(math.floor(until / SLICE_S + 1e-9), data_end)
+    for index in range(slice_of(removed_at_s), stop):
         states = [check_state(c, buckets[index], samples[index], SLICE_S) for c in checks]
         if any(state is False for state in states):
             run_start = None
