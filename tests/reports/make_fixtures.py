@@ -223,7 +223,9 @@ def _latency_scenario(rng: random.Random, shape: Shape, recovered_s: float) -> S
                 injected_at_s=BASELINE_END,
                 removed_at_s=FAULT_END,
                 detected_at_s=BASELINE_END + 3.0,
+                detected_by="breaker.postgres",
                 recovered_at_s=recovered_s,
+                search_end_s=END,
             )
         ],
         kpis=kpis,
@@ -293,7 +295,10 @@ def _ws_scenario(rng: random.Random, lost: int) -> ScenarioResult:
                 injected_at_s=10,
                 removed_at_s=14,
                 detected_at_s=10.2,
+                detected_by="ready",
                 recovered_at_s=16.5,
+                search_end_s=30,
+                restart_s=1.8,
             )
         ],
         kpis=[kpi],
