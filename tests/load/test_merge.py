@@ -123,3 +123,18 @@ def test_hgrm_export_has_the_percentiles_in_ms(tmp_path: Path) -> None:
     values = [float(r[0]) for r in rows]
     assert values == sorted(values)
     assert values[0] == pytest.approx(1.0, rel=0.001)
+
+
+def test_sends_are_bucketed_by_intended_time_in_quarter_seconds(tmp_path: Path) -> None:
+    records = tmp_path / "records.jsonl"
+    recorder = Recorder(T0, tolerance_ms=10, worker=0)
+    for offset in (0.1, 0.3, 0.9, 1.2):  # started late: the slice is the intended one
+        recorder.record("GET /x", T0 + offset, T0 + offset + 0.5, 0.002)
+    records.write_text(json.dumps(recorder.flush()) + "\n")
+    collector = Collector(records)
+    collector.poll()
+    assert [(b.slice, b.start_s, b.mid_s) for b in collector.series()] == [
+        (0, 0.0, 0.125), (1, 0.25, 0.375), (3, 0.75, 0.875), (4, 1.0, 1.125),
+    ]  # fmt: skip
+    assert collector.seconds() == [0, 1]
+    assert (collector.view(0).count, collector.view(1).count) == (3, 1)  # live view per second
