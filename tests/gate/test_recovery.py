@@ -11,6 +11,7 @@ from typing import Any, cast
 import pytest
 
 from fixtures.faults.base import FaultContext
+from fixtures.faults.latency import Latency
 from fixtures.faults.process import Kill, Restart
 from fixtures.stack import Stack
 from reports import hdr
@@ -206,3 +207,28 @@ def test_restart_kill_is_the_injection_and_the_start_command_the_removal() -> No
     # old code journaled no fault.remove at all: the runner stamped the end of the window
     assert at["fault.remove"] - at["fault.inject"] < 0.1
     assert at["fault.restarted"] - at["fault.remove"] >= 0.29
+
+
+class SlowToxiproxy:
+    """Toxiproxy whose toxic removal takes 0.3 s (a loaded machine)."""
+
+    def add_toxic(self, proxy: str, type: str, **_: Any) -> str:
+        return f"{type}_downstream"
+
+    def toxics(self, proxy: str) -> list[Any]:
+        return [type("Toxic", (), {"name": "latency_downstream"})()]
+
+    def remove_toxic(self, proxy: str, name: str) -> None:
+        time.sleep(0.3)
+
+
+def test_a_toxic_is_removed_when_its_removal_is_issued() -> None:
+    journal = Journal(time.time())
+    stack = Stack(backend=cast(Any, None), toxiproxy=cast(Any, SlowToxiproxy()), sut_url="",
+                  sut_direct_url="", proxies={"redis": cast(Any, None)})  # fmt: skip
+    fault = Latency(target="redis", latency_ms=100, toxicity=0.5)  # < 1: no probe
+    with fault.active(FaultContext(stack, note=journal.sink("f"))):
+        pass
+    removed = next(e.t_s for e in journal.events() if e.kind == "fault.remove")
+    # old code journaled fault.remove after the (0.3 s) removal returned
+    assert journal.now_s() - removed >= 0.29
