@@ -14,8 +14,8 @@ The search stops at `end_s` (the next fault's injection, or the end of the data)
 end after `in_flight_until_s` are not judged yet (requests intended in them may be in flight).
 
 Detection: from injection to the first sign the SUT noticed. Its own signals first (not ready,
-the dependency's breaker not closed); otherwise the first slice in which a steady-state check
-breaks. `Detection.signal` says which.
+the dependency's breaker not closed); otherwise the start of the first slice wholly after the
+injection in which a steady-state check breaks. `Detection.signal` says which.
 """
 
 from __future__ import annotations
@@ -130,12 +130,11 @@ def _first_breach(
     until_s: float,
 ) -> Detection | None:
     buckets, samples = _by_slice(series, probes)
-    for index in range(slice_of(injected_at_s), math.ceil(until_s / SLICE_S - 1e-9)):
+    first = math.ceil(injected_at_s / SLICE_S - 1e-9)  # wholly after: no sends from before
+    for index in range(first, math.ceil(until_s / SLICE_S - 1e-9)):
         for check in checks:
             if check_state(check, buckets[index], samples[index], SLICE_S) is False:
-                return Detection(
-                    round(max(index * SLICE_S, injected_at_s), 3), f"steady: {check.text}"
-                )
+                return Detection(round(index * SLICE_S, 3), f"steady: {check.text}")
     return None
 
 

@@ -80,6 +80,6 @@ def measure(
         detected_by=None if found is None else found.signal,
         recovered_at_s=recovered,
         search_end_s=round(search_end, 3),
-        cut_short_by=later[0][1] if later and recovered is None else None,
+        cut_short_by=later[0][1] if later and later[0][0] <= end_s and recovered is None else None,
         restart_s=float(restart_s) if isinstance(restart_s, int | float) else None,
     )

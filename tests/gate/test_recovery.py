@@ -110,6 +110,9 @@ def test_detection_falls_back_to_the_first_broken_steady_check() -> None:
     assert found is not None
     assert (found.at_s, found.signal) == (13.2, "breaker.postgres")
     assert detect([], 10.0, 12.0, None, ERRORS, data) is None
+    # a slice holding the injection has sends from before it: detection starts after it
+    data[40] = bucket(40, ok=False)  # 10.0-10.25
+    assert detect([], 10.1, 12.0, None, ERRORS, data) is None
 
 
 SCENARIO = """\
@@ -139,9 +142,12 @@ def test_a_measure_cut_short_by_the_next_injection_says_so(tmp_path: Path) -> No
     healed = measure(scenario, scenario.faults[0], times, [], series(40.0, 10.5), [], 40.0)
     assert healed is not None
     assert (healed.recovered_at_s, healed.cut_short_by) == (10.5, None)  # 10.5 + 3 s < 14
-    assert (
-        healed.detected_by == "steady: error_rate(GET /api/items) < 5%"
-    )  # a `down` with no probes
+    # a `down` with no probes: detected by the first broken steady check
+    assert healed.detected_by == "steady: error_rate(GET /api/items) < 5%"
+    # live, before the data reaches the next injection: not cut (yet), just not recovered
+    live = measure(scenario, scenario.faults[0], times, [], series(13.0, 19.0), [], 13.0)
+    assert live is not None
+    assert (live.recovered_at_s, live.cut_short_by) == (None, None)
 
 
 def test_removal_is_the_faults_own_last_remove_event_else_the_undo() -> None:
