@@ -16,7 +16,7 @@ import jinja2
 from markupsafe import Markup
 
 from reports import hdr, plot_hdr, plots, view
-from reports.model import RunResult, ScenarioResult, SecondBucket
+from reports.model import RunResult, ScenarioResult, SliceBucket
 
 TEMPLATES = Path(__file__).parent
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -40,7 +40,7 @@ class EndpointRow:
 
 
 def endpoint_rows(scenario: ScenarioResult) -> list[EndpointRow]:
-    groups: dict[str, list[SecondBucket]] = defaultdict(list)
+    groups: dict[str, list[SliceBucket]] = defaultdict(list)
     for bucket in scenario.series:
         groups[bucket.name].append(bucket)
     rows = []

@@ -21,7 +21,7 @@ from reports.kpi_functions import (
 )
 from reports.kpi_functions import matches as _matches
 from reports.kpi_parse import Kpi
-from reports.model import KpiStatus, KpiVerdict, Phase, ProbeSample, ScenarioResult, SecondBucket
+from reports.model import KpiStatus, KpiVerdict, Phase, ProbeSample, ScenarioResult, SliceBucket
 
 __all__ = [
     "evaluate",
@@ -63,7 +63,7 @@ def _probe_values(samples: Iterable[ProbeSample]) -> list[float]:
 def _inputs(
     kpi: Kpi,
     *,
-    buckets: Sequence[SecondBucket] = (),
+    buckets: Sequence[SliceBucket] = (),
     values: Sequence[float] | None = None,
     seconds: float = 0.0,
     result: ScenarioResult | None = None,
@@ -71,12 +71,12 @@ def _inputs(
     return Inputs(kpi.argument, kpi.comparator, kpi.threshold, buckets, values, seconds, result)
 
 
-def _measure_buckets(kpi: Kpi, buckets: Sequence[SecondBucket], seconds: float) -> Measurement:
+def _measure_buckets(kpi: Kpi, buckets: Sequence[SliceBucket], seconds: float) -> Measurement:
     chosen = [b for b in buckets if _matches(kpi.entry, kpi.argument, b.name)]
     return kpi.entry.measure(_inputs(kpi, buckets=chosen, seconds=seconds))
 
 
-def measure_buckets(kpi: Kpi, buckets: Sequence[SecondBucket], seconds: float) -> float | None:
+def measure_buckets(kpi: Kpi, buckets: Sequence[SliceBucket], seconds: float) -> float | None:
     """The KPI's point value over already-selected buckets (None: nothing to measure)."""
     return _measure_buckets(kpi, buckets, seconds).value
 
@@ -101,7 +101,7 @@ def _reads_probes(kpi: Kpi, bucket_names: set[str], probe_names: set[str]) -> bo
 
 def slice_holds(
     kpi: Kpi,
-    buckets: Sequence[SecondBucket],
+    buckets: Sequence[SliceBucket],
     probes: Sequence[ProbeSample],
     slice_s: float = 1.0,
 ) -> bool:

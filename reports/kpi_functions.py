@@ -27,7 +27,7 @@ from typing import Literal
 from hdrh.histogram import HdrHistogram
 
 from reports import hdr
-from reports.model import ScenarioResult, SecondBucket, WebSocketSummary
+from reports.model import ScenarioResult, SliceBucket, WebSocketSummary
 
 Unit = Literal["ms", "s", "%", "count"]
 ArgumentKind = Literal["request", "probe-or-request", "fault", "websocket"]
@@ -48,7 +48,7 @@ class Inputs:
     argument: str
     comparator: str = "<"
     threshold: float = 0.0
-    buckets: Sequence[SecondBucket] = ()
+    buckets: Sequence[SliceBucket] = ()
     values: Sequence[float] | None = None
     seconds: float = 0.0
     result: ScenarioResult | None = None
@@ -142,7 +142,7 @@ def _one(_comparator: str, _threshold: float) -> int:
 
 
 # -- measurements ---------------------------------------------------------------------------
-def _count(buckets: Sequence[SecondBucket]) -> int:
+def _count(buckets: Sequence[SliceBucket]) -> int:
     return sum(b.count for b in buckets)
 
 

@@ -1,19 +1,24 @@
 """The versioned result of a run: the one source of truth that KPI checks and reports read.
 
-Times inside a scenario are seconds from the scenario's `t0` (a Unix time), so per-second
-buckets, phases and events line up without clock arithmetic. Latency histograms are
-per request name per 1-second bucket, HDR-encoded (see `reports.hdr`), in microseconds.
+Times inside a scenario are seconds from the scenario's `t0` (a Unix time), so slices,
+phases and events line up without clock arithmetic. Latency histograms are per request name
+per slice of INTENDED send time (`SLICE_S` long), HDR-encoded (see `reports.hdr`), in
+microseconds. Slices finer than a second let recovery resolve to ±`SLICE_S`.
 `RunResult.model_json_schema()` is published as `reports/result.schema.json`.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SchemaVersion = Literal["chaosgate.result/1"]
-SCHEMA_VERSION: SchemaVersion = "chaosgate.result/1"
+SchemaVersion = Literal["chaosgate.result/2"]
+SCHEMA_VERSION: SchemaVersion = "chaosgate.result/2"
+
+SLICE_S = 0.25  # width of one bucket of intended send time; one second holds SLICES_PER_S
+SLICES_PER_S = round(1 / SLICE_S)
 
 Status = Literal["pass", "fail", "invalid"]
 KpiStatus = Literal["pass", "fail", "insufficient"]
@@ -62,10 +67,11 @@ class Event(_Model):
     attributes: dict[str, AttributeValue] = Field(default_factory=dict)
 
 
-class SecondBucket(_Model):
-    """Everything one request name did during one second of the scenario."""
+class SliceBucket(_Model):
+    """Everything one request name did in one slice: the requests INTENDED to be sent in
+    [slice * SLICE_S, (slice + 1) * SLICE_S) of the scenario clock."""
 
-    second: int = Field(ge=0)
+    slice: int = Field(ge=0, description=f"index; the slice spans [slice, slice + 1) x {SLICE_S} s")
     name: str = Field(description='request name, e.g. "GET /api/dashboard/performance"')
     count: int = Field(ge=0, description="requests completed (successes and errors)")
     errors: int = Field(ge=0)
@@ -73,9 +79,22 @@ class SecondBucket(_Model):
     histogram: str = Field(description="HDR, microseconds, latency from the intended start")
 
     @property
+    def start_s(self) -> float:
+        return self.slice * SLICE_S
+
+    @property
     def mid_s(self) -> float:
-        """The bucket's middle (scenario seconds): what decides the window it belongs to."""
-        return self.second + 0.5
+        """Windows select slices by their middle: a slice belongs to [start, end) if this is in it."""
+        return (self.slice + 0.5) * SLICE_S
+
+    @property
+    def end_s(self) -> float:
+        return (self.slice + 1) * SLICE_S
+
+
+def slice_of(t_s: float) -> int:
+    """The slice a scenario time falls in (times before 0 fall in slice 0)."""
+    return max(math.floor(t_s / SLICE_S), 0)
 
 
 class ProbeSample(_Model):
@@ -152,11 +171,26 @@ class WebSocketSummary(_Model):
 
 
 class RecoveryMeasure(_Model):
+    """One fault's clock: injected (the inject command issued), removed (the undo issued; for
+    `restart` the start command), detected, recovered (start of the first healthy run)."""
+
     fault: str
     injected_at_s: float
     removed_at_s: float
     detected_at_s: float | None = None
+    detected_by: str | None = Field(
+        None, description='the signal: "ready", "breaker.<dep>" or "steady: <check>"'
+    )
     recovered_at_s: float | None = None
+    search_end_s: float | None = Field(
+        None, description="where the search for recovery stopped (next injection or run end)"
+    )
+    cut_short_by: str | None = Field(
+        None, description="the fault whose injection ended the search before recovery was seen"
+    )
+    restart_s: float | None = Field(
+        None, description="process faults: the restart's own duration, start command to ready"
+    )
 
     @property
     def recovery_s(self) -> float | None:
@@ -209,7 +243,7 @@ class ScenarioResult(_Model):
     duration_s: float
     phases: list[Phase] = Field(default_factory=list)
     events: list[Event] = Field(default_factory=list)
-    series: list[SecondBucket] = Field(default_factory=list)
+    series: list[SliceBucket] = Field(default_factory=list)
     probes: list[ProbeSample] = Field(default_factory=list)
     generator: GeneratorHealth | None = None
     websocket: WebSocketSummary | None = None

@@ -27,7 +27,7 @@ def distribution_svg(scenario: ScenarioResult) -> str | None:
     groups: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
     for bucket in scenario.series:
         groups[bucket.name][0].append(bucket.histogram)
-        if baseline and baseline.start_s <= bucket.second < baseline.end_s:
+        if baseline and baseline.start_s <= bucket.mid_s < baseline.end_s:
             groups[bucket.name][1].append(bucket.histogram)
     if not groups:
         return None

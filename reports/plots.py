@@ -11,7 +11,7 @@ from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 
 from reports import hdr
-from reports.model import KpiVerdict, ScenarioResult
+from reports.model import KpiVerdict, ScenarioResult, SliceBucket
 from reports.plot_style import LEGEND_RIGHT, PLAIN, RC, to_svg
 
 PERCENTILE_STYLE = {50.0: ("p50", "#1f5fa8"), 95.0: ("p95", "#e08a1e"), 99.0: ("p99", "#b8322e")}
@@ -22,16 +22,22 @@ MARKER = {"fault.inject": "#d13b3b", "fault.remove": "#2e9d4f"}
 def _per_second(
     scenario: ScenarioResult,
 ) -> dict[str, dict[int, tuple[int, int, dict[float, float]]]]:
-    """name -> second -> (count, errors, {percentile: ms}) read from each bucket's histogram."""
-    table: dict[str, dict[int, tuple[int, int, dict[float, float]]]] = defaultdict(dict)
+    """name -> second -> (count, errors, {percentile: ms}): each second's slices merged (a plot
+    per slice would be noise at a few requests per slice)."""
+    grouped: dict[str, dict[int, list[SliceBucket]]] = defaultdict(lambda: defaultdict(list))
     for bucket in scenario.series:
-        histogram = hdr.decode(bucket.histogram)
-        points = {}
-        if histogram.get_total_count():
-            # one pass over the counts for all three (hdrh's per-percentile call scans each time)
-            values = histogram.get_percentile_to_value_dict(list(PERCENTILE_STYLE))
-            points = {p: v / 1000 for p, v in values.items()}
-        table[bucket.name][bucket.second] = (bucket.count, bucket.errors, points)
+        grouped[bucket.name][math.floor(bucket.start_s)].append(bucket)
+    table: dict[str, dict[int, tuple[int, int, dict[float, float]]]] = defaultdict(dict)
+    for name, seconds in grouped.items():
+        for second, buckets in seconds.items():
+            histogram = hdr.merge(b.histogram for b in buckets)
+            points = {}
+            if histogram.get_total_count():
+                # one pass over the counts for all three (hdrh's per-percentile call scans each time)
+                values = histogram.get_percentile_to_value_dict(list(PERCENTILE_STYLE))
+                points = {p: v / 1000 for p, v in values.items()}
+            count, errors = sum(b.count for b in buckets), sum(b.errors for b in buckets)
+            table[name][second] = (count, errors, points)
     return dict(sorted(table.items()))
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from reports.kpi_eval import slice_holds, window_spans
-from reports.model import Phase, ProbeSample, SecondBucket
+from reports.model import Phase, ProbeSample, SliceBucket
 from scenarios.schema import KpiSpec
 
 
@@ -40,7 +40,7 @@ class AbortWatch:
         return bool(self.watched)
 
     def check(
-        self, series: Sequence[SecondBucket], probes: Sequence[ProbeSample], complete_until: int
+        self, series: Sequence[SliceBucket], probes: Sequence[ProbeSample], complete_until: int
     ) -> Breach | None:
         """Look at seconds [checked, complete_until); return the first breach whose grace ran out."""
         watched = self.watched

@@ -68,8 +68,13 @@ def verdict_table(result: RunResult) -> Table:
             table.add_row(scenario.name, kpi.expression, measured, f"{kpi.comparator} {kpi.threshold:g} {kpi.unit}",
                           f"[{colour}]{word}[/]")  # fmt: skip
         for measure in scenario.recoveries:
-            recovery = "never" if measure.recovery_s is None else f"{measure.recovery_s:.1f} s"
-            detect = "never" if measure.detect_s is None else f"{measure.detect_s:.1f} s"
+            recovery = "never" if measure.recovery_s is None else f"{measure.recovery_s:.2f} s"
+            if measure.recovery_s is None and measure.cut_short_by:
+                recovery = f"not before {measure.cut_short_by} was injected"
+            detect = "never" if measure.detect_s is None else f"{measure.detect_s:.2f} s"
+            detect += f" by {measure.detected_by}" if measure.detected_by else ""
+            if measure.restart_s is not None:
+                recovery += f" (restart itself {measure.restart_s:.2f} s)"
             table.add_row(
                 scenario.name,
                 f"[dim]{measure.fault}: detected {detect}, recovered {recovery}[/]",

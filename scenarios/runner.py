@@ -20,8 +20,8 @@ from fixtures.faults import FaultContext
 from fixtures.stack import Stack
 from reports.kpi_eval import evaluate_all
 from reports.model import KpiVerdict, Phase, RecoveryMeasure, ScenarioResult, Status
-from reports.recovery import detected_at, recovered_at
 from scenarios.abort import AbortWatch, Breach
+from scenarios.fault_clock import Times, measure, removed_at
 from scenarios.journal import Journal
 from scenarios.load.run import LoadOutcome, LoadRun
 from scenarios.probes import Probes
@@ -56,7 +56,7 @@ class ScenarioRun:
             stack.sut_direct_url, self.t0, timeout_s=min(settings.timeouts.http_s, 2.0)
         )
         self.ctx = FaultContext(stack, settings.timeouts)
-        self.times: dict[str, tuple[float, float | None]] = {}  # fault -> (injected, removed)
+        self.times: Times = {}  # fault -> (injected, removed), see scenarios.fault_clock
         self.breach: Breach | None = None
         self.invalid: str | None = None
         self.offset = 0.0  # scenario time of the load's first second (see _align)
@@ -72,19 +72,20 @@ class ScenarioRun:
             time.sleep(min(poll, t_s - now))
 
     def _all_recovered(self) -> bool:
-        """Live: has every fault been followed by K healthy seconds? (ends the run early)"""
-        checks = self.scenario.steady_checks()
-        if not checks:
+        """Live: has every fault been followed by K healthy seconds, or had its search closed by
+        the next fault's injection? (ends the run early)"""
+        if not self.scenario.steady_checks():
             return False
         self.load.latest_second()
         series, probes = self.load.collector.series(), self.probes.snapshot()
-        end = self.journal.now_s() - 1  # the current second is not complete
-        for injected_removed in self.times.values():
-            removed = injected_removed[1]
-            k = self.scenario.recovery_consecutive_s
-            if removed is None or recovered_at(checks, series, probes, removed, end, k) is None:
+        end = self.journal.now_s() - 1  # the newest slices may still have requests in flight
+        events = self.journal.events()
+        for step in self.scenario.faults:
+            found = measure(self.scenario, step, self.times, events, series, probes, end,
+                            detecting=False)  # fmt: skip
+            if found is None or (found.recovered_at_s is None and found.cut_short_by is None):
                 return False
-        self.journal.add("note", message="every fault recovered: ending the load early")
+        self.journal.add("note", message="every fault's recovery settled: ending the load early")
         return True
 
     def _check_breach(self) -> None:
@@ -104,13 +105,15 @@ class ScenarioRun:
                 self.stack, self.settings.timeouts, self.journal.sink(step.name), self.ctx.stop
             )
             with ExitStack() as one:
-                injected = self.journal.now_s()
+                injected = self.journal.now_s()  # the inject command is issued next
                 self.times[step.name] = (injected, None)
                 one.enter_context(fault.active(ctx))
                 faults.callback(one.pop_all().close)  # so an abort below still undoes it
                 self._wait_until(self.offset + step.end_s)
+            undo_issued = self.journal.now_s()
             faults.pop_all().close()
-            self.times[step.name] = (injected, self.journal.now_s())
+            removed = removed_at(self.journal.events(), step.name, injected, undo_issued)
+            self.times[step.name] = (injected, removed)
         early = (
             self._all_recovered if self.scenario.faults and self.scenario.end_on_recovery else None
         )
@@ -167,7 +170,7 @@ class ScenarioRun:
 
     # -- judging --------------------------------------------------------------------------
     def _judge(self, outcome: LoadOutcome) -> ScenarioResult:
-        end_s = max([self.journal.now_s(), *(b.second + 1.0 for b in outcome.series)])
+        end_s = max([self.journal.now_s(), *(b.end_s for b in outcome.series)])
         phases = _stretch(self.phases, end_s, self.breach)
         result = ScenarioResult(
             name=self.scenario.name,
@@ -199,29 +202,12 @@ class ScenarioRun:
         return result
 
     def _recoveries(self, result: ScenarioResult, end_s: float) -> list[RecoveryMeasure]:
-        measures = []
-        checks = self.scenario.steady_checks()
-        for step in self.scenario.faults:
-            if step.name not in self.times:
-                continue
-            injected, removed = self.times[step.name]
-            removed_at = removed if removed is not None else end_s
-            recovered = (
-                recovered_at(
-                    checks,
-                    result.series,
-                    result.probes,
-                    removed_at,
-                    end_s,
-                    self.scenario.recovery_consecutive_s,
-                )
-                if checks and removed is not None
-                else None
-            )
-            detected = detected_at(result.probes, injected, removed_at, step.detect_dependency)
-            measures.append(RecoveryMeasure(fault=step.name, injected_at_s=round(injected, 3), removed_at_s=round(removed_at, 3),
-                                            detected_at_s=detected, recovered_at_s=recovered))  # fmt: skip
-        return measures
+        events = self.journal.events()
+        measures = (
+            measure(self.scenario, step, self.times, events, result.series, result.probes, end_s)
+            for step in self.scenario.faults
+        )
+        return [m for m in measures if m is not None]
 
     def _verdicts(self, result: ScenarioResult) -> list[KpiVerdict]:
         verdicts = evaluate_all([s.kpi for s in self.scenario.kpis], result)

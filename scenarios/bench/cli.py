@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scenarios.bench import measure, tools
+from scenarios.bench.recovery import TRUTHS_S, recovery_accuracy
 
 FIDELITY_DELAY_MS = 100.0
 SAME_RATE_RPS = 1000.0
@@ -84,6 +85,14 @@ def run_bench(duration_s: float, workdir: Path, say: Any) -> dict[str, Any]:
     figures["co_p99_true_ms"] = round(co.true_p99_ms, 1)
     figures["co_p99_closed_loop_ms"] = round(co.closed_loop_p99_ms, 1)
     figures["co_p99_error_pct"] = round(co.error_pct, 2)
+    truths = " / ".join(f"{x:g}" for x in TRUTHS_S)
+    say(f"recovery accuracy: outages that heal {truths} s after removal ...")
+    with tools.trivial_server(workdir, prefer_nginx=False) as (url, _):
+        accuracy = recovery_accuracy(url, workdir / "recovery")
+    figures["recovery_truths_s"] = list(TRUTHS_S)
+    figures["recovery_measured_s"] = accuracy.measured_s
+    recovery_error = accuracy.error_s
+    figures["recovery_error_s"] = None if recovery_error is None else round(recovery_error, 3)
     return figures
 
 
@@ -127,6 +136,8 @@ KEYS = [
     ("co_p99_measured_ms", "1 s stall: measured p99 ms"),
     ("co_p99_closed_loop_ms", "1 s stall: closed-loop p99 ms (2 users, from real start)"),
     ("co_p99_error_pct", "CO p99 error % (target <= 5)"),
+    ("recovery_measured_s", f"recovery measured for outages healing {TRUTHS_S} s after removal"),
+    ("recovery_error_s", "recovery error s, max |measured - truth| (target <= 0.25)"),
     ("rss_mb_per_worker", "RSS MB per worker"),
     ("load_avg_1m", "machine load average at start"),
 ]
@@ -138,7 +149,8 @@ KEYS = [
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the raw records and logs in this directory.")  # fmt: skip
 def bench(as_json: bool, duration_s: float, keep: Path | None) -> None:
-    """Measure the load engine: throughput vs Locust/k6/wrk, fidelity, coordinated omission, memory."""
+    """Measure the load engine: throughput vs Locust/k6/wrk, fidelity, coordinated omission,
+    recovery accuracy, memory."""
     console = Console(stderr=True)
     workdir = Path(tempfile.mkdtemp(prefix="chaosgate-bench-"))
     try:

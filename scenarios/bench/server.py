@@ -3,6 +3,8 @@
 `python -m scenarios.bench.server --port P [--delay-ms D]`: every request answers 200 "ok"
 after D ms. `GET /_count` answers `{"count": n, "held_p50_ms": m}` (requests served, median hold). `GET /_stall?ms=N` makes every response (pending or new) wait until N ms from now
 and answers `{"start": t, "end": t}` (Unix times), so a test knows the true stall window.
+`GET /_fail?ms=N` makes every request that ARRIVES in the next N ms answer 503 at once, and
+answers `{"start": t, "end": t}`: a known-truth outage whose healing moment is exact.
 uvloop + a raw asyncio Protocol: no framework, so the server is never the bottleneck we measure.
 """
 
@@ -17,6 +19,9 @@ from urllib.parse import parse_qs, urlsplit
 import uvloop
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+FAIL = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nfail"
+)
 
 
 def _json(value: object) -> bytes:
@@ -29,6 +34,7 @@ class State:
     def __init__(self, delay_s: float) -> None:
         self.delay_s = delay_s
         self.stall_until = 0.0
+        self.fail_until = 0.0
         self.served = 0  # requests answered, control requests excluded
         self.held: list[float] = []  # how long each response was really held (s), bounded
 
@@ -65,12 +71,18 @@ class Http(asyncio.Protocol):
             ms = float(parse_qs(urlsplit(target).query).get("ms", ["1000"])[0])
             self.state.stall_until = now + ms / 1000
             self.queue.append((now, _json({"start": now, "end": self.state.stall_until}), None))
+        elif target.startswith("/_fail"):
+            ms = float(parse_qs(urlsplit(target).query).get("ms", ["1000"])[0])
+            self.state.fail_until = now + ms / 1000
+            self.queue.append((now, _json({"start": now, "end": self.state.fail_until}), None))
         elif target.startswith("/_count"):
             held = sorted(self.state.held)
             p50_ms = held[len(held) // 2] * 1000 if held else None
             self.queue.append(
                 (now, _json({"count": self.state.served, "held_p50_ms": p50_ms}), None)
             )
+        elif now < self.state.fail_until:
+            self.queue.append((now, FAIL, None))
         else:
             self.state.served += 1
             self.queue.append((now + self.state.delay_s, OK, now))

@@ -20,7 +20,7 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from reports.hdr import encode, merge, new_histogram
-from reports.model import SecondBucket
+from reports.model import SLICES_PER_S, SliceBucket
 
 
 @dataclass
@@ -34,7 +34,7 @@ class NameStats:
 
 @dataclass
 class SecondView:
-    """The live view of one second: per request name, what happened."""
+    """The live view of one second (its slices added up): per request name, what happened."""
 
     second: int
     names: dict[str, NameStats]
@@ -61,7 +61,7 @@ class Collector:
         self.path = path
         self._offset = 0
         self._partial = b""
-        self._keys: dict[tuple[int, str], _Key] = {}
+        self._keys: dict[tuple[int, str], _Key] = {}  # (slice, name)
         self.service: dict[str, list[str]] = {}
         self.lag_parts: list[str] = []
         self.sent = 0
@@ -99,7 +99,7 @@ class Collector:
             self.errors.append(str(record["message"]))
             return
         for b in record["buckets"]:
-            key = self._keys.setdefault((b["second"], b["name"]), _Key())
+            key = self._keys.setdefault((b["slice"], b["name"]), _Key())
             key.count += b["count"]
             key.errors += b["errors"]
             for kind, n in b["error_kinds"].items():
@@ -154,32 +154,44 @@ class Collector:
             at if oldest is None else min(oldest, at) for at, oldest in self.in_flight.values()
         )
 
+    def slices(self) -> list[int]:
+        return sorted({index for index, _ in self._keys})
+
     def seconds(self) -> list[int]:
-        return sorted({second for second, _ in self._keys})
+        """Whole seconds with at least one slice recorded."""
+        return sorted({index // SLICES_PER_S for index, _ in self._keys})
 
     def view(self, second: int) -> SecondView:
-        names: dict[str, NameStats] = {}
-        for (sec, name), key in self._keys.items():
-            if sec != second:
+        """One second of the live view: its slices merged per name."""
+        counts: dict[str, list[int]] = {}
+        parts: dict[str, list[str]] = {}
+        for (index, name), key in self._keys.items():
+            if index // SLICES_PER_S != second:
                 continue
-            h = merge(key.parts)
+            total = counts.setdefault(name, [0, 0])
+            total[0] += key.count
+            total[1] += key.errors
+            parts.setdefault(name, []).extend(key.parts)
+        names: dict[str, NameStats] = {}
+        for name, (count, errors) in counts.items():
+            h = merge(parts[name])
             names[name] = NameStats(
-                key.count,
-                key.errors,
+                count,
+                errors,
                 h.get_value_at_percentile(50) / 1000,
                 h.get_value_at_percentile(95) / 1000,
                 h.get_value_at_percentile(99) / 1000,
             )
         return SecondView(second, names)
 
-    def series(self) -> list[SecondBucket]:
+    def series(self) -> list[SliceBucket]:
         out = []
-        for (second, name), key in sorted(self._keys.items()):
+        for (index, name), key in sorted(self._keys.items()):
             merged = merge(key.parts)
             key.parts = [encode(merged)]  # keep the merged form, not the deltas
             out.append(
-                SecondBucket(
-                    second=second,
+                SliceBucket(
+                    slice=index,
                     name=name,
                     count=key.count,
                     errors=key.errors,

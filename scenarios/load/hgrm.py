@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from reports.hdr import merge
-from reports.model import SecondBucket
+from reports.model import SliceBucket
 
 US_PER_MS = 1000.0
 
@@ -18,12 +18,17 @@ def slug(name: str) -> str:
 
 
 def write_hgrm(
-    series: Iterable[SecondBucket], out_dir: Path, *, first_s: int = 0, last_s: int | None = None
+    series: Iterable[SliceBucket],
+    out_dir: Path,
+    *,
+    start_s: float = 0.0,
+    end_s: float | None = None,
 ) -> list[Path]:
-    """Write `<name>.hgrm` for each request name over seconds [first_s, last_s]; return the paths."""
+    """Write `<name>.hgrm` for each request name over the slices whose middle is in
+    [start_s, end_s); return the paths."""
     by_name: dict[str, list[str]] = {}
     for bucket in series:
-        if bucket.second >= first_s and (last_s is None or bucket.second <= last_s):
+        if bucket.mid_s >= start_s and (end_s is None or bucket.mid_s < end_s):
             by_name.setdefault(bucket.name, []).append(bucket.histogram)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -1,7 +1,7 @@
 """What a load worker records, and the records it ships to the parent. Pure Python: no Locust.
 
-Latency is recorded from the INTENDED send time, per request name per second of the scenario
-clock (the second the send was intended in), into HDR histograms (µs). The worker ships
+Latency is recorded from the INTENDED send time, per request name per slice of the scenario
+clock (`reports.model.SLICE_S`; the slice the send was intended in), into HDR histograms (µs). The worker ships
 *deltas* (what was recorded since the last flush); the parent adds them up, which is exact.
 
 A send that starts late is the generator's fault ("late") unless it waited for a free user
@@ -22,6 +22,7 @@ import psutil
 from hdrh.histogram import HdrHistogram
 
 from reports.hdr import HIGHEST_US, LOWEST_US, encode, new_histogram
+from reports.model import slice_of
 
 
 def clamp_us(seconds: float) -> int:
@@ -86,8 +87,8 @@ class Recorder:
         self._demand = CpuDemand(self._process)
         self.busy = False  # the last flush interval's demand reached the CPU limit
 
-    def second_of(self, intended: float) -> int:
-        return max(int(intended - self.t0), 0)
+    def slice_of(self, intended: float) -> int:
+        return slice_of(intended - self.t0)
 
     def record_send(self, intended: float, started: float, queued_at: float | None = None) -> None:
         """A scheduled send started; how late it was is the generator's health. `queued_at`:
@@ -110,9 +111,10 @@ class Recorder:
         error: str | None = None,
     ) -> None:
         """A request finished `service_s` after it really started (what a closed loop reports)."""
-        bucket = self._buckets.get((self.second_of(intended), name))
+        key = (self.slice_of(intended), name)
+        bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[(self.second_of(intended), name)] = _Bucket()
+            bucket = self._buckets[key] = _Bucket()
         # from the intended start; a send started early (coalesced timers) counts from its start
         bucket.histogram.record_value(clamp_us(max(started - intended, 0.0) + service_s))
         bucket.count += 1
@@ -159,14 +161,14 @@ class Recorder:
             "at": time.time(),
             "buckets": [
                 {
-                    "second": second,
+                    "slice": index,
                     "name": name,
                     "count": b.count,
                     "errors": b.errors,
                     "error_kinds": b.error_kinds,
                     "histogram": encode(b.histogram),
                 }
-                for (second, name), b in sorted(self._buckets.items())
+                for (index, name), b in sorted(self._buckets.items())
             ],
             "service": {name: encode(h) for name, h in self._service.items()},
             "sent": self._sent,

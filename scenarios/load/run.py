@@ -18,7 +18,7 @@ from chaosgate.errors import GeneratorBehind, RunInvalid
 from chaosgate.settings import load_settings
 from fixtures.local.processes import ManagedProcess, free_port
 from reports.hdr import merge
-from reports.model import GeneratorHealth, SecondBucket, WebSocketSummary
+from reports.model import GeneratorHealth, SliceBucket, WebSocketSummary
 from scenarios.load.collect import Collector, SecondView
 from scenarios.load.hgrm import write_hgrm
 from scenarios.load.plan import LoadPlan
@@ -31,7 +31,7 @@ LATE_SENDS_IGNORED = 2
 
 @dataclass
 class LoadOutcome:
-    series: list[SecondBucket]
+    series: list[SliceBucket]
     generator: GeneratorHealth
     websocket: WebSocketSummary | None
     duration_s: float

@@ -9,11 +9,12 @@ from reports import hdr
 from reports.kpi_eval import evaluate
 from reports.kpi_parse import parse_kpi
 from reports.model import (
+    SLICES_PER_S,
     Phase,
     ProbeSample,
     RecoveryMeasure,
     ScenarioResult,
-    SecondBucket,
+    SliceBucket,
     WebSocketSummary,
 )
 from reports.recovery import detected_at, recovered_at
@@ -25,12 +26,13 @@ DASH = "GET /api/dashboard/performance"
 
 def bucket(
     second: int, latencies_ms: list[float], name: str = DASH, errors: int = 0
-) -> SecondBucket:
+) -> SliceBucket:
+    """One request name's second, as its first slice (the other slices of it: no data)."""
     histogram = hdr.new_histogram()
     for value in latencies_ms:
         histogram.record_value(int(value * 1000))
-    return SecondBucket(
-        second=second,
+    return SliceBucket(
+        slice=second * SLICES_PER_S,
         name=name,
         count=len(latencies_ms),
         errors=errors,
@@ -38,7 +40,7 @@ def bucket(
     )
 
 
-def scenario(series: list[SecondBucket], **extra: object) -> ScenarioResult:
+def scenario(series: list[SliceBucket], **extra: object) -> ScenarioResult:
     phases = [
         Phase(name="baseline", kind="baseline", start_s=0, end_s=10),
         Phase(name="fault:pg-down", kind="fault", start_s=10, end_s=20, fault="pg-down"),
@@ -155,9 +157,9 @@ def test_recovery_is_the_start_of_the_first_k_healthy_seconds() -> None:
     pattern = {20: sick, 21: sick, 22: sick, 23: healthy, 24: sick}
     series = [bucket(s, pattern.get(s, healthy)) for s in range(20, 30)]
     checks = [parse_kpi("p95(*) < 200ms"), parse_kpi("error_rate(*) < 1%")]
-    assert recovered_at(checks, series, [], 20.0, 30.0, consecutive=3) == 25.0
-    assert recovered_at(checks, series, [], 20.0, 30.0, consecutive=1) == 23.0
-    assert recovered_at(checks, series, [], 20.0, 27.0, consecutive=3) is None
+    assert recovered_at(checks, series, [], 20.0, 30.0, consecutive_s=3) == 25.0
+    assert recovered_at(checks, series, [], 20.0, 30.0, consecutive_s=1) == 23.0
+    assert recovered_at(checks, series, [], 20.0, 27.0, consecutive_s=3) is None
 
 
 def test_recovery_can_require_a_probe_series() -> None:

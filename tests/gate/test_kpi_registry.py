@@ -16,12 +16,13 @@ from reports import hdr
 from reports.kpi_eval import evaluate
 from reports.kpi_parse import parse_kpi
 from reports.model import (
+    SLICES_PER_S,
     GeneratorHealth,
     KpiVerdict,
     Phase,
     ProbeSample,
     ScenarioResult,
-    SecondBucket,
+    SliceBucket,
     WebSocketSummary,
 )
 from reports.recovery import second_holds
@@ -34,18 +35,17 @@ pytestmark = pytest.mark.unit
 ITEMS = "GET /api/items"
 
 
-def bucket(
-    second: int, n: int, name: str = ITEMS, errors: int = 0, ms: float = 5.0
-) -> SecondBucket:
+def bucket(second: int, n: int, name: str = ITEMS, errors: int = 0, ms: float = 5.0) -> SliceBucket:
     histogram = hdr.new_histogram()
     for _ in range(n):
         histogram.record_value(int(ms * 1000))
-    return SecondBucket(
-        second=second, name=name, count=n, errors=errors, histogram=hdr.encode(histogram)
-    )
+    return SliceBucket(  # the first slice of that second
+        slice=second * SLICES_PER_S, name=name, count=n, errors=errors,
+        histogram=hdr.encode(histogram),
+    )  # fmt: skip
 
 
-def result(series: list[SecondBucket], **extra: Any) -> ScenarioResult:
+def result(series: list[SliceBucket], **extra: Any) -> ScenarioResult:
     phases = [
         Phase(name="baseline", kind="baseline", start_s=0, end_s=10),
         Phase(name="fault:f", kind="fault", start_s=10, end_s=20, fault="f"),

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from reports.hdr import decode, merge
+from reports.model import SLICES_PER_S
 from scenarios.load.collect import Collector
 from scenarios.load.hgrm import write_hgrm
 from scenarios.load.recorder import Recorder
@@ -31,16 +32,17 @@ def test_histograms_merge_exactly_across_workers(tmp_path: Path) -> None:
                     service_ms = 45_000  # one extreme value: max must survive the merge
                 recorder.record_send(intended, intended)
                 recorder.record("GET /x", intended, intended, service_ms / 1000)
-                expected.setdefault((i % 4, "GET /x"), []).append(service_ms * 1000)
+                slice_index = (i % 4) * SLICES_PER_S + SLICES_PER_S // 2  # second + 0.5 s
+                expected.setdefault((slice_index, "GET /x"), []).append(service_ms * 1000)
                 if i % 250 == 0:  # several deltas per worker, as in a live run
                     out.write(json.dumps(recorder.flush()) + "\n")
             out.write(json.dumps(recorder.flush(final=True, scheduled=1000)) + "\n")
     collector = Collector(records)
     collector.poll()
     series = collector.series()
-    assert {(b.second, b.name) for b in series} == set(expected)
+    assert {(b.slice, b.name) for b in series} == set(expected)
     for bucket in series:
-        values = expected[(bucket.second, bucket.name)]
+        values = expected[(bucket.slice, bucket.name)]
         histogram = decode(bucket.histogram)
         assert bucket.count == histogram.get_total_count() == len(values)
         assert histogram.values_are_equivalent(histogram.get_max_value(), max(values))
@@ -121,3 +123,18 @@ def test_hgrm_export_has_the_percentiles_in_ms(tmp_path: Path) -> None:
     values = [float(r[0]) for r in rows]
     assert values == sorted(values)
     assert values[0] == pytest.approx(1.0, rel=0.001)
+
+
+def test_sends_are_bucketed_by_intended_time_in_quarter_seconds(tmp_path: Path) -> None:
+    records = tmp_path / "records.jsonl"
+    recorder = Recorder(T0, tolerance_ms=10, worker=0)
+    for offset in (0.1, 0.3, 0.9, 1.2):  # started late: the slice is the intended one
+        recorder.record("GET /x", T0 + offset, T0 + offset + 0.5, 0.002)
+    records.write_text(json.dumps(recorder.flush()) + "\n")
+    collector = Collector(records)
+    collector.poll()
+    assert [(b.slice, b.start_s, b.mid_s) for b in collector.series()] == [
+        (0, 0.0, 0.125), (1, 0.25, 0.375), (3, 0.75, 0.875), (4, 1.0, 1.125),
+    ]  # fmt: skip
+    assert collector.seconds() == [0, 1]
+    assert (collector.view(0).count, collector.view(1).count) == (3, 1)  # live view per second

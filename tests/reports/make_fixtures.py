@@ -18,6 +18,7 @@ from pathlib import Path
 
 from reports import hdr
 from reports.model import (
+    SLICES_PER_S,
     Event,
     GeneratorHealth,
     KpiVerdict,
@@ -28,7 +29,7 @@ from reports.model import (
     RunMetadata,
     RunResult,
     ScenarioResult,
-    SecondBucket,
+    SliceBucket,
     Status,
     WebSocketSummary,
 )
@@ -53,7 +54,7 @@ def _latency_us(rng: random.Random, median_ms: float, extra_ms: float) -> int:
     return max(1, int(value_ms * 1000))
 
 
-def _series(rng: random.Random, shape: Shape) -> list[SecondBucket]:
+def _series(rng: random.Random, shape: Shape) -> list[SliceBucket]:
     buckets = []
     for second in range(END):
         for name, median_ms, coupling in ((DASHBOARD, 9.0, 1.0), (ITEMS, 3.5, 0.35)):
@@ -72,8 +73,8 @@ def _series(rng: random.Random, shape: Shape) -> list[SecondBucket]:
                 histogram.record_value(_latency_us(rng, median_ms, extra))
             kinds = {"503 breaker open": errors - errors // 3, "504 timeout": errors // 3}
             buckets.append(
-                SecondBucket(
-                    second=second,
+                SliceBucket(  # one slice per second: small fixtures, coarser but valid
+                    slice=second * SLICES_PER_S,
                     name=name,
                     count=count,
                     errors=errors,
@@ -104,10 +105,8 @@ def _probes(breaker_open_s: float, recovered_s: float) -> list[ProbeSample]:
     return probes
 
 
-def _window(
-    series: list[SecondBucket], name: str | None, start: int, end: int
-) -> list[SecondBucket]:
-    return [b for b in series if start <= b.second < end and (name is None or b.name == name)]
+def _window(series: list[SliceBucket], name: str | None, start: int, end: int) -> list[SliceBucket]:
+    return [b for b in series if start <= b.mid_s < end and (name is None or b.name == name)]
 
 
 def _verdict(
@@ -224,7 +223,9 @@ def _latency_scenario(rng: random.Random, shape: Shape, recovered_s: float) -> S
                 injected_at_s=BASELINE_END,
                 removed_at_s=FAULT_END,
                 detected_at_s=BASELINE_END + 3.0,
+                detected_by="breaker.postgres",
                 recovered_at_s=recovered_s,
+                search_end_s=END,
             )
         ],
         kpis=kpis,
@@ -294,7 +295,10 @@ def _ws_scenario(rng: random.Random, lost: int) -> ScenarioResult:
                 injected_at_s=10,
                 removed_at_s=14,
                 detected_at_s=10.2,
+                detected_by="ready",
                 recovered_at_s=16.5,
+                search_end_s=30,
+                restart_s=1.8,
             )
         ],
         kpis=[kpi],

@@ -14,7 +14,7 @@ from reports.html import render_html
 from reports.junit import render_junit
 from reports.load import load_result
 from reports.markdown import render_markdown
-from reports.model import RunResult
+from reports.model import SLICES_PER_S, RunResult
 
 pytestmark = pytest.mark.bench
 
@@ -28,10 +28,10 @@ def _wide(result: RunResult) -> RunResult:
     scenario = wide.scenarios[0]
     source = [b for b in scenario.series if b.name == "GET /api/dashboard/performance"]
     scenario.series = [
-        bucket.model_copy(update={"name": f"GET /api/endpoint-{e}", "second": second})
+        bucket.model_copy(update={"name": f"GET /api/endpoint-{e}", "slice": index})
         for e in range(ENDPOINTS)
-        for second in range(SECONDS)
-        for bucket in [source[second % len(source)]]
+        for index in range(SECONDS * SLICES_PER_S)  # as dense as a real run
+        for bucket in [source[index % len(source)]]
     ]
     scenario.duration_s = SECONDS
     return wide

@@ -40,8 +40,8 @@ def _document(result_path: Callable[[str], Path]) -> dict[str, object]:
         (lambda text: "", r"empty"),
         (lambda text: "[1, 2]", r"expected a JSON object .* got a JSON list"),
         (
-            lambda text: text.replace(SCHEMA_VERSION, "chaosgate.result/2", 1),
-            r"'chaosgate.result/2'.*reads 'chaosgate.result/1'",
+            lambda text: text.replace(SCHEMA_VERSION, "chaosgate.result/1", 1),
+            r"'chaosgate.result/1'.*reads 'chaosgate.result/2'",
         ),
     ],
     ids=["not-json", "truncated", "empty", "not-an-object", "other-version"],
