@@ -217,7 +217,7 @@ def test_invalid_generator_and_failed_kpi_both_show(monkeypatch: pytest.MonkeyPa
         comparator="<", unit="ms", passed=False,
     )  # fmt: skip
     run = ScenarioRun.__new__(ScenarioRun)
-    run.scenario = SimpleNamespace(name="s", description="")  # type: ignore[assignment]
+    run.scenario = SimpleNamespace(name="s", description="", model_dump=lambda mode: {})  # type: ignore[assignment]
     run.t0 = time.time()
     run.journal = Journal(run.t0)
     run.phases = []
