@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "bench": "scenarios.bench.cli:bench",
     "report": "reports.cli:report",
     "compare": "reports.cli:compare",
+    "deploy": "fixtures.deploy.cli:deploy",
 }
 
 
