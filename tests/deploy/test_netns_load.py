@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -83,11 +84,14 @@ class Site:
         path.chmod(0o755)
         return str(path)
 
-    def on_srv(self, *argv: str) -> str:
-        import subprocess
-
+    def on_srv(self, *argv: str, env: dict[str, str] | None = None) -> str:
         result = subprocess.run(
-            self.hosts.run_in("srv", list(argv)), capture_output=True, text=True, timeout=10
+            self.hosts.run_in("srv", list(argv)),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=env,
+            cwd=REPO,
         )
         assert result.returncode == 0, result.stderr
         return result.stdout
@@ -135,7 +139,9 @@ def _ok(site: Site, *argv: str) -> bool:
     return True
 
 
-def _per_worker(records: Path, fault_second: int | None) -> dict[int, dict[str, Any]]:
+def _per_worker(
+    records: Path, fault_second: int | None, name: str | None = None
+) -> dict[int, dict[str, Any]]:
     """Per worker: sent, and latency histograms before / during the fault (and all)."""
     out: dict[int, dict[str, Any]] = {}
     for line in records.read_text().splitlines():
@@ -145,6 +151,8 @@ def _per_worker(records: Path, fault_second: int | None) -> dict[int, dict[str, 
         w = out.setdefault(record["worker"], {"sent": 0, "all": [], "before": [], "during": []})
         w["sent"] += record["sent"]
         for b in record["buckets"]:
+            if name is not None and b["name"] != name:
+                continue
             w["all"].append(b["histogram"])
             if fault_second is not None and b["second"] < fault_second - 1:
                 w["before"].append(b["histogram"])
@@ -254,3 +262,74 @@ def test_a_worker_dying_mid_run_makes_the_run_invalid(site: Site) -> None:
     with pytest.raises(GeneratorBehind) as error:
         outcome.raise_if_invalid()
     assert error.value.exit_code == 3
+
+
+@pytest.fixture
+def sut(site: Site) -> Iterator[dict[str, Any]]:
+    """The SUT stack (`chaosgate up --stack local`) on host srv, reachable from the LAN through
+    one more proxy of its Toxiproxy, `lan`, listening on srv's address."""
+    state_dir = site.tmp / "state"
+    env = dict(os.environ, PYTHONPATH=str(REPO), CHAOSGATE_STATE_DIR=str(state_dir), COLUMNS="300")
+    up = ManagedProcess(
+        "chaosgate-up",
+        site.hosts.run_in("srv", [sys.executable, "-m", "chaosgate", "up", "--stack", "local"]),
+        site.tmp / "up.log", env=env, cwd=REPO,
+    )  # fmt: skip
+    try:
+        up.start()
+        state_file = state_dir / "up.json"
+        wait_until(state_file.exists, what="chaosgate up on host srv", timeout_s=180)
+        state: dict[str, Any] = json.loads(state_file.read_text())
+        api = state["toxiproxy_url"].removeprefix("http://")
+        site.on_srv("toxiproxy-cli", "-h", api, "create", "-l",
+                    f"{site.hosts.ip('srv')}:{LAN_PORT}", "-u", state["direct"]["backend"], "lan")  # fmt: skip
+        yield state | {"env": env}
+    finally:
+        up.stop(30)
+    assert not state_dir.joinpath("up.json").exists(), up.log_tail()
+
+
+LAN_PORT = 18001
+PG_LATENCY_MS = 100
+
+
+def test_the_sut_across_hosts_a_postgres_fault_shows_in_every_worker(
+    site: Site, sut: dict[str, Any]
+) -> None:
+    plan = LoadPlan(users=["api"], rate=[{"rps": 60, "hold_s": 12}], workers=2, concurrency=30,
+                    drain_s=2, request_timeout_s=5, tolerance_ms=50)  # fmt: skip
+    t0 = time.time()
+    url = f"http://{site.hosts.ip('srv')}:{LAN_PORT}"
+    run = LoadRun(plan, url, t0, site.tmp / "sut-run", progress=False, python=site.shim("shim-sut"))
+    fault: dict[str, float] = {}
+
+    def inject() -> None:
+        fault["at"] = time.time()
+        site.on_srv(sys.executable, "-m", "chaosgate", "inject", "postgres", "latency",
+                    f"latency={PG_LATENCY_MS}", env=sut["env"])  # fmt: skip
+
+    watcher = _when_flowing(run.start(), inject, after_s=4.0)
+    outcome = run.wait()
+    watcher.join(5)
+    site.on_srv(sys.executable, "-m", "chaosgate", "heal", env=sut["env"])
+    assert "at" in fault, "the fault was never injected"
+
+    fault_second = int(fault["at"] - t0) + 1
+    items = _per_worker(run.records, fault_second, name="GET /api/items")
+    health = outcome.generator
+    sent = {w: v["sent"] for w, v in sorted(_per_worker(run.records, None).items())}
+    before = {w: _ms(v["before"], 50) for w, v in sorted(items.items())}
+    during = {w: _ms(v["during"], 50) for w, v in sorted(items.items())}
+    print(
+        f"\nSUT across hosts: sent per worker {sent}, merged {outcome.count()} "
+        f"({outcome.count() - sum(b.errors for b in outcome.series)} ok), "
+        f"achieved {health.achieved_rate:.0f} rps; GET /api/items p50 before the Postgres fault "
+        f"{before} during {during} ms; merged p99 {outcome.percentile_ms(99):.1f} ms"
+    )
+    logs = "\n".join(p.log_tail(15) for p in run.processes)
+    assert health.valid, f"{health.reason}\n{logs}"
+    assert set(sent) == {0, 1}
+    assert sum(sent.values()) == health.sent == outcome.count()
+    for w in items:  # the fault on the SUT's Postgres proxy shows in every worker
+        assert before[w] < PG_LATENCY_MS, (w, before)
+        assert during[w] >= PG_LATENCY_MS, (w, during)
