@@ -168,3 +168,24 @@ def test_the_load_job_runs_chaosgate_workers(docs: list[dict[str, Any]]) -> None
     assert command[command.index("--base-url") + 1] == "http://toxiproxy:18000"
     master = jobs["load-master"]["spec"]["template"]["spec"]["containers"][0]["command"]
     assert master[master.index("--expect-workers") + 1] == "2"
+
+
+def test_only_toxiproxy_reaches_the_sut_and_its_dependencies(docs: list[dict[str, Any]]) -> None:
+    policies = by_kind(docs, "NetworkPolicy")
+    assert set(pods(docs)) <= set(policies)  # every workload's pods have a policy
+    toxiproxy = [{"podSelector": {"matchLabels": docs_labels("toxiproxy")}}]
+    for name in (
+        "backend",
+        "gateway",
+        "ai-memory-1",
+        "ai-memory-2",
+        "warehouse",
+        "postgres",
+        "redis",
+    ):
+        assert policies[name]["spec"]["ingress"][0]["from"] == toxiproxy, name
+    assert policies["load-workers"]["spec"].get("ingress") is None  # nothing reaches a worker
+
+
+def docs_labels(name: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "chaosgate"}
