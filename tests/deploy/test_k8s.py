@@ -81,6 +81,14 @@ def test_backend_autoscales_as_the_plan_says(docs: list[dict[str, Any]]) -> None
     assert container["readinessProbe"]["httpGet"]["path"] == "/api/ready"
 
 
+@pytest.mark.parametrize("name", ["gateway", "ai-memory-1", "ai-memory-2"])
+def test_liveness_never_depends_on_a_dependency(docs: list[dict[str, Any]], name: str) -> None:
+    # their /health is 503 while an upstream is down: as liveness, a fault would restart them
+    container = by_kind(docs, "Deployment")[name]["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert "tcpSocket" in container["livenessProbe"]
+
+
 def test_every_container_is_bounded_and_unprivileged(docs: list[dict[str, Any]]) -> None:
     for name, pod in pods(docs).items():
         assert pod["securityContext"]["runAsNonRoot"] is True, name
