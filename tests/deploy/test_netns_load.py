@@ -11,6 +11,7 @@ request and every record crosses veth pairs and a bridge between network stacks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -26,8 +27,9 @@ from typing import Any
 import pytest
 
 from chaosgate.errors import GeneratorBehind
-from fixtures.deploy.netns import Hosts, existing
+from fixtures.deploy.netns import Hosts, existing, sweep
 from fixtures.local.processes import ManagedProcess, wait_until
+from fixtures.pytest_plugin import missing_component
 from reports.hdr import merge
 from scenarios.load.plan import LoadPlan
 from scenarios.load.run import LoadOutcome, LoadRun
@@ -102,7 +104,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("netns")
     names = ["srv", "master", "w1", "w2"]
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    with Hosts(f"cg{os.getpid()}", names) as hosts:
+    sweep()  # what a killed earlier run left
+    hosts = Hosts(f"cgtest{os.getpid()}", names)
+    try:
+        hosts.open()
+    except RuntimeError as error:  # e.g. a container without CAP_SYS_ADMIN
+        missing_component(f"cannot create network namespaces here: {error}")
+    with contextlib.closing(hosts):
         target = ManagedProcess(
             "countserver",
             hosts.run_in("srv", [sys.executable, "-m", "fixtures.deploy.countserver",
@@ -128,7 +136,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         finally:
             toxiproxy.stop(5)
             target.stop(5)
-    assert not [ns for ns in existing() if ns.startswith(f"cg{os.getpid()}-")]
+    assert not [ns for ns in existing() if ns.startswith(f"cgtest{os.getpid()}-")]
 
 
 def _ok(site: Site, *argv: str) -> bool:
@@ -333,3 +341,22 @@ def test_the_sut_across_hosts_a_postgres_fault_shows_in_every_worker(
     for w in items:  # the fault on the SUT's Postgres proxy shows in every worker
         assert before[w] < PG_LATENCY_MS, (w, before)
         assert during[w] >= PG_LATENCY_MS, (w, during)
+
+
+def test_a_failed_set_up_removes_what_it_made() -> None:
+    prefix = f"cgtest{os.getpid()}x"
+    with pytest.raises(RuntimeError, match="File exists"):
+        Hosts(prefix, ["a", "a"]).open()  # the second `ip netns add` fails
+    assert not [ns for ns in existing() if ns.startswith(prefix)]
+
+
+def test_sweep_removes_namespaces_of_a_dead_run() -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid that no longer runs, as after a SIGKILLed pytest
+    left = Hosts(f"cgtest{dead.pid}", ["a"]).open()  # not closed, as by a killed run
+    try:
+        assert f"cgtest{dead.pid}-a" in existing()
+        assert sorted(sweep()) == [f"cgtest{dead.pid}-a", f"cgtest{dead.pid}-sw"]
+        assert not [ns for ns in existing() if ns.startswith(f"cgtest{dead.pid}-")]
+    finally:
+        left.close()  # in case the pid was reused and sweep rightly kept them
