@@ -134,6 +134,8 @@ def test_toxiproxy_has_the_local_stack_proxy_names(docs: list[dict[str, Any]]) -
     config = by_kind(docs, "ConfigMap")["toxiproxy-config"]["data"]["toxiproxy.json"]
     proxies = json.loads(config)
     assert [p["name"] for p in proxies] == list(PROXIES)
+    compose = PROFILES.parent.parent / "containers/compose/toxiproxy.json"
+    assert proxies == json.loads(compose.read_text())  # the very proxies of the Compose stack
     upstreams = {p["upstream"].split(":")[0] for p in proxies}
     services = set(by_kind(docs, "Service"))
     assert upstreams <= services  # every upstream is a Service of this deployment

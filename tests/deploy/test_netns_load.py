@@ -30,6 +30,7 @@ from chaosgate.errors import GeneratorBehind
 from fixtures.deploy.netns import Hosts, existing, sweep
 from fixtures.local.processes import ManagedProcess, wait_until
 from fixtures.pytest_plugin import missing_component
+from fixtures.stack import PROXIES
 from reports.hdr import merge
 from scenarios.load.plan import LoadPlan
 from scenarios.load.run import LoadOutcome, LoadRun
@@ -360,3 +361,38 @@ def test_sweep_removes_namespaces_of_a_dead_run() -> None:
         assert not [ns for ns in existing() if ns.startswith(f"cgtest{dead.pid}-")]
     finally:
         left.close()  # in case the pid was reused and sweep rightly kept them
+
+
+def test_the_rendered_toxiproxy_config_loads_in_the_real_toxiproxy(tmp_path: Path) -> None:
+    """The same file Compose mounts and the ConfigMap carries: toxiproxy-server 2.12 takes it
+    (run in a namespace of its own, so its fixed ports clash with nothing on this machine)."""
+    config = REPO / "fixtures/containers/compose/toxiproxy.json"
+    expected = {p["name"]: p for p in json.loads(config.read_text())}
+    with Hosts(f"cgtest{os.getpid()}t", ["tp"]) as hosts:
+        server = ManagedProcess(
+            "toxiproxy-config",
+            hosts.run_in("tp", ["toxiproxy-server", "-host=127.0.0.1", "-port=8474",
+                                f"-config={config}"]),
+            tmp_path / "toxiproxy.log",
+        )  # fmt: skip
+        try:
+            server.start()
+            run = [
+                "ip",
+                "netns",
+                "exec",
+                hosts.ns("tp"),
+                "curl",
+                "-fsS",
+                "http://127.0.0.1:8474/proxies",
+            ]
+            wait_until(lambda: subprocess.run(run, capture_output=True).returncode == 0,
+                       what="toxiproxy API", timeout_s=20)  # fmt: skip
+            proxies = json.loads(subprocess.run(run, capture_output=True, text=True).stdout)
+        finally:
+            server.stop(5)
+    assert set(proxies) == set(PROXIES)
+    for name, proxy in proxies.items():
+        assert proxy["enabled"] is True
+        assert proxy["upstream"] == expected[name]["upstream"]
+        assert proxy["listen"].endswith(expected[name]["listen"].rpartition(":")[2])
