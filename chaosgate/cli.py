@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "compare": "reports.cli:compare",
     "load": "scenarios.live_cli:load",
     "replay": "scenarios.replay:replay",
+    "deploy": "fixtures.deploy.cli:deploy",
 }
 
 
