@@ -58,8 +58,8 @@ class PostgresSettings(_Section):
     user: str = "postgres"
     password: str = ""
     pool: PgPool = PgPool()
-    statement_timeout_s: Seconds = 2
-    connect_timeout_s: Seconds = 2
+    statement_timeout_s: Seconds = 1
+    connect_timeout_s: Seconds = 1
     breaker: BreakerSettings = BreakerSettings()
 
 

@@ -54,14 +54,17 @@ class PostgresPool:
     name = NAME
 
     def __init__(
-        self, settings: PostgresSettings, on_query: Callable[[str], None] | None = None
+        self,
+        settings: PostgresSettings,
+        on_query: Callable[[str], None] | None = None,
+        admit: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self._on_query = on_query  # counts statements (proves one query per page, no N+1)
         self._pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
         p = settings.pool
-        self._slots = Slots(NAME, p.max_size, p.acquire_timeout_s, p.max_waiting)
+        self._slots = Slots(NAME, p.max_size, p.acquire_timeout_s, p.max_waiting, admit)
 
     async def start(self) -> None:
         with contextlib.suppress(DependencyError):
@@ -105,10 +108,10 @@ class PostgresPool:
             connection.add_query_logger(lambda record: on_query(_kind(record.query)))
 
     @contextlib.asynccontextmanager
-    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+    async def acquire(self, *, admit: bool = True) -> AsyncIterator[asyncpg.Connection]:
         # Our slots bound the wait for a free connection (short, with a bounded queue: a dry
         # pool sheds load fast); asyncpg's own timeout then only covers opening a connection.
-        async with self._slots.hold():
+        async with self._slots.hold(admit=admit):
             pool = await self._ensure_pool()
             try:
                 connection = await pool.acquire(timeout=self.settings.connect_timeout_s)
@@ -132,7 +135,7 @@ class PostgresPool:
                     await pool.release(connection, timeout=self.settings.connect_timeout_s)
 
     async def check(self) -> None:
-        async with self.acquire() as connection:
+        async with self.acquire(admit=False) as connection:  # sees the truth, breaker or not
             await connection.fetchval("SELECT 1")
 
     def stats(self) -> tuple[int, int, int]:

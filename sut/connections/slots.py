@@ -31,9 +31,15 @@ class Slots:
     otherwise PoolExhausted at once. A dry pool thus answers 503 fast instead of queueing."""
 
     def __init__(
-        self, dependency: str, size: int, acquire_timeout_s: float, max_waiting: int = 0
+        self,
+        dependency: str,
+        size: int,
+        acquire_timeout_s: float,
+        max_waiting: int = 0,
+        admit: Callable[[], None] | None = None,
     ) -> None:
         self.dependency = dependency
+        self.admit = admit  # checked once a slot is granted (e.g. the breaker opened meanwhile)
         self.size = size
         self.acquire_timeout_s = acquire_timeout_s
         self.max_waiting = max_waiting
@@ -43,7 +49,7 @@ class Slots:
         self.shed = 0  # callers turned away at once because the wait queue was full
 
     @contextlib.asynccontextmanager
-    async def hold(self) -> AsyncIterator[None]:
+    async def hold(self, *, admit: bool = True) -> AsyncIterator[None]:
         if self._semaphore.locked() and 0 < self.max_waiting <= self.waiting:
             self.shed += 1
             raise PoolExhausted(
@@ -63,6 +69,12 @@ class Slots:
             ) from None
         finally:
             self.waiting -= 1
+        if admit and self.admit is not None:
+            try:
+                self.admit()
+            except BaseException:
+                self._semaphore.release()
+                raise
         self.in_use += 1
         try:
             yield
