@@ -1,6 +1,6 @@
 """The SUT's capacity on this machine: the rate at which p95(GET /api/items) crosses 200 ms.
 
-    python -m sut.capacity [--result RESULT.json] [--out DIR] [--threshold-ms 200]
+    python -m sut.capacity [--scenario RAMP.yaml] [--result RESULT.json] [--out DIR] [--threshold-ms 200]
 
 Runs `chaosgate run sut/capacity/ramp.yaml --backend local` (the release gate's stack, proxies,
 load engine and user mix, stepped up every few seconds, no fault) unless given a result, then
@@ -83,9 +83,9 @@ def capacity(steps: list[Step], threshold_ms: float) -> float | None:
     return best
 
 
-def _run_ramp(out: Path) -> Path:
+def _run_ramp(scenario: Path, out: Path) -> Path:
     before = set(out.glob("*/result.json"))
-    argv = [sys.executable, "-m", "chaosgate", "run", str(RAMP), "--backend", "local"]
+    argv = [sys.executable, "-m", "chaosgate", "run", str(scenario), "--backend", "local"]
     subprocess.run([*argv, "--out", str(out)], check=False)
     found = sorted(set(out.glob("*/result.json")) - before, key=lambda p: p.stat().st_mtime)
     if not found:
@@ -96,13 +96,14 @@ def _run_ramp(out: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sut.capacity", description=__doc__)
     parser.add_argument("--result", type=Path, help="analyse this result.json instead of running")
+    parser.add_argument("--scenario", type=Path, default=RAMP, help="a ramp of {rps, hold_s} steps")
     parser.add_argument("--out", type=Path, default=Path("reports/capacity"))
     parser.add_argument("--name", default="GET /api/items")
     parser.add_argument("--threshold-ms", type=float, default=200.0)
     args = parser.parse_args(argv)
-    path = args.result or _run_ramp(args.out)
+    path = args.result or _run_ramp(args.scenario, args.out)
     result = RunResult.model_validate_json(path.read_text())
-    steps = measure(result, steps_of(RAMP), args.name)
+    steps = measure(result, steps_of(args.scenario), args.name)
     print(f"{'rps':>6} {'count':>6} {'errors':>6} {'p95 ms':>8} {'p99 ms':>8}   ({args.name})")
     for s in steps:
         p95 = f"{s.p95_ms:8.1f}" if s.p95_ms is not None else f"{'-':>8}"
