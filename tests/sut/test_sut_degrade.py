@@ -332,3 +332,40 @@ async def test_with_shedding_off_the_gate_pool_fault_queues_callers_for_seconds(
     latencies = sorted(elapsed for elapsed, _ in results)
     # weaker: callers queue until a connection frees or the breaker opens (~1 s), 4x as many
     assert sum(t >= 0.35 for t in latencies) >= 15, latencies
+
+
+# --- a stalled cache is a miss, not a wait ------------------------------------------------------
+
+
+async def _dashboard_with_redis_stalled(
+    settings: SutSettings, redis_server: LocalService
+) -> list[tuple[float, httpx.Response]]:
+    async with running(settings) as (_, client):
+        assert (await client.get(DASHBOARD, params={"user_id": "warm"})).status_code == 200
+        redis_server.pause()  # SIGSTOP: the kernel accepts, Redis never answers
+        try:
+            return await timed(client, DASHBOARD, [{"user_id": f"r{i}"} for i in range(4)], 0.05)
+        finally:
+            redis_server.resume()
+
+
+async def test_dashboard_does_not_wait_on_a_stalled_redis(
+    sut_config_factory: ConfigFactory, redis_server: LocalService
+) -> None:
+    settings = load_sut_settings(sut_config_factory(**{"redis.socket_timeout_s": 1}))
+    assert settings.cache.deadline_ms == 100  # the shipped default
+    results = await _dashboard_with_redis_stalled(settings, redis_server)
+    for elapsed, response in results:
+        assert elapsed < 0.5, [e for e, _ in results]  # read and write cut at 100 ms each
+        assert response.status_code == 200
+        assert response.json()["degraded"] == []  # computed live: complete, just uncached
+
+
+async def test_without_a_cache_deadline_the_dashboard_waits_on_a_stalled_redis(
+    sut_config_factory: ConfigFactory, redis_server: LocalService
+) -> None:
+    settings = load_sut_settings(
+        sut_config_factory(**{"redis.socket_timeout_s": 1, "cache.deadline_ms": 0})  # knob off
+    )
+    results = await _dashboard_with_redis_stalled(settings, redis_server)
+    assert min(elapsed for elapsed, _ in results) >= 0.9  # the Redis socket timeout, at least
