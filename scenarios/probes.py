@@ -5,7 +5,8 @@ From `/api/ready`: `ready` (1/0) and, per dependency, `<dep>_query` = the readin
 the Postgres one: that is the series `avg(db_query) < 50ms` reads (the SUT exposes no
 per-query histogram, and this query takes exactly the path the SUT's queries take).
 From `/metrics`: `breaker.<dep>` (0 closed, 1 half-open, 2 open), `pool.<dep>.in_use|idle|waiting`,
-`ws.queue_depth`.
+`ws.queue_depth`, and `breaker.<replica>` per ai_memory replica (0 in the gateway's rotation,
+1 its breaker half-open, 2 out: unhealthy or breaker open).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _GAUGES = {
     "sut_pool_in_use": "pool.{dependency}.in_use",
     "sut_pool_idle": "pool.{dependency}.idle",
     "sut_pool_waiting": "pool.{dependency}.waiting",
+    "sut_mcp_replica_state": "breaker.{replica}",  # 2 = out of the gateway's rotation
 }
 # Every numeric series the probes can record: the names a KPI argument may give.
 PROBE_SERIES: frozenset[str] = frozenset(
@@ -87,7 +89,7 @@ class Probes:
         for (name, labels), value in metrics.items():
             template = _GAUGES.get(name)
             label = dict(labels)
-            if template and "dependency" in label:
-                self._add(t_s, template.format(dependency=label["dependency"]), value)
+            if template and ("dependency" in label or "replica" in label):
+                self._add(t_s, template.format(**label), value)
             elif name == "sut_ws_queue_depth":
                 self._add(t_s, "ws.queue_depth", value)

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 Port = Annotated[int, Field(ge=1, le=65535)]
 Seconds = Annotated[float, Field(gt=0)]
 PoolSize = Annotated[int, Field(ge=0, le=10_000)]
+Millis = Annotated[int, Field(ge=0, le=600_000)]  # 0 turns the deadline off
 
 
 class SutConfigError(Exception):
@@ -44,7 +45,10 @@ class ServiceSettings(_Section):
 class PgPool(_Section):
     min_size: PoolSize = 2
     max_size: Annotated[int, Field(ge=1, le=10_000)] = 10
-    acquire_timeout_s: Seconds = 2
+    acquire_timeout_s: Seconds = 0.25  # request paths: shed load fast rather than queue
+    max_waiting: PoolSize = (
+        20  # callers queued for a connection beyond this get 503 at once; 0 = no bound
+    )
 
 
 class PostgresSettings(_Section):
@@ -54,14 +58,15 @@ class PostgresSettings(_Section):
     user: str = "postgres"
     password: str = ""
     pool: PgPool = PgPool()
-    statement_timeout_s: Seconds = 2
-    connect_timeout_s: Seconds = 2
+    statement_timeout_s: Seconds = 1
+    connect_timeout_s: Seconds = 1
     breaker: BreakerSettings = BreakerSettings()
 
 
 class RedisPool(_Section):
     max_size: Annotated[int, Field(ge=1, le=10_000)] = 15
     acquire_timeout_s: Seconds = 1
+    max_waiting: PoolSize = 0  # 0 = no bound
 
 
 class RedisSettings(_Section):
@@ -76,6 +81,7 @@ class WarehousePool(_Section):
     min_size: PoolSize = 1
     max_size: Annotated[int, Field(ge=1, le=1_000)] = 4
     acquire_timeout_s: Seconds = 2
+    max_waiting: PoolSize = 0  # 0 = no bound
 
 
 class WarehouseSettings(_Section):
@@ -97,6 +103,15 @@ class WarehouseSettings(_Section):
 class CacheSettings(_Section):
     enabled: bool = True
     dashboard_ttl_s: Seconds = 30
+    deadline_ms: Millis = 100  # a cache call slower than this counts as a miss; 0 = wait
+
+
+class DashboardSettings(_Section):
+    """Graceful degradation of the performance dashboard; each mechanism has an off switch."""
+
+    part_deadline_ms: Millis = 300  # a part not done by then is served as degraded; 0 = wait
+    stale_while_revalidate: bool = True  # past its TTL, serve the last good answer and refresh
+    stale_for_s: Seconds = 300  # how long past its TTL a good answer may still be served
 
 
 class HealthSettings(_Section):
@@ -164,6 +179,7 @@ class SutSettings(BaseSettings):
         default_factory=lambda: WarehouseSettings.model_validate({})
     )
     cache: CacheSettings = CacheSettings()
+    dashboard: DashboardSettings = DashboardSettings()
     health: HealthSettings = HealthSettings()
     mcp: McpSettings = McpSettings()
     websocket: WebSocketSettings = WebSocketSettings()

@@ -52,6 +52,13 @@ class SutMetrics:
             ["dependency", "kind"],
             registry=r,
         )
+        self.mcp_replica_state = Gauge(
+            "sut_mcp_replica_state",
+            "An ai_memory replica as the gateway routes it (0 in rotation, 1 breaker half-open, "
+            "2 out: unhealthy or breaker open), from the last health tick",
+            ["replica"],
+            registry=r,
+        )
         self.dashboard_cache = Counter(
             "sut_dashboard_cache", "Dashboard cache lookups", ["result"], registry=r
         )

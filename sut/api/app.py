@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from sut.api import problems
+from sut.api.background import Background
 from sut.api.routes import dashboard, health, items, metrics, warehouse
 from sut.api.schema import seed_postgres, seed_warehouse
 from sut.api.timing import RequestTimer
@@ -133,7 +134,8 @@ def _components(
     mcp_router: Any,
     ws_router: Any,
 ) -> list[Component]:
-    components: list[Component] = []
+    app.state.background = Background()  # closed last of these, before the connections
+    components: list[Component] = [app.state.background]
     if mcp_router is not None:
         from sut.mcp.client import GatewayClient
 

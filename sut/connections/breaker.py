@@ -1,7 +1,8 @@
 """A per-dependency circuit breaker on purgatory (asyncio-native, maintained, with state listeners).
 
-Only dependency failures count (DependencyUnavailable/DependencyTimeout); a caller's own error,
-pool exhaustion under load and task cancellation do not.
+Only dependency failures count (DependencyUnavailable/DependencyTimeout). A caller's own error
+counts as a success (the dependency answered); pool exhaustion, a call turned away by the breaker
+and task cancellation count as nothing. Half-open admits one trial call at a time.
 """
 
 from __future__ import annotations
@@ -16,10 +17,15 @@ from purgatory import AsyncCircuitBreakerFactory, AsyncInMemoryUnitOfWork
 from purgatory.domain.model import OpenedState
 
 from sut.config import BreakerSettings
-from sut.errors import BreakerOpen, DependencyTimeout, DependencyUnavailable
+from sut.errors import BreakerOpen, DependencyTimeout, DependencyUnavailable, PoolExhausted
 
 CLOSED, HALF_OPEN, OPEN = 0, 1, 2
 _STATE = {"closed": CLOSED, "half-opened": HALF_OPEN, "opened": OPEN}
+
+
+# Outcomes that say nothing about the dependency: the call never reached it (pool dry, breaker
+# opened meanwhile) or was abandoned by its caller.
+NEUTRAL = (PoolExhausted, BreakerOpen, asyncio.CancelledError)
 
 
 def _not_a_dependency_failure(error: BaseException) -> bool:
@@ -36,6 +42,7 @@ class Breaker:
         self.settings = settings
         self.state = CLOSED
         self.opened_at: float | None = None
+        self._trial_running = False
         self._on_change = on_change
         self._factory = AsyncCircuitBreakerFactory(
             default_threshold=settings.failure_threshold,
@@ -66,11 +73,28 @@ class Breaker:
     def state_now(self) -> float:
         return float(self.effective_state)
 
+    def admit(self) -> None:
+        """Raise BreakerOpen if the breaker opened meanwhile: a caller that waited for a pool
+        slot while it opened must not then try the broken dependency (and wait on it)."""
+        if self.settings.enabled and self.effective_state == OPEN:
+            raise BreakerOpen(
+                f"{self.name} circuit breaker opened while this call waited for a connection",
+                dependency=self.name,
+            )
+
     @asynccontextmanager
     async def guard(self) -> AsyncIterator[None]:
         if not self.settings.enabled:
             yield
             return
+        # Half-open admits ONE trial call (purgatory lets every call through until one fails):
+        # while the dependency is still broken, one caller waits on it, not a pool's worth.
+        trial = self.effective_state == HALF_OPEN
+        if trial and self._trial_running:
+            raise BreakerOpen(
+                f"{self.name} circuit breaker is half-open and its trial call is running",
+                dependency=self.name,
+            )
         circuit = await self._factory.get_breaker(self.name)
         try:
             await circuit.__aenter__()
@@ -79,9 +103,18 @@ class Breaker:
                 f"{self.name} circuit breaker is open after repeated failures",
                 dependency=self.name,
             ) from None
+        self._trial_running = self._trial_running or trial
         try:
             yield
+        except NEUTRAL:
+            # Neither a failure nor a success: purgatory counts an excluded error as a success,
+            # so a shed call would reset the failure count (and close a half-open breaker).
+            raise
         except BaseException as error:
             await circuit.__aexit__(type(error), error, error.__traceback__)
             raise
-        await circuit.__aexit__(None, None, None)
+        else:
+            await circuit.__aexit__(None, None, None)
+        finally:
+            if trial:
+                self._trial_running = False

@@ -48,11 +48,6 @@ class UnifiedConnectionManager:
     def __init__(self, settings: SutSettings, metrics: SutMetrics | None = None) -> None:
         self.settings = settings
         self.metrics = metrics or SutMetrics()
-        self.pools: dict[str, Pool] = {
-            "postgres": PostgresPool(settings.postgres, self._count_query),
-            "redis": RedisPool(settings.redis),
-            "warehouse": WarehousePool(settings.warehouse),
-        }
         breakers = {
             "postgres": settings.postgres.breaker,
             "redis": settings.redis.breaker,
@@ -60,6 +55,12 @@ class UnifiedConnectionManager:
         }
         self.breakers = {
             name: Breaker(name, config, self._breaker_changed) for name, config in breakers.items()
+        }
+        admit = {name: breaker.admit for name, breaker in self.breakers.items()}
+        self.pools: dict[str, Pool] = {
+            "postgres": PostgresPool(settings.postgres, self._count_query, admit["postgres"]),
+            "redis": RedisPool(settings.redis, admit["redis"]),
+            "warehouse": WarehousePool(settings.warehouse, admit["warehouse"]),
         }
         for name, pool in self.pools.items():
             self.metrics.watch_pool(name, pool.stats)

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Callable
 import asyncpg
 
 from sut.config import PostgresSettings
-from sut.connections.slots import translated
-from sut.errors import DependencyError, DependencyTimeout, DependencyUnavailable, PoolExhausted
+from sut.connections.slots import Slots, translated
+from sut.errors import DependencyError, DependencyTimeout, DependencyUnavailable
 
 NAME = "postgres"
 
@@ -54,14 +54,17 @@ class PostgresPool:
     name = NAME
 
     def __init__(
-        self, settings: PostgresSettings, on_query: Callable[[str], None] | None = None
+        self,
+        settings: PostgresSettings,
+        on_query: Callable[[str], None] | None = None,
+        admit: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self._on_query = on_query  # counts statements (proves one query per page, no N+1)
         self._pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
-        self._in_use = 0
-        self._waiting = 0
+        p = settings.pool
+        self._slots = Slots(NAME, p.max_size, p.acquire_timeout_s, p.max_waiting, admit)
 
     async def start(self) -> None:
         with contextlib.suppress(DependencyError):
@@ -105,41 +108,39 @@ class PostgresPool:
             connection.add_query_logger(lambda record: on_query(_kind(record.query)))
 
     @contextlib.asynccontextmanager
-    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
-        pool = await self._ensure_pool()
-        self._waiting += 1
-        try:
-            connection = await pool.acquire(timeout=self.settings.pool.acquire_timeout_s)
-        except TimeoutError:
-            if self._in_use >= self.settings.pool.max_size:
-                raise PoolExhausted(
-                    f"no postgres connection free within {self.settings.pool.acquire_timeout_s}s "
-                    f"({self._in_use}/{self.settings.pool.max_size} in use)",
-                    dependency=NAME,
+    async def acquire(self, *, admit: bool = True) -> AsyncIterator[asyncpg.Connection]:
+        # Our slots bound the wait for a free connection (short, with a bounded queue: a dry
+        # pool sheds load fast); asyncpg's own timeout then only covers opening a connection.
+        async with self._slots.hold(admit=admit):
+            pool = await self._ensure_pool()
+            try:
+                connection = await pool.acquire(timeout=self.settings.connect_timeout_s)
+            except TimeoutError:
+                raise DependencyTimeout(
+                    "postgres did not accept a connection in time", dependency=NAME
                 ) from None
-            raise DependencyTimeout(
-                "postgres did not accept a connection in time", dependency=NAME
-            ) from None
-        except Exception as error:
-            raise (classify(error) or error) from None
-        finally:
-            self._waiting -= 1
-        self._in_use += 1
-        try:
-            with translated(classify):
-                yield connection
-        finally:
-            self._in_use -= 1
-            with contextlib.suppress(Exception):
-                await pool.release(connection, timeout=self.settings.connect_timeout_s)
+            except Exception as error:
+                raise (classify(error) or error) from None
+            try:
+                with translated(classify):
+                    yield connection
+            except (DependencyTimeout, DependencyUnavailable, asyncio.CancelledError):
+                # A connection whose query timed out or was cut is useless (a cancel request may
+                # still be pending on it): drop it now rather than make the caller wait for a reset.
+                with contextlib.suppress(asyncpg.InterfaceError):  # already closed: released
+                    connection.terminate()
+                raise
+            finally:
+                with contextlib.suppress(Exception):
+                    await pool.release(connection, timeout=self.settings.connect_timeout_s)
 
     async def check(self) -> None:
-        async with self.acquire() as connection:
+        async with self.acquire(admit=False) as connection:  # sees the truth, breaker or not
             await connection.fetchval("SELECT 1")
 
     def stats(self) -> tuple[int, int, int]:
         idle = self._pool.get_idle_size() if self._pool is not None else 0
-        return self._in_use, idle, self._waiting
+        return self._slots.in_use, idle, self._slots.waiting
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None

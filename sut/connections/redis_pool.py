@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import redis.asyncio as aioredis
 import redis.exceptions as rexc
@@ -30,7 +30,7 @@ def classify(error: BaseException) -> DependencyError | None:
 class RedisPool:
     name = NAME
 
-    def __init__(self, settings: RedisSettings) -> None:
+    def __init__(self, settings: RedisSettings, admit: Callable[[], None] | None = None) -> None:
         self.settings = settings
         # No retries: redis-py's default retries make a blackholed Redis take ~15 s to fail;
         # we want failure within socket_timeout_s and leave retrying to the caller.
@@ -43,19 +43,25 @@ class RedisPool:
             retry=Retry(NoBackoff(), 0),
         )
         self.client = aioredis.Redis(connection_pool=self._pool, retry=Retry(NoBackoff(), 0))
-        self._slots = Slots(NAME, settings.pool.max_size, settings.pool.acquire_timeout_s)
+        self._slots = Slots(
+            NAME,
+            settings.pool.max_size,
+            settings.pool.acquire_timeout_s,
+            settings.pool.max_waiting,
+            admit,
+        )
 
     async def start(self) -> None:
         """Nothing to open eagerly: redis-py connects on first use."""
 
     @contextlib.asynccontextmanager
-    async def acquire(self) -> AsyncIterator[aioredis.Redis]:
-        async with self._slots.hold():
+    async def acquire(self, *, admit: bool = True) -> AsyncIterator[aioredis.Redis]:
+        async with self._slots.hold(admit=admit):
             with translated(classify):
                 yield self.client
 
     async def check(self) -> None:
-        async with self.acquire() as client:
+        async with self.acquire(admit=False) as client:  # a check sees the truth, breaker or not
             await client.ping()
 
     def stats(self) -> tuple[int, int, int]:

@@ -1,5 +1,6 @@
-"""What every dependency pool shares: a bounded set of slots with an acquire timeout (and the
-in-use / waiting counts /metrics reports), and translating driver errors into the SUT's own."""
+"""What every dependency pool shares: a bounded set of slots with an acquire timeout and a bounded
+wait queue (and the in-use / waiting counts /metrics reports), and translating driver errors into
+the SUT's own."""
 
 from __future__ import annotations
 
@@ -25,28 +26,55 @@ def translated(classify: Classifier) -> Iterator[None]:
 
 
 class Slots:
-    """At most `size` holders at once; waiting longer than `acquire_timeout_s` is PoolExhausted."""
+    """At most `size` holders at once. A caller that finds none free waits at most
+    `acquire_timeout_s`, and only if fewer than `max_waiting` callers already wait (0: no bound);
+    otherwise PoolExhausted at once. A dry pool thus answers 503 fast instead of queueing."""
 
-    def __init__(self, dependency: str, size: int, acquire_timeout_s: float) -> None:
+    def __init__(
+        self,
+        dependency: str,
+        size: int,
+        acquire_timeout_s: float,
+        max_waiting: int = 0,
+        admit: Callable[[], None] | None = None,
+    ) -> None:
         self.dependency = dependency
+        self.admit = admit  # checked once a slot is granted (e.g. the breaker opened meanwhile)
+        self.size = size
         self.acquire_timeout_s = acquire_timeout_s
+        self.max_waiting = max_waiting
         self._semaphore = asyncio.Semaphore(size)
         self.in_use = 0
         self.waiting = 0
+        self.shed = 0  # callers turned away at once because the wait queue was full
 
     @contextlib.asynccontextmanager
-    async def hold(self) -> AsyncIterator[None]:
+    async def hold(self, *, admit: bool = True) -> AsyncIterator[None]:
+        if self._semaphore.locked() and 0 < self.max_waiting <= self.waiting:
+            self.shed += 1
+            raise PoolExhausted(
+                f"no {self.dependency} connection free and {self.waiting} callers already "
+                f"waiting (max_waiting {self.max_waiting})",
+                dependency=self.dependency,
+            )
         self.waiting += 1
         try:
             async with asyncio.timeout(self.acquire_timeout_s):
                 await self._semaphore.acquire()
         except TimeoutError:
             raise PoolExhausted(
-                f"no {self.dependency} connection free within {self.acquire_timeout_s}s",
+                f"no {self.dependency} connection free within {self.acquire_timeout_s}s "
+                f"({self.in_use}/{self.size} in use)",
                 dependency=self.dependency,
             ) from None
         finally:
             self.waiting -= 1
+        if admit and self.admit is not None:
+            try:
+                self.admit()
+            except BaseException:
+                self._semaphore.release()
+                raise
         self.in_use += 1
         try:
             yield

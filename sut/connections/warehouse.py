@@ -64,13 +64,21 @@ class WarehouseConnection:
 class WarehousePool:
     name = NAME
 
-    def __init__(self, settings: WarehouseSettings) -> None:
+    def __init__(
+        self, settings: WarehouseSettings, admit: Callable[[], None] | None = None
+    ) -> None:
         self.settings = settings
         self._executor = ThreadPoolExecutor(
             max_workers=settings.pool.max_size + 1, thread_name_prefix="sut-warehouse"
         )
         self._idle: list[SnowflakeConnection] = []
-        self._slots = Slots(NAME, settings.pool.max_size, settings.pool.acquire_timeout_s)
+        self._slots = Slots(
+            NAME,
+            settings.pool.max_size,
+            settings.pool.acquire_timeout_s,
+            settings.pool.max_waiting,
+            admit,
+        )
         self._closed = False
 
     async def run(self, call: Callable[[], T]) -> T:
@@ -105,10 +113,10 @@ class WarehousePool:
                 return
 
     @contextlib.asynccontextmanager
-    async def acquire(self) -> AsyncIterator[WarehouseConnection]:
+    async def acquire(self, *, admit: bool = True) -> AsyncIterator[WarehouseConnection]:
         if self._closed:
             raise DependencyUnavailable("warehouse pool is closed", dependency=NAME)
-        async with self._slots.hold():
+        async with self._slots.hold(admit=admit):
             connection: WarehouseConnection | None = None
             try:
                 with translated(classify):
@@ -127,7 +135,7 @@ class WarehousePool:
             self._executor.submit(_quiet_close, raw)
 
     async def check(self) -> None:
-        async with self.acquire() as connection:
+        async with self.acquire(admit=False) as connection:  # sees the truth, breaker or not
             await connection.query("SELECT 1")
 
     def stats(self) -> tuple[int, int, int]:

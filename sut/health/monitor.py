@@ -121,6 +121,7 @@ class ComprehensiveHealthMonitor:
             }
             for replica in self.settings.mcp.replicas:
                 out[replica.name] = (False, None, message)
+                self._replica_gauge(replica.name, None)
             return out
         elapsed = (time.perf_counter() - start) * 1000
         out = {
@@ -138,7 +139,17 @@ class ComprehensiveHealthMonitor:
                 None if ok else f"replica unhealthy (breaker {info.get('breaker', 'unknown')})"
             )
             out[replica.name] = (ok, elapsed, problem)
+            self._replica_gauge(replica.name, info if isinstance(info, dict) else None)
         return out
+
+    def _replica_gauge(self, name: str, info: dict[str, Any] | None) -> None:
+        """Per-replica routing state on /metrics (the harness probes read it as `breaker.<replica>`)."""
+        breaker = info.get("breaker") if info else None
+        if info is None or not info.get("healthy") or breaker == "opened":
+            state = 2  # out of rotation: the backend's calls cannot reach it
+        else:
+            state = 1 if breaker == "half-opened" else 0
+        self.connections.metrics.mcp_replica_state.labels(name).set(state)
 
     def _record(self, name: str, ok: bool, ms: float | None, error: str | None, now: float) -> None:
         previous = self.components.get(name)

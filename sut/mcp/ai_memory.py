@@ -7,8 +7,11 @@ caller, no breaker trip) from "the replica is unreachable" (a transport failure,
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -90,12 +93,23 @@ class AiMemoryServer(StandardizedMCPServer):
             )
         ]
 
-    # --- cache (best effort: Redis down means slower, never wrong) ---------------------------
+    # --- cache (best effort: Redis down or slow means slower, never wrong) -------------------
+    @contextlib.asynccontextmanager
+    async def _redis(self) -> AsyncIterator[Any]:
+        """A Redis connection whose use must end within the cache deadline (a slow cache must
+        not hold up a memory call that Postgres can answer); 0 = no deadline."""
+        ms = self.settings.cache.deadline_ms
+        async with (
+            asyncio.timeout(ms / 1000 if ms > 0 else None),
+            self.connections.get_connection("redis") as redis,
+        ):
+            yield redis
+
     async def _cache_get(self, key: str) -> dict[str, Any] | None:
         if not self.settings.cache.enabled:
             return None
         try:
-            async with self.connections.get_connection("redis") as redis:
+            async with self._redis() as redis:
                 raw = await redis.get(CACHE_PREFIX + key)
         except Exception as error:  # the cache is optional: fall through to Postgres
             log.debug("ai_memory cache read failed: %r", error)
@@ -107,7 +121,7 @@ class AiMemoryServer(StandardizedMCPServer):
             return
         ttl = max(1, int(self.settings.cache.dashboard_ttl_s))
         try:
-            async with self.connections.get_connection("redis") as redis:
+            async with self._redis() as redis:
                 await redis.set(CACHE_PREFIX + memory["key"], json.dumps(memory), ex=ttl)
         except Exception as error:  # the cache is optional
             log.debug("ai_memory cache write failed: %r", error)
@@ -116,7 +130,7 @@ class AiMemoryServer(StandardizedMCPServer):
         if not self.settings.cache.enabled:
             return
         try:
-            async with self.connections.get_connection("redis") as redis:
+            async with self._redis() as redis:
                 await redis.delete(CACHE_PREFIX + key)
         except Exception as error:  # a stale entry expires with its TTL
             log.debug("ai_memory cache delete failed: %r", error)

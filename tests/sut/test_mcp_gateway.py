@@ -13,6 +13,7 @@ import pytest
 from sut_mcp_ws_support import metric, poll, start_role
 
 from fixtures.local.processes import ManagedProcess
+from scenarios.probes import Probes
 from sut.config import SutSettings, load_sut_settings
 from sut.errors import DependencyTimeout, DependencyUnavailable
 from sut.mcp.client import GatewayClient
@@ -250,3 +251,33 @@ def test_backend_memories_go_through_gateway_and_replicas(
     assert down.status_code == 503
     assert down.headers["content-type"] == "application/problem+json"
     assert down.json()["dependency"] == "mcp-gateway"
+
+
+def test_backend_metrics_show_a_killed_replica_out_of_rotation_for_the_probes(
+    full_stack: tuple[McpStack, str],
+) -> None:
+    """Detection through the gateway: the harness probes read `breaker.<replica>` off the
+    backend's /metrics (2 = out of the gateway's rotation)."""
+    stack, base = full_stack
+    probes = Probes(base, t0=time.time())
+
+    def replica_series() -> dict[str, float | str]:
+        probes.samples.clear()
+        with httpx.Client(timeout=5) as client:
+            probes.sample(client)
+        return {s.name: s.value for s in probes.samples if s.name.startswith("breaker.ai_")}
+
+    poll(
+        lambda: replica_series() == {"breaker.ai_memory-1": 0.0, "breaker.ai_memory-2": 0.0},
+        what="both replicas in rotation on the backend's /metrics",
+        timeout_s=10,
+    )
+    stack.replicas["ai_memory-1"].kill()
+    # gateway health poll (0.5 s) + backend health tick (0.5 s) + scheduling slack
+    took = poll(
+        lambda: replica_series().get("breaker.ai_memory-1") == 2.0,
+        what="the killed replica reported out of rotation",
+        timeout_s=5,
+    )
+    assert took < 5
+    assert replica_series()["breaker.ai_memory-2"] == 0.0

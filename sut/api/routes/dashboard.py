@@ -1,25 +1,40 @@
 """The performance dashboard: four parts gathered in parallel, cached in Redis, partial on failure.
 
-A part that fails is returned as `{"status": "degraded", "error": ...}` and named in the
-`X-Dashboard-Degraded` header; a degraded answer is never cached. Redis down → served uncached.
+While a dependency is broken the dashboard still answers within its deadline:
+
+- **Per-part deadline** (`dashboard.part_deadline_ms`): a part not done by then is answered as
+  `{"status": "degraded", "error": ..., "dependency": ...}` (named in `X-Dashboard-Degraded` and
+  the body's `degraded` list); it keeps running in the background so the dependency's breaker
+  sees how it really ended. A failing part is degraded the same way (`return_exceptions` style).
+- **Stale-while-revalidate** (`dashboard.stale_while_revalidate`): an answer past its TTL is
+  still served (`X-Dashboard-Cache: stale`, `Age`) for up to `dashboard.stale_for_s` while ONE
+  background refresh per key recomputes it; a degraded answer is never cached, so the last good
+  one keeps being served until the dependency is back.
+- **Cache read deadline** (`cache.deadline_ms`): a slow Redis is a cache miss.
+
+Each knob has an off value (0 / false) so a test can weaken the SUT; Redis down -> uncached.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 
 from sut.api import deps
+from sut.api.background import Background, Missed
 from sut.api.routes.warehouse import daily_metrics
+from sut.config import SutSettings
 from sut.errors import DependencyError
 
 router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
 
-Part = Callable[[Request, str], Awaitable[dict[str, Any]]]
+Part = Callable[[Request, str], Coroutine[Any, Any, dict[str, Any]]]
 
 
 async def system_health(request: Request, user_id: str) -> dict[str, Any]:
@@ -63,23 +78,99 @@ PARTS: dict[str, Part] = {
     "performance_trends": performance_trends,
     "alert_summary": alert_summary,
 }
+# The dependency a part waits on (named in its degraded entry when it misses its deadline).
+PART_DEPENDENCY: dict[str, str | None] = {
+    "system_health": None,
+    "service_metrics": "postgres",
+    "performance_trends": "warehouse",
+    "alert_summary": None,
+}
 
 
-async def _cached(request: Request, key: str) -> bytes | None:
+def _deadline(ms: int) -> float | None:
+    return ms / 1000 if ms > 0 else None
+
+
+def _background(request: Request) -> Background:
+    value: Background = request.app.state.background
+    return value
+
+
+def encode_entry(body: bytes, stored_at: float) -> bytes:
+    """A cache entry: the time it was computed on the first line, then the JSON answer."""
+    return f"{stored_at:.3f}\n".encode() + body
+
+
+def decode_entry(raw: bytes) -> tuple[float, bytes] | None:
+    stamp, sep, body = raw.partition(b"\n")
+    try:
+        return (float(stamp), body) if sep else None
+    except ValueError:
+        return None  # an entry in another format: a miss
+
+
+async def _read(request: Request, key: str) -> bytes | None:
+    async with deps.connections(request).get_connection("redis") as redis:
+        value: bytes | None = await redis.get(key)
+        return value
+
+
+async def _cached(request: Request, key: str) -> tuple[float, bytes] | None:
+    deadline = _deadline(deps.settings(request).cache.deadline_ms)
+    try:
+        raw = await _background(request).within(_read(request, key), deadline, f"read {key}")
+    except (DependencyError, Missed):
+        return None  # a cache that fails or is slow is a miss
+    return decode_entry(raw) if raw is not None else None
+
+
+async def _store(request: Request, key: str, body: bytes, settings: SutSettings) -> None:
+    ttl_s = settings.cache.dashboard_ttl_s
+    if settings.dashboard.stale_while_revalidate:
+        ttl_s += settings.dashboard.stale_for_s  # kept past freshness to be served stale
     try:
         async with deps.connections(request).get_connection("redis") as redis:
-            value: bytes | None = await redis.get(key)
-            return value
-    except DependencyError:
-        return None
-
-
-async def _store(request: Request, key: str, body: bytes, ttl_s: float) -> None:
-    try:
-        async with deps.connections(request).get_connection("redis") as redis:
-            await redis.set(key, body, px=int(ttl_s * 1000))
+            await redis.set(key, encode_entry(body, time.time()), px=int(ttl_s * 1000))
     except DependencyError:
         return  # serving uncached is the designed fallback
+
+
+async def build(
+    request: Request, user_id: str, deadline_s: float | None
+) -> tuple[bytes, list[str]]:
+    """All parts in parallel, each answered by `deadline_s` or marked degraded."""
+    background = _background(request)
+    results = await asyncio.gather(
+        *(
+            background.within(part(request, user_id), deadline_s, f"dashboard {name}")
+            for name, part in PARTS.items()
+        ),
+        return_exceptions=True,
+    )
+    body: dict[str, Any] = {"user_id": user_id}
+    degraded = []
+    for name, result in zip(PARTS, results, strict=True):
+        if isinstance(result, BaseException):
+            if not isinstance(result, Exception):
+                raise result
+            degraded.append(name)
+            dependency = getattr(result, "dependency", None) or PART_DEPENDENCY[name]
+            body[name] = {"status": "degraded", "error": str(result), "dependency": dependency}
+        else:
+            body[name] = {"status": "ok", **result}
+    body["degraded"] = degraded
+    return json.dumps(body, separators=(",", ":")).encode(), degraded
+
+
+async def _refresh(request: Request, user_id: str, key: str) -> None:
+    """Recompute without a part deadline; only a complete answer replaces the cached one."""
+    body, degraded = await build(request, user_id, None)
+    if not degraded:
+        await _store(request, key, body, deps.settings(request))
+
+
+def _json(body: bytes, headers: dict[str, str]) -> Response:
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/performance")
@@ -90,29 +181,29 @@ async def performance(
     key = f"sut:dashboard:performance:{user_id}"
     use_cache = settings.cache.enabled
     cache_counter = deps.metrics(request).dashboard_cache
-    if use_cache and (hit := await _cached(request, key)) is not None:
-        cache_counter.labels("hit").inc()
-        return Response(hit, media_type="application/json", headers={"X-Dashboard-Cache": "hit"})
-    results = await asyncio.gather(
-        *(part(request, user_id) for part in PARTS.values()), return_exceptions=True
+    if use_cache and (entry := await _cached(request, key)) is not None:
+        stored_at, cached = entry
+        age = max(0.0, time.time() - stored_at)
+        if age < settings.cache.dashboard_ttl_s:
+            cache_counter.labels("hit").inc()
+            return _json(cached, {"X-Dashboard-Cache": "hit"})
+        swr = settings.dashboard
+        if swr.stale_while_revalidate and age < settings.cache.dashboard_ttl_s + swr.stale_for_s:
+            _background(request).once(key, _refresh(request, user_id, key))
+            cache_counter.labels("stale").inc()
+            return _json(cached, {"X-Dashboard-Cache": "stale", "Age": str(int(age))})
+    encoded, degraded = await build(
+        request, user_id, _deadline(settings.dashboard.part_deadline_ms)
     )
-    body: dict[str, Any] = {"user_id": user_id}
-    degraded = []
-    for name, result in zip(PARTS, results, strict=True):
-        if isinstance(result, BaseException):
-            if not isinstance(result, Exception):
-                raise result
-            degraded.append(name)
-            dependency = getattr(result, "dependency", None)
-            body[name] = {"status": "degraded", "error": str(result), "dependency": dependency}
-        else:
-            body[name] = {"status": "ok", **result}
-    body["degraded"] = degraded
-    encoded = json.dumps(body, separators=(",", ":")).encode()
     headers = {"X-Dashboard-Cache": "miss" if use_cache else "disabled"}
     if degraded:
         headers["X-Dashboard-Degraded"] = ",".join(degraded)
-    elif use_cache:
-        await _store(request, key, encoded, settings.cache.dashboard_ttl_s)
+    elif use_cache:  # a slow Redis delays the answer by at most the cache deadline
+        with contextlib.suppress(Missed):
+            await _background(request).within(
+                _store(request, key, encoded, settings),
+                _deadline(settings.cache.deadline_ms),
+                f"store {key}",
+            )
     cache_counter.labels("miss").inc()
-    return Response(encoded, media_type="application/json", headers=headers)
+    return _json(encoded, headers)
