@@ -1,8 +1,8 @@
 """The SUT's capacity on this machine: the rate at which p95(GET /api/items) crosses 200 ms.
 
-    python -m sut.capacity [--scenario RAMP.yaml] [--result RESULT.json] [--out DIR] [--threshold-ms 200]
+    python -m scenarios.bench.capacity [--scenario RAMP.yaml] [--result RESULT.json] [--out DIR] [--threshold-ms 200]
 
-Runs `chaosgate run sut/capacity/ramp.yaml --backend local` (the release gate's stack, proxies,
+Runs `chaosgate run scenarios/bench/capacity/ramp.yaml --backend local` (the release gate's stack, proxies,
 load engine and user mix, stepped up every few seconds, no fault) unless given a result, then
 prints each step's p95/p99 for the request name, and the capacity: the highest step still under
 the threshold (the first one over it is where it crosses). Needs the harness checkout (it reads
@@ -54,7 +54,7 @@ def measure(result: RunResult, steps: list[Step], name: str) -> list[Step]:
     series = [b for b in result.scenarios[0].series if b.name == name]
     out = []
     for step in steps:
-        window = [b for b in series if step.start_s + SETTLE_S <= b.second < step.end_s]
+        window = [b for b in series if step.start_s + SETTLE_S <= b.start_s < step.end_s]
         if not window:
             out.append(step)
             continue
@@ -94,7 +94,7 @@ def _run_ramp(scenario: Path, out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sut.capacity", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m scenarios.bench.capacity", description=__doc__)
     parser.add_argument("--result", type=Path, help="analyse this result.json instead of running")
     parser.add_argument("--scenario", type=Path, default=RAMP, help="a ramp of {rps, hold_s} steps")
     parser.add_argument("--out", type=Path, default=Path("reports/capacity"))

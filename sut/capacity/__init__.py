@@ -1,1 +1,0 @@
-"""Capacity measurement of the SUT on this machine (`python -m sut.capacity`)."""
