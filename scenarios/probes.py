@@ -18,7 +18,7 @@ import time
 import httpx
 
 from fixtures.faults.sut_metrics import read_metrics
-from fixtures.stack import DEPENDENCIES
+from fixtures.stack import DEPENDENCIES, REPLICAS
 from reports.model import ProbeSample
 
 QUERY_SERIES = {"postgres": "db_query", "redis": "redis_query", "warehouse": "warehouse_query"}
@@ -32,7 +32,12 @@ _GAUGES = {
 # Every numeric series the probes can record: the names a KPI argument may give.
 PROBE_SERIES: frozenset[str] = frozenset(
     {"ready", "ws.queue_depth", *QUERY_SERIES.values()}
-    | {template.format(dependency=d) for template in _GAUGES.values() for d in DEPENDENCIES}
+    | {
+        template.format(dependency=d, replica=r)
+        for template in _GAUGES.values()
+        for d in DEPENDENCIES
+        for r in REPLICAS
+    }
 )
 
 

@@ -310,3 +310,11 @@ def test_user_classes_declare_exactly_the_names_they_send() -> None:
         module, _, class_name = target.partition(":")
         path = root / (module.replace(".", "/") + ".py")
         assert set(request_names(user)) == _names_sent(path, class_name), user
+
+
+def test_probe_series_name_every_replica_breaker() -> None:
+    """Every gauge template resolves (a `{replica}` template once broke the CLI's import)."""
+    from scenarios.probes import PROBE_SERIES
+
+    assert {"breaker.ai_memory-1", "breaker.ai_memory-2", "breaker.postgres"} <= PROBE_SERIES
+    assert not any("{" in name for name in PROBE_SERIES)
