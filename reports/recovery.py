@@ -146,8 +146,13 @@ def detect(
     checks: Sequence[Kpi] = (),
     series: Sequence[SliceBucket] = (),
 ) -> Detection | None:
-    """First sign in [injected, until) that the SUT noticed: its own signals, else a broken check."""
-    return _sut_signal(probes, injected_at_s, until_s, dependency) or _first_breach(
+    """First sign in [injected, until) that the SUT noticed. When the fault names a dependency
+    whose state the SUT exposes (`breaker.<dependency>`), only the SUT's own signals count
+    (readiness, that breaker): `detect()` then measures the SUT's detection, which a SUT
+    without it fails. Otherwise the first broken steady-state check is the detection."""
+    if dependency is not None:
+        return _sut_signal(probes, injected_at_s, until_s, dependency)
+    return _sut_signal(probes, injected_at_s, until_s, None) or _first_breach(
         checks, series, probes, injected_at_s, until_s
     )
 

@@ -61,6 +61,9 @@ class PostgresSettings(_Section):
     statement_timeout_s: Seconds = 1
     connect_timeout_s: Seconds = 1
     breaker: BreakerSettings = BreakerSettings()
+    # Test-only weakening (the release gate's "can fail" tests): every use of a connection first
+    # runs `pg_sleep` this long, a slow query as a missing index would make it. 0 = off.
+    slow_query_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
 
 
 class RedisPool(_Section):

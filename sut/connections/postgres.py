@@ -123,6 +123,10 @@ class PostgresPool:
                 raise (classify(error) or error) from None
             try:
                 with translated(classify):
+                    if self.settings.slow_query_ms:  # test-only weakening, see SutSettings
+                        await connection.execute(
+                            "SELECT pg_sleep($1)", self.settings.slow_query_ms / 1000
+                        )
                     yield connection
             except (DependencyTimeout, DependencyUnavailable, asyncio.CancelledError):
                 # A connection whose query timed out or was cut is useless (a cancel request may

@@ -17,7 +17,7 @@ from fixtures.stack import Stack
 from reports import hdr
 from reports.kpi_parse import parse_kpi
 from reports.model import SLICE_S, Event, ProbeSample, SliceBucket
-from reports.recovery import detect, recovered_at
+from reports.recovery import Detection, detect, recovered_at
 from scenarios.fault_clock import Times, measure, removed_at
 from scenarios.journal import Journal
 from scenarios.loader import load_scenario
@@ -142,8 +142,8 @@ def test_a_measure_cut_short_by_the_next_injection_says_so(tmp_path: Path) -> No
     healed = measure(scenario, scenario.faults[0], times, [], series(40.0, 10.5), [], 40.0)
     assert healed is not None
     assert (healed.recovered_at_s, healed.cut_short_by) == (10.5, None)  # 10.5 + 3 s < 14
-    # a `down` with no probes: detected by the first broken steady check
-    assert healed.detected_by == "steady: error_rate(GET /api/items) < 5%"
+    # a Postgres fault is detected only by the SUT's own signals: no probes, no detection
+    assert healed.detected_by is None
     # live, before the data reaches the next injection: not cut (yet), just not recovered
     live = measure(scenario, scenario.faults[0], times, [], series(13.0, 19.0), [], 13.0)
     assert live is not None
@@ -238,3 +238,18 @@ def test_a_toxic_is_removed_when_its_removal_is_issued() -> None:
     removed = next(e.t_s for e in journal.events() if e.kind == "fault.remove")
     # old code journaled fault.remove after the (0.3 s) removal returned
     assert journal.now_s() - removed >= 0.29
+
+
+def test_a_named_dependency_is_detected_only_by_the_suts_own_signals() -> None:
+    """A SUT without detection must fail detect(): a broken steady-state check is the fallback
+    only for faults with no SUT signal to watch."""
+    checks = [parse_kpi("error_rate(GET /api/items) < 5%")]
+    broken = series(40.0, 19.0)  # errors from the fault on
+    assert detect([], 8.0, 20.0, "postgres", checks, broken) is None
+    found = detect([], 8.0, 20.0, None, checks, broken)
+    assert found is not None
+    assert found.signal.startswith("steady: ")
+    breaker = [ProbeSample(t_s=9.5, name="breaker.postgres", value=2)]
+    assert detect(breaker, 8.0, 20.0, "postgres", checks, broken) == Detection(
+        9.5, "breaker.postgres"
+    )
