@@ -32,6 +32,7 @@ from fixtures.local.processes import ManagedProcess, wait_until
 from fixtures.pytest_plugin import missing_component
 from fixtures.stack import PROXIES
 from reports.hdr import merge
+from reports.model import SLICES_PER_S
 from scenarios.load.plan import LoadPlan
 from scenarios.load.run import LoadOutcome, LoadRun
 
@@ -163,9 +164,10 @@ def _per_worker(
             if name is not None and b["name"] != name:
                 continue
             w["all"].append(b["histogram"])
-            if fault_second is not None and b["second"] < fault_second - 1:
+            second = b["slice"] // SLICES_PER_S
+            if fault_second is not None and second < fault_second - 1:
                 w["before"].append(b["histogram"])
-            elif fault_second is not None and b["second"] > fault_second:
+            elif fault_second is not None and second > fault_second:
                 w["during"].append(b["histogram"])
     return out
 
