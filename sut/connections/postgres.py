@@ -82,7 +82,7 @@ class PostgresPool:
                     user=s.user,
                     password=s.password or None,
                     database=s.database,
-                    min_size=s.pool.min_size,
+                    min_size=min(s.pool.min_size, s.pool.max_size),  # an override of max only
                     max_size=s.pool.max_size,
                     timeout=s.connect_timeout_s,
                     command_timeout=s.statement_timeout_s,
