@@ -26,7 +26,8 @@ WEAKENED: dict[str, tuple[dict[str, Any], dict[str, str], str]] = {
     "redis-reset": ({}, {"p95(GET /api/dashboard/performance) < 500ms during fault:redis-reset":
                          "p95(GET /api/dashboard/performance) < 2ms during fault:redis-reset"},
                     "p95(GET /api/dashboard/performance) < 2ms during fault:redis-reset"),
-    "warehouse-timeout": ({"cache.enabled": False, "warehouse.network_timeout_s": 20, "warehouse.breaker.enabled": False}, {},
+    "warehouse-timeout": ({"cache.enabled": False, "warehouse.network_timeout_s": 20, "warehouse.breaker.enabled": False,
+                           "dashboard.part_deadline_ms": 0}, {},
                           "p99(GET /api/dashboard/performance) < 8s during fault:wh-timeout"),
     "pool-exhaustion": ({"postgres.pool.acquire_timeout_s": 30, "postgres.statement_timeout_s": 30,
                          "postgres.breaker.enabled": False}, {},
