@@ -43,9 +43,9 @@ class ServiceSettings(_Section):
 
 
 class PgPool(_Section):
-    min_size: PoolSize = 2
+    min_size: PoolSize = 10  # all opened at start: no connect on a request path
     max_size: Annotated[int, Field(ge=1, le=10_000)] = 10
-    acquire_timeout_s: Seconds = 0.25  # request paths: shed load fast rather than queue
+    acquire_timeout_s: Seconds = 0.15  # request paths: shed load fast rather than queue
     max_waiting: PoolSize = (
         20  # callers queued for a connection beyond this get 503 at once; 0 = no bound
     )

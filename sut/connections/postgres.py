@@ -82,7 +82,7 @@ class PostgresPool:
                     user=s.user,
                     password=s.password or None,
                     database=s.database,
-                    min_size=s.pool.min_size,
+                    min_size=min(s.pool.min_size, s.pool.max_size),  # an override of max only
                     max_size=s.pool.max_size,
                     timeout=s.connect_timeout_s,
                     command_timeout=s.statement_timeout_s,
@@ -116,6 +116,7 @@ class PostgresPool:
             try:
                 connection = await pool.acquire(timeout=self.settings.connect_timeout_s)
             except TimeoutError:
+                self._slots.note_failure(self.settings.statement_timeout_s)
                 raise DependencyTimeout(
                     "postgres did not accept a connection in time", dependency=NAME
                 ) from None
@@ -128,11 +129,13 @@ class PostgresPool:
                             "SELECT pg_sleep($1)", self.settings.slow_query_ms / 1000
                         )
                     yield connection
-            except (DependencyTimeout, DependencyUnavailable, asyncio.CancelledError):
+            except (DependencyTimeout, DependencyUnavailable, asyncio.CancelledError) as error:
                 # A connection whose query timed out or was cut is useless (a cancel request may
                 # still be pending on it): drop it now rather than make the caller wait for a reset.
                 with contextlib.suppress(asyncpg.InterfaceError):  # already closed: released
                     connection.terminate()
+                if not isinstance(error, asyncio.CancelledError):
+                    self._slots.note_failure(self.settings.statement_timeout_s)
                 raise
             finally:
                 with contextlib.suppress(Exception):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 
 from sut.errors import DependencyError, PoolExhausted
@@ -39,7 +40,9 @@ class Slots:
         admit: Callable[[], None] | None = None,
     ) -> None:
         self.dependency = dependency
-        self.admit = admit  # checked once a slot is granted (e.g. the breaker opened meanwhile)
+        self.admit = (
+            admit  # checked when a waiter gets its slot (e.g. the breaker opened meanwhile)
+        )
         self.size = size
         self.acquire_timeout_s = acquire_timeout_s
         self.max_waiting = max_waiting
@@ -47,6 +50,22 @@ class Slots:
         self.in_use = 0
         self.waiting = 0
         self.shed = 0  # callers turned away at once because the wait queue was full
+        self._failed_until = 0.0
+
+    def note_failure(self, for_s: float) -> None:
+        """A held connection just failed: for `for_s`, a caller that had to wait for a slot is
+        turned away when it gets one (the slot was most likely freed by that failure, and the
+        breaker has not counted enough failures yet to stop callers itself)."""
+        self._failed_until = time.monotonic() + for_s
+
+    def _admit_waiter(self) -> None:
+        if time.monotonic() < self._failed_until:
+            raise PoolExhausted(
+                f"a {self.dependency} connection just failed; not queueing callers behind it",
+                dependency=self.dependency,
+            )
+        if self.admit is not None:
+            self.admit()
 
     @contextlib.asynccontextmanager
     async def hold(self, *, admit: bool = True) -> AsyncIterator[None]:
@@ -57,6 +76,7 @@ class Slots:
                 f"waiting (max_waiting {self.max_waiting})",
                 dependency=self.dependency,
             )
+        waited = self._semaphore.locked()
         self.waiting += 1
         try:
             async with asyncio.timeout(self.acquire_timeout_s):
@@ -69,9 +89,9 @@ class Slots:
             ) from None
         finally:
             self.waiting -= 1
-        if admit and self.admit is not None:
+        if admit and waited:
             try:
-                self.admit()
+                self._admit_waiter()
             except BaseException:
                 self._semaphore.release()
                 raise

@@ -25,7 +25,7 @@ def test_env_overrides_one_nested_key_and_keeps_the_rest(monkeypatch: pytest.Mon
     monkeypatch.setenv("SUT_POSTGRES__POOL__MAX_SIZE", "3")
     settings = load_sut_settings(SHIPPED)
     assert settings.postgres.pool.max_size == 3
-    assert settings.postgres.pool.acquire_timeout_s == 0.25
+    assert settings.postgres.pool.acquire_timeout_s == 0.15
     assert settings.postgres.port == 5432
 
 
