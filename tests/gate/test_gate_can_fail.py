@@ -61,7 +61,8 @@ WEAKENINGS: dict[str, Weakening] = {
         ("recovery(pg-down) < 30s", "recovery(pg-down) < 6s"),
     ),
     "pg-latency-small-pool": Weakening(
-        "pg-latency", "pool capacity (2 connections instead of 10)", {"postgres.pool.max_size": 2},
+        "pg-latency", "pool capacity (2 connections instead of 10)",
+        {"postgres.pool.min_size": 2, "postgres.pool.max_size": 2},
         ("error_rate(GET /api/items) < 1% during fault:pg-latency",),
     ),
     "pool-exhaustion-queueing": Weakening(
