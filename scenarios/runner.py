@@ -51,7 +51,8 @@ class ScenarioRun:
         self.journal = Journal(self.t0)
         self.phases = scenario.phases()
         self.watch = AbortWatch(scenario.kpis, self.phases, scenario.duration_s)
-        self.load = LoadRun(scenario.plan(), stack.sut_url, self.t0, out_dir, progress=progress)
+        self.load = LoadRun(scenario.plan(), stack.sut_url, self.t0, out_dir, progress=progress,
+                            timeouts=settings.timeouts)  # fmt: skip
         self.probes = Probes(
             stack.sut_direct_url, self.t0, timeout_s=min(settings.timeouts.http_s, 2.0)
         )

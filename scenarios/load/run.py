@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaosgate.errors import GeneratorBehind, RunInvalid
-from chaosgate.settings import load_settings
+from chaosgate.settings import Timeouts, load_settings
 from fixtures.local.processes import ManagedProcess, free_port
 from reports.hdr import merge
 from reports.model import GeneratorHealth, SliceBucket, WebSocketSummary
@@ -75,11 +75,13 @@ class LoadRun:
         *,
         progress: bool = True,
         python: str = sys.executable,
+        timeouts: Timeouts | None = None,
     ) -> None:
         self.plan, self.base_url, self.t0 = plan, base_url.rstrip("/"), t0
         self.out_dir = Path(out_dir)
         self.python = python
-        self.timeouts = load_settings().timeouts
+        # the caller's resolved settings (a `run --config` file); alone, the default resolution
+        self.timeouts = timeouts or load_settings().timeouts
         self.records = self.out_dir / "load-records.jsonl"
         self.collector = Collector(self.records)
         self.collector.t0 = t0
