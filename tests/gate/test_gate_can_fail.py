@@ -103,7 +103,7 @@ WEAKENINGS: dict[str, Weakening] = {
     ),
     "replica-no-routing": Weakening(
         "replica-killed", "health-based routing and the per-replica breaker",
-        {"mcp.gateway.replica_breaker.enabled": False, "mcp.gateway.health_interval_s": 60},
+        {"mcp.gateway.replica_breaker.enabled": False, "mcp.gateway.health_interval_s": 10},
         ("detect(replica-down) < 3s", "detect(replica-hung) < 3s"),
     ),
     "ws-restart-no-queue": Weakening(
