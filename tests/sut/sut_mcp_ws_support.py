@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from fixtures.local.processes import ManagedProcess, wait_until
+from chaosgate.processes import ManagedProcess, wait_until
 
 START_TIMEOUT_S = 60.0  # generous: the 2-core machine is shared, and imports take seconds
 

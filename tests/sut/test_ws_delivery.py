@@ -22,7 +22,7 @@ from sut_mcp_ws_support import start_role, wait_ready
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from fixtures.local.processes import ManagedProcess
+from chaosgate.processes import ManagedProcess
 from fixtures.local.services import LocalService
 from sut.config import SutSettings, load_sut_settings
 
