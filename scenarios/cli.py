@@ -17,6 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from chaosgate.cli import stack_option
 from chaosgate.settings import load_settings
 from reports.model import RunResult
 from scenarios.loader import load_scenario, resolve, shipped_scenarios
@@ -91,11 +92,7 @@ def verdict_table(result: RunResult) -> Table:
     "--suite", type=click.Choice(["smoke", "release"]), help="the shipped scenarios with this tag"
 )
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="reports directory")
-@click.option(
-    "--backend",
-    type=click.Choice(["auto", "local", "containers", "external"]),
-    help="stack backend",
-)
+@stack_option
 @click.option(
     "--baseline",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -112,7 +109,7 @@ def verdict_table(result: RunResult) -> Table:
     "--config", type=click.Path(path_type=Path, dir_okay=False), help="harness settings file"
 )
 @click.pass_context
-def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path | None, backend: str | None,
+def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path | None, stack: str | None,
         baseline: Path | None, tolerance: str, check: bool, config: Path | None) -> None:  # fmt: skip
     """Run scenarios (files, shipped names, or --suite) and decide: exit 0 / 1 / 2 / 3.
 
@@ -128,7 +125,7 @@ def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path
     if check:
         console.print(f"{len(scenarios)} scenario(s) valid: {', '.join(s.name for s in scenarios)}")
         return
-    settings = load_settings(config, backend=backend)
+    settings = load_settings(config, backend=stack)
     from scenarios.orchestrator import new_run_id, run_all
 
     run_id = new_run_id()
