@@ -18,9 +18,9 @@ from chaosgate.errors import GeneratorBehind, RunInvalid
 from chaosgate.processes import ManagedProcess, free_port
 from chaosgate.settings import Timeouts, load_settings
 from reports.hdr import merge
+from reports.hgrm import write_hgrm
 from reports.model import GeneratorHealth, SliceBucket, WebSocketSummary
 from scenarios.load.collect import Collector, SecondView
-from scenarios.load.hgrm import write_hgrm
 from scenarios.load.plan import LoadPlan
 from scenarios.load.progress import Progress
 from scenarios.load.wscheck import check_history

@@ -9,10 +9,10 @@ import pytest
 from hdrh.histogram import HdrHistogram
 
 from reports.hdr import decode, merge
+from reports.hgrm import write_hgrm
 from reports.model import SLICES_PER_S
 from reports.stats import SliceStats
 from scenarios.load.collect import Collector
-from scenarios.load.hgrm import write_hgrm
 from scenarios.load.recorder import Recorder
 from scenarios.load.wscheck import check_history
 
@@ -116,7 +116,7 @@ def test_hgrm_export_has_the_percentiles_in_ms(tmp_path: Path) -> None:
     collector = Collector(tmp_path / "r.jsonl")
     collector.poll()
     [path] = write_hgrm(collector.series(), tmp_path / "hgrm")
-    assert path.name == "GET_api_items_item_id.hgrm"
+    assert path.name == "get-api-items-item-id.hgrm"
     lines = path.read_text().splitlines()[2:]
     rows = [line.split() for line in lines if line.strip() and not line.startswith("#")]
     last_value, last_percentile, total = float(rows[-1][0]), float(rows[-1][1]), int(rows[-1][2])
