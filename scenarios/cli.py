@@ -30,16 +30,12 @@ RENDERERS = {  # file -> "module:function"; a renderer that is absent is skipped
 _STYLE = {"pass": "green", "fail": "red", "invalid": "yellow"}
 
 
-def write_reports(result: RunResult, run_dir: Path, console: Console) -> None:
+def write_reports(result: RunResult, run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "result.json").write_text(result.model_dump_json(indent=1))
     for filename, target in RENDERERS.items():
         module_name, function = target.split(":")
-        try:
-            render = getattr(importlib.import_module(module_name), function)
-        except (ImportError, AttributeError) as error:
-            console.print(f"[yellow]{filename} not written: {error}[/]")
-            continue
+        render = getattr(importlib.import_module(module_name), function)
         (run_dir / filename).write_text(render(result))
     from reports.markdown import append_step_summary
 
@@ -133,7 +129,7 @@ def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path
     result = run_all(scenarios, settings, backend=settings.backend, out_dir=run_dir, run_id=run_id,
                      command=shlex.join(["chaosgate", *sys.argv[1:]]), report=lambda line: console.print(line),
                      progress=sys.stderr.isatty())  # fmt: skip
-    write_reports(result, run_dir, console)
+    write_reports(result, run_dir)
     console.print(verdict_table(result))
     exit_code = result.exit_code
     if base is not None:

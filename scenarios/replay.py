@@ -141,7 +141,7 @@ def replay(
                 t_s=0.0, kind="note", message=f"replay of run {recorded.run.run_id} ({result_file})"
             ),
         )
-    write_reports(result, run_dir, console)
+    write_reports(result, run_dir)
     rows = side_by_side(recorded, result)
     console.print(comparison_table(rows, recorded, result))
     same = sum(row.same for row in rows)

@@ -1,4 +1,4 @@
-"""`LoadRun` (contract C5): runs a LoadPlan in Locust worker process(es), merges their records.
+"""`LoadRun`: runs a LoadPlan in Locust worker process(es), merges their records.
 
 Nothing of Locust or gevent is imported here: the workers are `python -m scenarios.load.worker`
 subprocesses, started and stopped by PID (chaosgate.processes.ManagedProcess).
