@@ -9,12 +9,12 @@ bootstrap:
 bootstrap-containers:
 	bash .ci/bootstrap --containers --bench
 
-# --backend local: the embedded stack, even where a Docker engine answers (auto would pick it)
+# --stack local: the embedded stack, even where a Docker engine answers (auto would pick it)
 gate: bootstrap
-	.venv/bin/chaosgate run --suite release --backend local
+	.venv/bin/chaosgate run --suite release --stack local
 
 smoke: bootstrap
-	.venv/bin/chaosgate run --suite smoke --backend local
+	.venv/bin/chaosgate run --suite smoke --stack local
 
 # test folders have no __init__.py (it would shadow the packages), so mypy takes them one by one
 lint:

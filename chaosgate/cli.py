@@ -4,17 +4,18 @@ so `chaosgate report` never pays for importing Locust or Testcontainers."""
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 import sys
 import tempfile
 import traceback
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
 from chaosgate import __version__
 from chaosgate.errors import EXIT_BAD_INPUT, EXIT_HARNESS_ERROR, ChaosgateError
+from chaosgate.stacks import STACKS
 
 # command name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
@@ -32,16 +33,45 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def _module_exists(target: str) -> bool:
-    try:
-        return importlib.util.find_spec(target.split(":")[0]) is not None
-    except ModuleNotFoundError:
-        return False
+F = TypeVar("F", bound=Callable[..., Any])
+_BACKEND_ALIAS = "chaosgate.backend_alias"
+
+
+def _backend_alias(ctx: click.Context, _: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        click.echo("chaosgate: --backend is deprecated; use --stack", err=True)
+        ctx.meta[_BACKEND_ALIAS] = value
+
+
+def _stack_or_alias(ctx: click.Context, _: click.Parameter, value: str | None) -> str | None:
+    # click handles options in command-line order, then the rest: a given --backend is seen
+    # before an absent --stack; a given --stack wins over it
+    return value if value is not None else ctx.meta.get(_BACKEND_ALIAS)
+
+
+def stack_option(command: F) -> F:
+    """`--stack` (which backend runs the stack; default: settings) as the parameter `stack`,
+    the same on every command and in pytest. `--backend`, its old name on `run` and `replay`,
+    still works, hidden and deprecated."""
+    command = click.option(
+        "--backend",
+        type=click.Choice(STACKS),
+        hidden=True,
+        expose_value=False,
+        callback=_backend_alias,
+    )(command)
+    return click.option(
+        "--stack",
+        type=click.Choice(STACKS),
+        default=None,
+        callback=_stack_or_alias,
+        help="stack backend (default: the settings' backend, auto)",
+    )(command)
 
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name, target in COMMANDS.items() if _module_exists(target))
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from chaosgate.errors import ConfigError
+from chaosgate.stacks import Backend
 
 DEFAULT_CONFIG_FILE = "chaosgate.yaml"
 
@@ -63,7 +64,7 @@ class HarnessSettings(BaseSettings):
         env_prefix="CHAOSGATE_", env_nested_delimiter="__", extra="forbid", frozen=True
     )
 
-    backend: Literal["auto", "local", "containers", "external"] = "auto"
+    backend: Backend = "auto"
     network: Literal["host", "bridge"] = "host"
     stack_config: Path | None = Field(None, description="external-target YAML")
     state_dir: Path = Field(Path(".chaosgate"), description="`chaosgate up` state file lives here")

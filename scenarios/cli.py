@@ -17,6 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from chaosgate.cli import stack_option
 from chaosgate.settings import load_settings
 from reports.model import RunResult
 from scenarios.loader import load_scenario, resolve, shipped_scenarios
@@ -29,16 +30,12 @@ RENDERERS = {  # file -> "module:function"; a renderer that is absent is skipped
 _STYLE = {"pass": "green", "fail": "red", "invalid": "yellow"}
 
 
-def write_reports(result: RunResult, run_dir: Path, console: Console) -> None:
+def write_reports(result: RunResult, run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "result.json").write_text(result.model_dump_json(indent=1))
     for filename, target in RENDERERS.items():
         module_name, function = target.split(":")
-        try:
-            render = getattr(importlib.import_module(module_name), function)
-        except (ImportError, AttributeError) as error:
-            console.print(f"[yellow]{filename} not written: {error}[/]")
-            continue
+        render = getattr(importlib.import_module(module_name), function)
         (run_dir / filename).write_text(render(result))
     from reports.markdown import append_step_summary
 
@@ -91,11 +88,7 @@ def verdict_table(result: RunResult) -> Table:
     "--suite", type=click.Choice(["smoke", "release"]), help="the shipped scenarios with this tag"
 )
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="reports directory")
-@click.option(
-    "--backend",
-    type=click.Choice(["auto", "local", "containers", "external"]),
-    help="stack backend",
-)
+@stack_option
 @click.option(
     "--baseline",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -112,7 +105,7 @@ def verdict_table(result: RunResult) -> Table:
     "--config", type=click.Path(path_type=Path, dir_okay=False), help="harness settings file"
 )
 @click.pass_context
-def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path | None, backend: str | None,
+def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path | None, stack: str | None,
         baseline: Path | None, tolerance: str, check: bool, config: Path | None) -> None:  # fmt: skip
     """Run scenarios (files, shipped names, or --suite) and decide: exit 0 / 1 / 2 / 3.
 
@@ -128,7 +121,7 @@ def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path
     if check:
         console.print(f"{len(scenarios)} scenario(s) valid: {', '.join(s.name for s in scenarios)}")
         return
-    settings = load_settings(config, backend=backend)
+    settings = load_settings(config, backend=stack)
     from scenarios.orchestrator import new_run_id, run_all
 
     run_id = new_run_id()
@@ -136,7 +129,7 @@ def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path
     result = run_all(scenarios, settings, backend=settings.backend, out_dir=run_dir, run_id=run_id,
                      command=shlex.join(["chaosgate", *sys.argv[1:]]), report=lambda line: console.print(line),
                      progress=sys.stderr.isatty())  # fmt: skip
-    write_reports(result, run_dir, console)
+    write_reports(result, run_dir)
     console.print(verdict_table(result))
     exit_code = result.exit_code
     if base is not None:

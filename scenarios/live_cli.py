@@ -151,7 +151,7 @@ def load(ctx: click.Context, url: str | None, toxiproxy: str | None, rate: float
                        commit=commit(), command=shlex.join(["chaosgate", *sys.argv[1:]]),
                        backend=target.backend, seed=seed, machine=machine(), versions=versions())  # fmt: skip
     result = RunResult(run=meta, status=scenario.status, exit_code=code, scenarios=[scenario])
-    write_reports(result, run_dir, console)
+    write_reports(result, run_dir)
     faults = sum(1 for e in scenario.events if e.kind == "fault.inject")
     console.print(
         f"result: {run_dir / 'result.json'} ({faults} fault(s) seen, status {scenario.status})"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fixtures.local.processes import ManagedProcess
+from chaosgate.processes import ManagedProcess
 from scenarios.load.plan import LoadPlan
 from scenarios.load.run import LoadRun
 

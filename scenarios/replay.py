@@ -17,6 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from chaosgate.cli import stack_option
 from chaosgate.errors import ScenarioError
 from reports.model import Event, KpiVerdict, RunResult
 from scenarios.loader import scenario_from_data
@@ -106,18 +107,14 @@ def comparison_table(rows: list[Row], recorded: RunResult, replayed: RunResult) 
 @click.argument("result_file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--scenario", "names", multiple=True, help="replay only this scenario (repeatable)")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="reports directory")
-@click.option(
-    "--backend",
-    type=click.Choice(["auto", "local", "containers", "external"]),
-    help="stack backend",
-)
+@stack_option
 @click.pass_context
 def replay(
     ctx: click.Context,
     result_file: Path,
     names: tuple[str, ...],
     out: Path | None,
-    backend: str | None,
+    stack: str | None,
 ) -> None:
     """Re-run the scenarios recorded in RESULT_FILE on a stack here; verdicts then vs now.
 
@@ -130,7 +127,7 @@ def replay(
 
     recorded = load_result(result_file)
     scenarios = recorded_scenarios(recorded, str(result_file), names)
-    settings = load_settings(backend=backend)
+    settings = load_settings(backend=stack)
     console = Console(width=None if sys.stdout.isatty() else 160)
     run_id = new_run_id()
     run_dir = (out or settings.reports_dir) / run_id
@@ -144,7 +141,7 @@ def replay(
                 t_s=0.0, kind="note", message=f"replay of run {recorded.run.run_id} ({result_file})"
             ),
         )
-    write_reports(result, run_dir, console)
+    write_reports(result, run_dir)
     rows = side_by_side(recorded, result)
     console.print(comparison_table(rows, recorded, result))
     same = sum(row.same for row in rows)

@@ -1,4 +1,4 @@
-"""`python -m sut --config FILE [--role backend|gateway|ai_memory] [--replica NAME]` (contract C2)."""
+"""`python -m sut --config FILE [--role backend|gateway|ai_memory] [--replica NAME]`."""
 
 from __future__ import annotations
 

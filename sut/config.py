@@ -1,6 +1,6 @@
 """The SUT's one configuration: a YAML file validated by pydantic, with `SUT_<SECTION>__<KEY>` env overrides.
 
-Every host, port, pool size, timeout and TTL of every SUT process comes from here (contract C1).
+Every host, port, pool size, timeout and TTL of every SUT process comes from here.
 `load_sut_settings(path)` raises `SutConfigError` with one message naming the key and what was
 expected; `python -m sut` turns it into exit status 2.
 """

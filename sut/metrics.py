@@ -1,4 +1,4 @@
-"""The backend's Prometheus metrics (names per contract C2), on a per-app registry.
+"""The backend's Prometheus metrics, on a per-app registry.
 
 A registry per app lets tests build several apps in one process.
 """

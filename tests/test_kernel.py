@@ -43,7 +43,7 @@ def test_environment_beats_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_a_flag_beats_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    # `run --backend local` with CHAOSGATE_BACKEND=containers in the environment: the flag wins
+    # `run --stack local` with CHAOSGATE_BACKEND=containers in the environment: the flag wins
     monkeypatch.setenv("CHAOSGATE_BACKEND", "containers")
     assert load_settings(backend="local").backend == "local"
 
@@ -88,3 +88,38 @@ def test_python_dash_m_exits_with_the_verdict_code(module: str, tmp_path: Path) 
         check=False,
     )
     assert done.returncode == 1, done.stdout[-800:] + done.stderr[-800:]
+
+
+def test_the_stack_option_has_one_name_on_every_command() -> None:
+    """`run --backend` against `up --stack` was two names for one choice."""
+    from click.testing import CliRunner
+
+    from chaosgate.cli import cli
+
+    for command in ("up", "run", "replay"):
+        shown = CliRunner().invoke(cli, [command, "--help"]).stdout
+        assert "--stack [auto|local|containers|external]" in shown, command
+        assert "--backend" not in shown, command  # the old name is hidden
+
+
+def test_the_old_backend_flag_still_works_and_says_it_is_deprecated() -> None:
+    import click
+    from click.testing import CliRunner
+
+    from chaosgate.cli import stack_option
+
+    @click.command()
+    @stack_option
+    def show(stack: str | None) -> None:
+        click.echo(str(stack))
+
+    def chosen(*args: str) -> tuple[str, bool]:
+        result = CliRunner().invoke(show, list(args))
+        assert result.exit_code == 0, result.output
+        return result.stdout.strip(), "deprecated" in result.stderr
+
+    assert chosen() == ("None", False)
+    assert chosen("--stack", "local") == ("local", False)
+    assert chosen("--backend", "containers") == ("containers", True)
+    assert chosen("--backend", "containers", "--stack", "local") == ("local", True)
+    assert chosen("--stack", "local", "--backend", "containers") == ("local", True)

@@ -20,7 +20,7 @@ from typing import Any
 
 import psutil
 
-from fixtures.local.processes import ManagedProcess, free_port, wait_until
+from chaosgate.processes import ManagedProcess, free_port, wait_until
 
 NGINX_CONF = """
 worker_processes 1;

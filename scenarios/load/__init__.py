@@ -1,4 +1,4 @@
-"""The load engine (contract C5): open-model Locust load, latency from the intended send time,
+"""The load engine: open-model Locust load, latency from the intended send time,
 HDR histograms per request name per second. Importing this package imports no Locust.
 
 Names load lazily (PEP 562): the worker process imports `scenarios.load.engine` and must not

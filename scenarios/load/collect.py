@@ -1,7 +1,9 @@
 """Parent side: tail the workers' records file and merge the deltas, exactly (HDR add).
 
-Encoded deltas are kept as strings and merged on demand (a decoded histogram is ~140 KB;
-a compressed delta is a few hundred bytes), so a long run stays small in memory.
+Each delta is merged on arrival into one `SliceStats` per (slice, name); `series()` re-encodes
+only the values that changed since its last call (the live checks call it every ~0.2 s, so
+its cost must not grow with the run). Changed values hold a decoded histogram (~140 KB) until
+`series()` compacts them back to a few hundred bytes, so a long run stays small in memory.
 
 Each worker's flush also says which intended sends it still had in flight (handed out, not yet
 recorded): `oldest_in_flight_s()` and `recorded_through_s()` tell the parent which
@@ -13,14 +15,17 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from reports.hdr import encode, merge, new_histogram
+from reports.hdr import decode, encode, new_histogram
 from reports.model import SLICES_PER_S, SliceBucket
+from reports.stats import SliceStats
+
+MAX_HOT = 512  # changed values kept decoded between two series() calls (~70 MB at most)
 
 
 @dataclass
@@ -48,22 +53,17 @@ class SecondView:
         return sum(s.errors for s in self.names.values())
 
 
-@dataclass
-class _Key:
-    count: int = 0
-    errors: int = 0
-    error_kinds: dict[str, int] = field(default_factory=dict)
-    parts: list[str] = field(default_factory=list)
-
-
 class Collector:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._offset = 0
         self._partial = b""
-        self._keys: dict[tuple[int, str], _Key] = {}  # (slice, name)
-        self.service: dict[str, list[str]] = {}
-        self.lag_parts: list[str] = []
+        self._keys: dict[tuple[int, str], SliceStats] = {}  # (slice, name)
+        self._names: set[str] = set()
+        self._changed: set[tuple[int, str]] = set()  # since the last series()
+        self._buckets: dict[tuple[int, str], SliceBucket] = {}  # what series() answered
+        self.service: dict[str, HdrHistogram] = {}
+        self._lag = new_histogram()
         self.sent = 0
         self.late = 0  # started late through the generator's own fault
         self.starved = 0  # started late because every user was busy on the SUT (not invalid)
@@ -93,26 +93,31 @@ class Collector:
         for line in lines:
             if line.strip():
                 self._apply(json.loads(line))
+        if len(self._changed) > MAX_HOT:  # nobody asked for series() lately: stay small
+            for key in self._changed:
+                self._keys[key].compact()
 
     def _apply(self, record: dict[str, Any]) -> None:
         if record.get("type") == "error":
             self.errors.append(str(record["message"]))
             return
-        for b in record["buckets"]:
-            key = self._keys.setdefault((b["slice"], b["name"]), _Key())
-            key.count += b["count"]
-            key.errors += b["errors"]
-            for kind, n in b["error_kinds"].items():
-                key.error_kinds[kind] = key.error_kinds.get(kind, 0) + n
-            key.parts.append(b["histogram"])
+        for wire in record["buckets"]:
+            delta = SliceStats.from_wire(wire)
+            key = (delta.slice, delta.name)
+            stats = self._keys.get(key)
+            if stats is None:
+                stats = self._keys[key] = SliceStats(*key)
+                self._names.add(delta.name)
+            stats.merge(delta)
+            self._changed.add(key)
         for name, encoded in record["service"].items():
-            self.service.setdefault(name, []).append(encoded)
+            self.service.setdefault(name, new_histogram()).add(decode(encoded))
         self.sent += record["sent"]
         self.late += record["late"]
         self.starved += record.get("starved", 0)
         self._note_in_flight(record)
         if record["lag"]:
-            self.lag_parts.append(record["lag"])
+            self._lag.add(decode(record["lag"]))
         if not record.get("final"):  # the final flush's CPU reading covers the wind-down
             self.cpu_samples.setdefault(record["worker"], []).append(record["cpu_percent"])
         self.rss_mb_max = max(self.rss_mb_max, record["rss_mb"])
@@ -163,21 +168,18 @@ class Collector:
 
     def view(self, second: int) -> SecondView:
         """One second of the live view: its slices merged per name."""
-        counts: dict[str, list[int]] = {}
-        parts: dict[str, list[str]] = {}
-        for (index, name), key in self._keys.items():
-            if index // SLICES_PER_S != second:
-                continue
-            total = counts.setdefault(name, [0, 0])
-            total[0] += key.count
-            total[1] += key.errors
-            parts.setdefault(name, []).extend(key.parts)
+        totals: dict[str, SliceStats] = {}
+        for index in range(second * SLICES_PER_S, (second + 1) * SLICES_PER_S):
+            for name in self._names:
+                stats = self._keys.get((index, name))
+                if stats is not None:
+                    totals.setdefault(name, SliceStats(second, name)).merge(stats)
         names: dict[str, NameStats] = {}
-        for name, (count, errors) in counts.items():
-            h = merge(parts[name])
+        for name, total in totals.items():
+            h = total.histogram()
             names[name] = NameStats(
-                count,
-                errors,
+                total.count,
+                total.errors,
                 h.get_value_at_percentile(50) / 1000,
                 h.get_value_at_percentile(95) / 1000,
                 h.get_value_at_percentile(99) / 1000,
@@ -185,24 +187,21 @@ class Collector:
         return SecondView(second, names)
 
     def series(self) -> list[SliceBucket]:
-        out = []
-        for (index, name), key in sorted(self._keys.items()):
-            merged = merge(key.parts)
-            key.parts = [encode(merged)]  # keep the merged form, not the deltas
-            out.append(
-                SliceBucket(
-                    slice=index,
-                    name=name,
-                    count=key.count,
-                    errors=key.errors,
-                    error_kinds=dict(key.error_kinds),
-                    histogram=key.parts[0],
-                )
-            )
-        return out
+        """Every (slice, name) so far, in order; only what changed since the last call is
+        encoded again. The buckets are shared between calls: read them, do not change them."""
+        new = sorted(key for key in self._changed if key not in self._buckets)
+        in_order = not new or not self._buckets or new[0] > next(reversed(self._buckets))
+        for key in new + [key for key in self._changed if key in self._buckets]:
+            stats = self._keys[key]
+            self._buckets[key] = stats.to_bucket()
+            stats.compact()
+        self._changed.clear()
+        if not in_order:  # a key older than the newest: keep the dict in (slice, name) order
+            self._buckets = dict(sorted(self._buckets.items()))
+        return list(self._buckets.values())
 
     def lag(self) -> HdrHistogram:
-        return merge(self.lag_parts) if self.lag_parts else new_histogram()
+        return self._lag
 
     def service_histograms(self) -> dict[str, str]:
-        return {name: encode(merge(parts)) for name, parts in self.service.items()}
+        return {name: encode(h) for name, h in self.service.items()}

@@ -2,7 +2,8 @@
 
 Latency is recorded from the INTENDED send time, per request name per slice of the scenario
 clock (`reports.model.SLICE_S`; the slice the send was intended in), into HDR histograms (µs). The worker ships
-*deltas* (what was recorded since the last flush); the parent adds them up, which is exact.
+*deltas* (one `reports.stats.SliceStats` per slice and name, recorded since the last flush);
+the parent adds them up, which is exact.
 
 A send that starts late is the generator's fault ("late") unless it waited for a free user
 while the dispatcher itself was on time ("starved": every slot was busy on a slow SUT, whose
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import psutil
@@ -23,6 +23,7 @@ from hdrh.histogram import HdrHistogram
 
 from reports.hdr import HIGHEST_US, LOWEST_US, encode, new_histogram
 from reports.model import slice_of
+from reports.stats import SliceStats
 
 
 def clamp_us(seconds: float) -> int:
@@ -57,14 +58,6 @@ class CpuDemand:
         return max((now[1] - last[1]) / (now[0] - last[0]) * 100, cpu_percent)
 
 
-@dataclass
-class _Bucket:
-    histogram: HdrHistogram = field(default_factory=new_histogram)
-    count: int = 0
-    errors: int = 0
-    error_kinds: dict[str, int] = field(default_factory=dict)
-
-
 class Recorder:
     """One per worker process. Call `record*` from the load loop and `flush()` every second."""
 
@@ -75,7 +68,7 @@ class Recorder:
         self.tolerance_s = tolerance_ms / 1000
         self.worker = worker
         self.cpu_limit_percent = cpu_limit_percent
-        self._buckets: dict[tuple[int, str], _Bucket] = {}
+        self._buckets: dict[tuple[int, str], SliceStats] = {}
         self._service: dict[str, HdrHistogram] = {}
         self._lag = new_histogram()
         self._sent = 0
@@ -114,13 +107,9 @@ class Recorder:
         key = (self.slice_of(intended), name)
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = _Bucket()
+            bucket = self._buckets[key] = SliceStats(*key)
         # from the intended start; a send started early (coalesced timers) counts from its start
-        bucket.histogram.record_value(clamp_us(max(started - intended, 0.0) + service_s))
-        bucket.count += 1
-        if error is not None:
-            bucket.errors += 1
-            bucket.error_kinds[error] = bucket.error_kinds.get(error, 0) + 1
+        bucket.record(clamp_us(max(started - intended, 0.0) + service_s), error)
         service = self._service.get(name)
         if service is None:
             service = self._service[name] = new_histogram()
@@ -159,17 +148,7 @@ class Recorder:
             "type": "data",
             "worker": self.worker,
             "at": time.time(),
-            "buckets": [
-                {
-                    "slice": index,
-                    "name": name,
-                    "count": b.count,
-                    "errors": b.errors,
-                    "error_kinds": b.error_kinds,
-                    "histogram": encode(b.histogram),
-                }
-                for (index, name), b in sorted(self._buckets.items())
-            ],
+            "buckets": [b.to_wire() for _, b in sorted(self._buckets.items())],
             "service": {name: encode(h) for name, h in self._service.items()},
             "sent": self._sent,
             "late": self._late,

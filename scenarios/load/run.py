@@ -1,7 +1,7 @@
-"""`LoadRun` (contract C5): runs a LoadPlan in Locust worker process(es), merges their records.
+"""`LoadRun`: runs a LoadPlan in Locust worker process(es), merges their records.
 
 Nothing of Locust or gevent is imported here: the workers are `python -m scenarios.load.worker`
-subprocesses, started and stopped by PID (fixtures.local.processes.ManagedProcess).
+subprocesses, started and stopped by PID (chaosgate.processes.ManagedProcess).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaosgate.errors import GeneratorBehind, RunInvalid
+from chaosgate.processes import ManagedProcess, free_port
 from chaosgate.settings import Timeouts, load_settings
-from fixtures.local.processes import ManagedProcess, free_port
 from reports.hdr import merge
+from reports.hgrm import write_hgrm
 from reports.model import GeneratorHealth, SliceBucket, WebSocketSummary
 from scenarios.load.collect import Collector, SecondView
-from scenarios.load.hgrm import write_hgrm
 from scenarios.load.plan import LoadPlan
 from scenarios.load.progress import Progress
 from scenarios.load.wscheck import check_history

@@ -3,7 +3,7 @@
 A history is a list of events `{"kind", "client", "id", "t"}` (t: Unix time; a "failed" event
 also carries "error"). Kinds: "attempted" (before the send call), then "failed" (it raised, or
 the client was disconnected) or "sent" (it returned); "acked", "received", "reconnect".
-Per C3, in Jepsen's terms:
+Per the SUT's WebSocket protocol (README, "WebSocket"), in Jepsen's terms:
 - attempted: every send the load asked for; failed + sent.
 - unacknowledged: sent but never acked by the end (the server may or may not have it).
 - received: distinct ids of ours (attempted) received at least once.

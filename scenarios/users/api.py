@@ -1,4 +1,4 @@
-"""API user: the SUT's health and item endpoints (C2), one request per scheduled send."""
+"""API user: the SUT's health and item endpoints, one request per scheduled send."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """MCP-memory user: the backend's memory endpoints, which go through the MCP gateway to the
-ai_memory replicas (C2): remember, recall by key, search."""
+ai_memory replicas: remember, recall by key, search."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""WebSocket user (contract C3): one client connection per user; one message per "ws" ticket.
+"""WebSocket user: one client connection per user; one message per "ws" ticket.
 
 It sends `{"type":"send","id",...}`, reads acks, deliveries and pings on a reader greenlet,
 confirms each delivery with `{"type":"received"}`, answers pings, and reconnects with backoff

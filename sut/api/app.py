@@ -7,14 +7,13 @@ it stops them in reverse order.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Protocol
 
 import asyncpg
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from sut.api import problems
@@ -26,7 +25,11 @@ from sut.config import SutSettings
 from sut.connections import UnifiedConnectionManager
 from sut.errors import DependencyError, DependencyUnavailable
 from sut.health import ComprehensiveHealthMonitor
+from sut.mcp import routes as mcp_routes
+from sut.mcp.client import GatewayClient
 from sut.metrics import SutMetrics
+from sut.ws import routes as ws_routes
+from sut.ws.manager import ResilientWebSocketManager
 
 log = logging.getLogger("sut.api")
 
@@ -34,17 +37,6 @@ log = logging.getLogger("sut.api")
 class Component(Protocol):
     async def start(self) -> None: ...
     async def close(self) -> None: ...
-
-
-def _optional_router(module: str) -> APIRouter | None:
-    """The MCP and WebSocket routers ship separately; the backend runs without them."""
-    try:
-        router: APIRouter = importlib.import_module(module).router
-    except ModuleNotFoundError as error:
-        if error.name is not None and module.startswith(error.name):
-            return None
-        raise
-    return router
 
 
 class Seeder:
@@ -73,8 +65,6 @@ class Seeder:
 
 def create_app(settings: SutSettings) -> FastAPI:
     metrics_ = SutMetrics()
-    mcp_router = _optional_router("sut.mcp.routes")
-    ws_router = _optional_router("sut.ws.routes")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -86,9 +76,7 @@ def create_app(settings: SutSettings) -> FastAPI:
         app.state.health_monitor = monitor
         started: list[Component] = []
         try:
-            for component in _components(
-                app, settings, connections, metrics_, mcp_router, ws_router
-            ):
+            for component in _components(app, settings, connections, metrics_):
                 await component.start()
                 started.append(component)
             await monitor.start()
@@ -107,11 +95,8 @@ def create_app(settings: SutSettings) -> FastAPI:
     app.state.metrics = metrics_
     problems.install(app)
     app.add_exception_handler(asyncpg.UndefinedTableError, _schema_missing)
-    for module in (health, dashboard, items, warehouse, metrics):
+    for module in (health, dashboard, items, warehouse, metrics, mcp_routes, ws_routes):
         app.include_router(module.router)
-    for router in (mcp_router, ws_router):
-        if router is not None:
-            app.include_router(router)
     app.add_middleware(RequestTimer, metrics=metrics_)
     return app
 
@@ -131,21 +116,9 @@ def _components(
     settings: SutSettings,
     connections: UnifiedConnectionManager,
     metrics_: SutMetrics,
-    mcp_router: Any,
-    ws_router: Any,
 ) -> list[Component]:
     app.state.background = Background()  # closed last of these, before the connections
-    components: list[Component] = [app.state.background]
-    if mcp_router is not None:
-        from sut.mcp.client import GatewayClient
-
-        app.state.gateway_client = GatewayClient(settings.mcp)
-        components.append(app.state.gateway_client)
-    if ws_router is not None:
-        from sut.ws.manager import ResilientWebSocketManager
-
-        ws_manager = ResilientWebSocketManager(connections, settings.websocket)
-        app.state.ws_manager = ws_manager
-        metrics_.ws_queue_depth.set_function(ws_manager.queue_depth)
-        components.append(ws_manager)
-    return components
+    app.state.gateway_client = GatewayClient(settings.mcp)
+    ws_manager = app.state.ws_manager = ResilientWebSocketManager(connections, settings.websocket)
+    metrics_.ws_queue_depth.set_function(ws_manager.queue_depth)
+    return [app.state.background, app.state.gateway_client, ws_manager]

@@ -1,1 +1,1 @@
-"""WebSocket delivery with durable per-client queues (contract C3)."""
+"""WebSocket delivery with durable per-client queues."""

@@ -1,4 +1,4 @@
-"""ResilientWebSocketManager: the server side of contract C3.
+"""ResilientWebSocketManager: the server side of the WebSocket delivery protocol.
 
 Per connection three tasks share one socket: the receiver (send → durable append → ack;
 received → remove; pong → alive), the deliverer (queued messages in order; on a new connection it

@@ -1,4 +1,4 @@
-"""`/ws/{client_id}` (contract C3) and `POST /api/ws/{client_id}/messages`."""
+"""`/ws/{client_id}` and `POST /api/ws/{client_id}/messages`."""
 
 from __future__ import annotations
 

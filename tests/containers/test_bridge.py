@@ -6,10 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from chaosgate.processes import wait_until
 from chaosgate.settings import HarnessSettings
 from fixtures.containers.services import ContainerService
 from fixtures.containers.stack import open_container_stack
-from fixtures.local.processes import wait_until
 
 pytestmark = pytest.mark.containers
 

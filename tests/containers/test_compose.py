@@ -12,8 +12,8 @@ import docker
 import httpx
 import pytest
 
+from chaosgate.processes import free_port, wait_until
 from chaosgate.settings import HarnessSettings
-from fixtures.local.processes import free_port, wait_until
 from fixtures.pytest_plugin import missing_component
 from fixtures.stack import PROXIES
 from fixtures.toxiproxy import ToxiproxyAdapter

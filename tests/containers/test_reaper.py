@@ -16,9 +16,9 @@ from pathlib import Path
 import docker
 import pytest
 
+from chaosgate.processes import free_port, wait_until
 from chaosgate.settings import HarnessSettings
 from fixtures.containers import engine
-from fixtures.local.processes import free_port, wait_until
 
 pytestmark = pytest.mark.containers
 REPO = Path(__file__).resolve().parents[2]

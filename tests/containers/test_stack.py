@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from fixtures.local.processes import wait_until
+from chaosgate.processes import wait_until
 from fixtures.stack import SUT_PROCESSES, Stack
 
 pytestmark = pytest.mark.containers

@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 
 from chaosgate.errors import GeneratorBehind
+from chaosgate.processes import ManagedProcess, wait_until
 from fixtures.deploy.netns import Hosts, existing, sweep
-from fixtures.local.processes import ManagedProcess, wait_until
 from fixtures.pytest_plugin import missing_component
 from fixtures.stack import PROXIES
 from reports.hdr import merge

@@ -14,10 +14,10 @@ import httpx
 import psutil
 import pytest
 
+from chaosgate.processes import wait_until
 from chaosgate.settings import load_settings
 from fixtures.backends import open_stack
 from fixtures.faults.sut_metrics import read_metrics, value
-from fixtures.local.processes import wait_until
 from fixtures.stack import Stack
 from scenarios.loader import scenario_from_data
 from scenarios.runner import run_scenario

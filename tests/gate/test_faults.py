@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from chaosgate.errors import FaultNotEffective, ScenarioError
+from chaosgate.processes import free_port
 from chaosgate.settings import load_settings
 from fixtures.faults import REGISTRY, FaultContext, build_fault
 from fixtures.faults.verify import roundtrip
 from fixtures.local.backend import open_local_stack
-from fixtures.local.processes import free_port
 from fixtures.stack import Address, ProxyEdge, Stack
 
 pytestmark = pytest.mark.integration

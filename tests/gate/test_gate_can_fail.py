@@ -164,7 +164,7 @@ def test_weakened_sut_fails_the_kpi_it_guards(key: str, tmp_path: Path) -> None:
     weakening = WEAKENINGS[key]
     code = run_cli(
         ["run", str(weakened_file(weakening, tmp_path)), "--out", str(tmp_path / "out"),
-         "--backend", "local"]
+         "--stack", "local"]
     )  # fmt: skip
     [result_file] = (tmp_path / "out").glob("*/result.json")
     [scenario] = json.loads(result_file.read_text())["scenarios"]

@@ -53,8 +53,7 @@ def test_a_recorded_scenario_validates_back_to_itself(name: str) -> None:
 @pytest.mark.unit
 def test_a_result_without_its_scenario_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert (
-        run_cli(["replay", str(REPORTS / "result_pass.json"), "--backend", "local"])
-        == EXIT_BAD_INPUT
+        run_cli(["replay", str(REPORTS / "result_pass.json"), "--stack", "local"]) == EXIT_BAD_INPUT
     )
     assert "carries no scenario definition" in capsys.readouterr().err
 
@@ -81,7 +80,7 @@ def test_side_by_side_flags_a_verdict_that_changed() -> None:
 def test_replay_reproduces_every_verdict_and_the_planted_failure(tmp_path: Path) -> None:
     scenario_file = tmp_path / "replay-me.yaml"
     scenario_file.write_text(yaml.safe_dump(SCENARIO, sort_keys=False))
-    code = run_cli(["run", str(scenario_file), "--backend", "local", "--out", str(tmp_path / "ci")])
+    code = run_cli(["run", str(scenario_file), "--stack", "local", "--out", str(tmp_path / "ci")])
     assert code == EXIT_KPI_FAILED
     [recorded_file] = (tmp_path / "ci").glob("*/result.json")
     recorded = load_result(recorded_file)
@@ -89,7 +88,7 @@ def test_replay_reproduces_every_verdict_and_the_planted_failure(tmp_path: Path)
     assert then == {HOLDS[0]: True, HOLDS[1]: True, IMPOSSIBLE: False}  # the second: the fault ran
 
     code = run_cli(
-        ["replay", str(recorded_file), "--backend", "local", "--out", str(tmp_path / "here")]
+        ["replay", str(recorded_file), "--stack", "local", "--out", str(tmp_path / "here")]
     )
     assert code == EXIT_KPI_FAILED
     [replayed_file] = (tmp_path / "here").glob("*/result.json")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from fixtures.local.processes import ManagedProcess, free_port, wait_until
+from chaosgate.processes import ManagedProcess, free_port, wait_until
 
 HERE = Path(__file__).parent
 

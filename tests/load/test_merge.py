@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from hdrh.histogram import HdrHistogram
 
 from reports.hdr import decode, merge
+from reports.hgrm import write_hgrm
 from reports.model import SLICES_PER_S
+from reports.stats import SliceStats
 from scenarios.load.collect import Collector
-from scenarios.load.hgrm import write_hgrm
 from scenarios.load.recorder import Recorder
 from scenarios.load.wscheck import check_history
 
@@ -114,7 +116,7 @@ def test_hgrm_export_has_the_percentiles_in_ms(tmp_path: Path) -> None:
     collector = Collector(tmp_path / "r.jsonl")
     collector.poll()
     [path] = write_hgrm(collector.series(), tmp_path / "hgrm")
-    assert path.name == "GET_api_items_item_id.hgrm"
+    assert path.name == "get-api-items-item-id.hgrm"
     lines = path.read_text().splitlines()[2:]
     rows = [line.split() for line in lines if line.strip() and not line.startswith("#")]
     last_value, last_percentile, total = float(rows[-1][0]), float(rows[-1][1]), int(rows[-1][2])
@@ -138,3 +140,57 @@ def test_sends_are_bucketed_by_intended_time_in_quarter_seconds(tmp_path: Path) 
     ]  # fmt: skip
     assert collector.seconds() == [0, 1]
     assert (collector.view(0).count, collector.view(1).count) == (3, 1)  # live view per second
+
+
+def test_slice_stats_record_merge_and_wire_round_trip() -> None:
+    a, b = SliceStats(3, "GET /x"), SliceStats(3, "GET /x")
+    for v in (1_000, 2_000, 3_000):
+        a.record(v)
+    b.record(40_000_000, "timeout")
+    total = SliceStats(3, "GET /x")
+    total.merge(SliceStats.from_wire(a.to_wire()))  # into an empty value: adopts the encoding
+    total.merge(SliceStats.from_wire(b.to_wire()))
+    total.merge(SliceStats.from_wire(b.to_wire()))
+    h = total.histogram()
+    assert (total.count, total.errors, total.error_kinds) == (5, 2, {"timeout": 2})
+    assert h.get_total_count() == 5
+    assert h.values_are_equivalent(h.get_max_value(), 40_000_000)
+    assert h.values_are_equivalent(h.get_min_value(), 1_000)
+    bucket = total.to_bucket()
+    assert (bucket.slice, bucket.name, bucket.count) == (3, "GET /x", 5)
+    assert decode(bucket.histogram).get_total_count() == 5
+
+
+def test_series_encodes_only_what_changed_since_the_last_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The live checks call series() every ~0.2 s: re-encoding every bucket each time made
+    the harness's CPU grow with the square of the run length."""
+    records = tmp_path / "records.jsonl"
+    recorder = Recorder(T0, tolerance_ms=10, worker=0)
+    collector = Collector(records)
+    with records.open("w") as out:
+        for second in range(10):
+            recorder.record("GET /x", T0 + second, T0 + second, 0.002)
+            recorder.record("GET /y", T0 + second, T0 + second, 0.003)
+            out.write(json.dumps(recorder.flush()) + "\n")
+    collector.poll()
+    assert len(collector.series()) == 20
+    with records.open("a") as out:
+        recorder.record("GET /x", T0 + 9, T0 + 9, 0.004)  # one more delta for one key
+        out.write(json.dumps(recorder.flush()) + "\n")
+    encodes = 0
+    real_encode = HdrHistogram.encode
+
+    def counting_encode(self: HdrHistogram) -> bytes:
+        nonlocal encodes
+        encodes += 1
+        encoded: bytes = real_encode(self)
+        return encoded
+
+    monkeypatch.setattr(HdrHistogram, "encode", counting_encode)
+    collector.poll()
+    series = collector.series()
+    assert encodes == 1
+    assert [b.count for b in series if b.name == "GET /x"][-1] == 2
+    assert sum(b.count for b in series) == 21

@@ -1,4 +1,4 @@
-"""The WebSocket user against a C3 queue server: real frames, real reconnects, real history."""
+"""The WebSocket user against a queue server speaking the SUT's protocol: real frames, real reconnects, real history."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A tiny WebSocket queue server speaking contract C3, for testing the WebSocket user and checker
+"""A tiny WebSocket queue server speaking the SUT's WebSocket protocol, for testing the WebSocket user and checker
 before (and independently of) the SUT. `--lose-every N` acks every Nth message but never
 delivers it (a planted loss); `--drop-every N` closes the connection right after acking every
 Nth message (the client must reconnect; the queue is replayed, so nothing is lost);

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from fixtures.local.processes import ManagedProcess, wait_until
+from chaosgate.processes import ManagedProcess, wait_until
 from fixtures.pytest_plugin import missing_component
 from reports.html import render_html
 from reports.load import load_result

@@ -19,7 +19,7 @@ import asyncpg
 import pytest
 import yaml
 
-from fixtures.local.processes import free_port
+from chaosgate.processes import free_port
 from fixtures.local.services import LocalService, start_fakesnow, start_postgres, start_redis
 from sut.config import SutSettings, load_sut_settings
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from fixtures.local.processes import ManagedProcess, wait_until
+from chaosgate.processes import ManagedProcess, wait_until
 
 START_TIMEOUT_S = 60.0  # generous: the 2-core machine is shared, and imports take seconds
 
@@ -17,7 +17,7 @@ START_TIMEOUT_S = 60.0  # generous: the 2-core machine is shared, and imports ta
 def start_role(
     config: Path, role: str, workdir: Path, *, replica: str | None = None, ready_url: str
 ) -> ManagedProcess:
-    """Start one SUT role (`python -m sut`, contract C2) and wait until `ready_url` answers."""
+    """Start one SUT role (`python -m sut`) and wait until `ready_url` answers."""
     name = replica or role
     argv = [sys.executable, "-m", "sut", "--config", str(config), "--role", role]
     argv += ["--replica", replica] if replica else []

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from mcp import Client
 from sut_mcp_ws_support import poll, start_role
 
-from fixtures.local.processes import ManagedProcess
+from chaosgate.processes import ManagedProcess
 from fixtures.local.services import LocalService
 from sut.config import ReplicaSettings, load_sut_settings
 from sut.mcp.ai_memory import CACHE_PREFIX, TABLE

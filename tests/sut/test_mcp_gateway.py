@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sut_mcp_ws_support import metric, poll, start_role
 
-from fixtures.local.processes import ManagedProcess
+from chaosgate.processes import ManagedProcess
 from scenarios.probes import Probes
 from sut.config import SutSettings, load_sut_settings
 from sut.errors import DependencyTimeout, DependencyUnavailable

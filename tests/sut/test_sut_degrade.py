@@ -21,7 +21,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from fixtures.local.processes import free_port
+from chaosgate.processes import free_port
 from fixtures.local.services import LocalService, start_toxiproxy
 from fixtures.stack import Address
 from fixtures.toxiproxy import ToxiproxyAdapter

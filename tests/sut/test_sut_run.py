@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fixtures.local.processes import ManagedProcess, free_port, wait_until
+from chaosgate.processes import ManagedProcess, free_port, wait_until
 from sut.config import load_sut_settings
 
 ConfigFactory = Callable[..., Path]

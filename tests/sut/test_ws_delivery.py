@@ -1,6 +1,6 @@
-"""WebSocket delivery (contract C3) across forced disconnects and a real backend process restart.
+"""WebSocket delivery across forced disconnects and a real backend process restart.
 
-The client here speaks C3 and keeps a history: which ids were acknowledged (an `ack` frame, or a
+The client here speaks the SUT's WebSocket protocol and keeps a history: which ids were acknowledged (an `ack` frame, or a
 202 from the POST endpoint) and every delivery per connection. Acknowledged but never delivered =
 lost. The weakened mode (`websocket.queue_enabled: false`) must show loss, proving the check bites.
 """
@@ -22,7 +22,7 @@ from sut_mcp_ws_support import start_role, wait_ready
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from fixtures.local.processes import ManagedProcess
+from chaosgate.processes import ManagedProcess
 from fixtures.local.services import LocalService
 from sut.config import SutSettings, load_sut_settings
 

@@ -2,7 +2,7 @@
 
     python -m scenarios.bench.capacity [--scenario RAMP.yaml] [--result RESULT.json] [--out DIR] [--threshold-ms 200]
 
-Runs `chaosgate run scenarios/bench/capacity/ramp.yaml --backend local` (the release gate's stack, proxies,
+Runs `chaosgate run scenarios/bench/capacity/ramp.yaml --stack local` (the release gate's stack, proxies,
 load engine and user mix, stepped up every few seconds, no fault) unless given a result, then
 prints each step's p95/p99 for the request name, and the capacity: the highest step still under
 the threshold (the first one over it is where it crosses). Needs the harness checkout (it reads
@@ -85,7 +85,7 @@ def capacity(steps: list[Step], threshold_ms: float) -> float | None:
 
 def _run_ramp(scenario: Path, out: Path) -> Path:
     before = set(out.glob("*/result.json"))
-    argv = [sys.executable, "-m", "chaosgate", "run", str(scenario), "--backend", "local"]
+    argv = [sys.executable, "-m", "chaosgate", "run", str(scenario), "--stack", "local"]
     subprocess.run([*argv, "--out", str(out)], check=False)
     found = sorted(set(out.glob("*/result.json")) - before, key=lambda p: p.stat().st_mtime)
     if not found:
