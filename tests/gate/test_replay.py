@@ -17,18 +17,18 @@ from scenarios.loader import load_scenario, scenario_from_data, shipped_scenario
 from scenarios.replay import side_by_side
 
 REPORTS = Path(__file__).resolve().parents[1] / "reports"
-IMPOSSIBLE = "p95(GET /api/items) < 1us during baseline"  # the planted failure
+IMPOSSIBLE = "p50(GET /api/items) < 1us during baseline"  # the planted failure
 HOLDS = [
-    "p95(GET /api/items) < 2s during baseline",
-    "p95(GET /api/items) >= 40ms during fault:pg-slow",
+    "p50(GET /api/items) < 2s during baseline",  # p50: judged on 10 samples (minimum evidence)
+    "p50(GET /api/items) >= 40ms during fault:pg-slow",
 ]
 SCENARIO = {
     "name": "replay-me",
     "seed": 7,
     # a replay test, not a generator test: a busy machine's late sends must not void it
-    "load": {"users": ["api"], "rate": [{"rps": 15, "hold_s": "9s"}], "concurrency": 30,
+    "load": {"users": ["api"], "rate": [{"rps": 40, "hold_s": "10s"}], "concurrency": 30,
              "tolerance_ms": 500, "late_fraction_max": 0.5},
-    "faults": [{"name": "pg-slow", "at_s": 4, "for_s": 2, "target": "postgres", "fault": "latency",
+    "faults": [{"name": "pg-slow", "at_s": 4, "for_s": 3, "target": "postgres", "fault": "latency",
                 "attributes": {"latency_ms": 60}}],
     "kpis": [*HOLDS, IMPOSSIBLE],
     "end_on_recovery": False,
