@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scenarios.bench.capacity", description=__doc__)
     parser.add_argument("--result", type=Path, help="analyse this result.json instead of running")
     parser.add_argument("--scenario", type=Path, default=RAMP, help="a ramp of {rps, hold_s} steps")
-    parser.add_argument("--out", type=Path, default=Path("reports/capacity"))
+    parser.add_argument("--out", type=Path, default=Path("reports/runs/capacity"))
     parser.add_argument("--name", default="GET /api/items")
     parser.add_argument("--threshold-ms", type=float, default=200.0)
     args = parser.parse_args(argv)
