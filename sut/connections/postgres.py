@@ -63,8 +63,7 @@ class PostgresPool:
         self._on_query = on_query  # counts statements (proves one query per page, no N+1)
         self._pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
-        p = settings.pool
-        self._slots = Slots(NAME, p.max_size, p.acquire_timeout_s, p.max_waiting, admit)
+        self._slots = Slots.for_pool(NAME, settings.pool, admit)
 
     async def start(self) -> None:
         with contextlib.suppress(DependencyError):

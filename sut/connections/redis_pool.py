@@ -43,13 +43,7 @@ class RedisPool:
             retry=Retry(NoBackoff(), 0),
         )
         self.client = aioredis.Redis(connection_pool=self._pool, retry=Retry(NoBackoff(), 0))
-        self._slots = Slots(
-            NAME,
-            settings.pool.max_size,
-            settings.pool.acquire_timeout_s,
-            settings.pool.max_waiting,
-            admit,
-        )
+        self._slots = Slots.for_pool(NAME, settings.pool, admit)
 
     async def start(self) -> None:
         """Nothing to open eagerly: redis-py connects on first use."""

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Protocol
 
 from sut.errors import DependencyError, PoolExhausted
 
@@ -24,6 +25,17 @@ def translated(classify: Classifier) -> Iterator[None]:
         if mapped is None:
             raise
         raise mapped from error
+
+
+class PoolLimits(Protocol):
+    """The pool section of a dependency's settings."""
+
+    @property
+    def max_size(self) -> int: ...
+    @property
+    def acquire_timeout_s(self) -> float: ...
+    @property
+    def max_waiting(self) -> int: ...
 
 
 class Slots:
@@ -51,6 +63,12 @@ class Slots:
         self.waiting = 0
         self.shed = 0  # callers turned away at once because the wait queue was full
         self._failed_until = 0.0
+
+    @classmethod
+    def for_pool(
+        cls, dependency: str, limits: PoolLimits, admit: Callable[[], None] | None = None
+    ) -> Slots:
+        return cls(dependency, limits.max_size, limits.acquire_timeout_s, limits.max_waiting, admit)
 
     def note_failure(self, for_s: float) -> None:
         """A held connection just failed: for `for_s`, a caller that had to wait for a slot is

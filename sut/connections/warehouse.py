@@ -72,13 +72,7 @@ class WarehousePool:
             max_workers=settings.pool.max_size + 1, thread_name_prefix="sut-warehouse"
         )
         self._idle: list[SnowflakeConnection] = []
-        self._slots = Slots(
-            NAME,
-            settings.pool.max_size,
-            settings.pool.acquire_timeout_s,
-            settings.pool.max_waiting,
-            admit,
-        )
+        self._slots = Slots.for_pool(NAME, settings.pool, admit)
         self._closed = False
 
     async def run(self, call: Callable[[], T]) -> T:
