@@ -106,13 +106,13 @@ class WarehouseSettings(_Section):
 class CacheSettings(_Section):
     enabled: bool = True
     dashboard_ttl_s: Seconds = 30
-    deadline_ms: Millis = 100  # a cache call slower than this counts as a miss; 0 = wait
+    deadline_ms: Millis = 50  # a cache call slower than this counts as a miss; 0 = wait
 
 
 class DashboardSettings(_Section):
     """Graceful degradation of the performance dashboard; each mechanism has an off switch."""
 
-    part_deadline_ms: Millis = 300  # a part not done by then is served as degraded; 0 = wait
+    part_deadline_ms: Millis = 250  # a part not done by then is served as degraded; 0 = wait
     stale_while_revalidate: bool = True  # past its TTL, serve the last good answer and refresh
     stale_for_s: Seconds = 300  # how long past its TTL a good answer may still be served
 
