@@ -358,17 +358,30 @@ def load_sut_settings(path: str | Path) -> SutSettings:
     try:
         return SutSettings(**data)
     except ValidationError as error:
-        first = error.errors()[0]
-        loc = tuple(first["loc"])
-        inner = first.get("ctx", {}).get("key") if first["type"] == "sut_config" else None
-        if inner:  # a section rule names the key inside the section
-            loc = loc + tuple(int(p) if p.isdigit() else p for p in str(inner).split("."))
-        key = ".".join(str(p) for p in loc) or "(top level)"
+        loc, problem = _first_problem(error)
         env = _env_name(loc)
         where = f"{path} (env {env})" if env in os.environ else _key_line(path, text, loc)
-        more = (
-            f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
-        )
-        raise SutConfigError(f"{where}: {key}: {_describe(dict(first))}{more}") from None
+        raise SutConfigError(f"{where}: {problem}") from None
     except (TypeError, ValueError) as error:  # keyword names that are not strings, etc.
         raise SutConfigError(f"{path}: expected a mapping of sections ({error})") from None
+
+
+def _first_problem(error: ValidationError) -> tuple[tuple[int | str, ...], str]:
+    """The first error's location (a section rule's inner key appended) and `key: expected...`."""
+    first = error.errors()[0]
+    loc = tuple(first["loc"])
+    inner = first.get("ctx", {}).get("key") if first["type"] == "sut_config" else None
+    if inner:  # a section rule names the key inside the section
+        loc = loc + tuple(int(p) if p.isdigit() else p for p in str(inner).split("."))
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    more = f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
+    return loc, f"{key}: {_describe(dict(first))}{more}"
+
+
+def validate_sut_data(data: dict[str, Any]) -> SutSettings:
+    """Validate an already-parsed config (no file, no env): the harness checks a scenario's
+    `sut_overrides` with it. Raises SutConfigError `key: what was expected`."""
+    try:
+        return SutSettings.model_validate(data)
+    except ValidationError as error:
+        raise SutConfigError(_first_problem(error)[1]) from None
