@@ -16,7 +16,7 @@ from pydantic import AnyHttpUrl, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError
 
 MAX_CONFIG_BYTES = 1 << 20  # a config file is a few KB; /dev/zero must not fill memory
-_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")  # "_": compose service names
 _WILDCARD = {"0.0.0.0", "::", ""}
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
