@@ -122,13 +122,18 @@ def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path
         console.print(f"{len(scenarios)} scenario(s) valid: {', '.join(s.name for s in scenarios)}")
         return
     settings = load_settings(config, backend=stack)
-    from scenarios.orchestrator import new_run_id, run_all
+    from scenarios.orchestrator import RunInterrupted, new_run_id, run_all
 
     run_id = new_run_id()
     run_dir = (out or settings.reports_dir) / run_id
-    result = run_all(scenarios, settings, backend=settings.backend, out_dir=run_dir, run_id=run_id,
-                     command=shlex.join(["chaosgate", *sys.argv[1:]]), report=lambda line: console.print(line),
-                     progress=sys.stderr.isatty())  # fmt: skip
+    try:
+        result = run_all(scenarios, settings, backend=settings.backend, out_dir=run_dir, run_id=run_id,
+                         command=shlex.join(["chaosgate", *sys.argv[1:]]), report=lambda line: console.print(line),
+                         progress=sys.stderr.isatty())  # fmt: skip
+    except RunInterrupted as stopped:  # the record of what ran, then exit 130 (click.Abort)
+        write_reports(stopped.result, run_dir)
+        console.print(f"result (interrupted): {run_dir / 'result.json'}")
+        raise click.exceptions.Abort() from None
     write_reports(result, run_dir)
     console.print(verdict_table(result))
     exit_code = result.exit_code

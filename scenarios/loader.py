@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from chaosgate.errors import ScenarioError
+from chaosgate.inputfile import read_input_text
 from scenarios.schema import LocatedValueError, Scenario
 
 SHIPPED_DIR = Path(__file__).parent
@@ -98,12 +99,8 @@ def scenario_from_data(
 
 def load_scenario(path: Path) -> Scenario:
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(f"{source}: no such scenario file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ScenarioError(f"{source}: cannot read: {error}") from None
+    # A regular file, size-limited, UTF-8: /dev/zero and a FIFO are exit 2, not a hang or MemoryError.
+    text = read_input_text(path, "scenario file", ScenarioError)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)

@@ -41,6 +41,16 @@ PACKAGES = (
     "testcontainers",
 )
 Report = Callable[[str], None]
+INTERRUPTED = "interrupted"
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) during a run: carries the result so far (the stack already torn down),
+    so the CLI still writes result.json and the reports before it exits 130."""
+
+    def __init__(self, result: RunResult) -> None:
+        super().__init__(INTERRUPTED)
+        self.result = result
 
 
 def new_run_id() -> str:
@@ -123,7 +133,11 @@ def run_all(
     results: list[ScenarioResult] = []
     used_backend = ""
     toxiproxy_version = ""
+    interrupted = False
     for group in _groups(scenarios):
+        if interrupted:  # the groups after the interrupted one never start
+            results += [invalid_result(s, f"{INTERRUPTED} before it started") for s in group]
+            continue
         overrides = dict(group[0].stack.sut_overrides)
         done_here = 0
         try:
@@ -150,6 +164,14 @@ def run_all(
         except StackError as error:
             for scenario in group[done_here:]:
                 results.append(invalid_result(scenario, f"stack failed: {error}"))
+        except KeyboardInterrupt:  # the stack is torn down by now (its context has exited)
+            interrupted = True
+            report(f"interrupted: {len(results)} scenario(s) done; writing the result so far")
+            results += [invalid_result(s, INTERRUPTED) for s in group[done_here : done_here + 1]]
+            results += [
+                invalid_result(s, f"{INTERRUPTED} before it started")
+                for s in group[done_here + 1 :]
+            ]
     status, exit_code = overall(results)
     meta = RunMetadata(
         run_id=run_id,
@@ -163,4 +185,7 @@ def run_all(
         machine=machine(),
         versions={**versions(), **({"toxiproxy": toxiproxy_version} if toxiproxy_version else {})},
     )
-    return RunResult(run=meta, status=status, exit_code=exit_code, scenarios=results)
+    run = RunResult(run=meta, status=status, exit_code=exit_code, scenarios=results)
+    if interrupted:
+        raise RunInterrupted(run)
+    return run

@@ -15,6 +15,7 @@ Everything is validated at construction, so a file is checked whole before anyth
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -24,7 +25,8 @@ from fixtures.faults import REGISTRY, Fault, build_fault
 from fixtures.stack import DEPENDENCIES, PROXIES, SUT_PROCESSES
 from reports.kpi_parse import Kpi, parse_kpi
 from reports.model import Phase
-from scenarios.load.plan import LoadPlan, parse_duration
+from scenarios.load.plan import SEED_MAX, SEED_MIN, LoadPlan, parse_duration
+from scenarios.load.plan import LocatedValueError as LocatedValueError  # the loader's import
 from scenarios.probes import PROBE_SERIES
 from scenarios.users import request_names
 
@@ -34,16 +36,8 @@ Scalar = str | int | float | bool
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LocatedValueError(ValueError):
-    """A problem found by a whole-scenario check that belongs to one field (e.g. kpis.2):
-    the loader appends `path` to pydantic's location to point at its line."""
-
-    def __init__(self, message: str, path: tuple[int | str, ...]) -> None:
-        super().__init__(message)
-        self.path = path
+    # .inf / .nan are floats to pydantic; no duration, rate or grace may be one.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class FaultStep(_Model):
@@ -102,7 +96,9 @@ class FaultStep(_Model):
 class KpiSpec(_Model):
     expression: str
     abort: bool = Field(False, description="stop the run early when this breaks")
-    grace_s: float = Field(0.0, ge=0, description="abort only after it stayed broken this long")
+    grace_s: float = Field(
+        0.0, ge=0, le=3600, description="abort only after it stayed broken this long"
+    )
 
     @field_validator("expression")
     @classmethod
@@ -125,6 +121,24 @@ class StackSpec(_Model):
         description="dotted SUT config keys, e.g. postgres.breaker.enabled: false",
     )
 
+    @field_validator("sut_overrides", mode="before")
+    @classmethod
+    def _finite(cls, overrides: Any) -> Any:
+        for key, value in overrides.items() if isinstance(overrides, dict) else ():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise LocatedValueError(f"expected a finite number, got {value}", (key,))
+        return overrides
+
+    @field_validator("sut_overrides")
+    @classmethod
+    def _sut_accepts(cls, overrides: dict[str, Scalar]) -> dict[str, Scalar]:
+        from fixtures.sut_config import check_overrides
+
+        problem = check_overrides(overrides)
+        if problem is not None:
+            raise LocatedValueError(problem[1], (problem[0],))
+        return overrides
+
     @field_validator("requires")
     @classmethod
     def _known(cls, names: list[str]) -> list[str]:
@@ -138,7 +152,9 @@ class Scenario(_Model):
     name: str = Field(pattern=NAME)
     description: str = ""
     tags: list[str] = Field(default_factory=list, description="suites: release, smoke, ...")
-    seed: int | None = Field(None, description="overrides load.seed: arrivals replay exactly")
+    seed: int | None = Field(
+        None, ge=SEED_MIN, le=SEED_MAX, description="overrides load.seed: arrivals replay exactly"
+    )
     stack: StackSpec = Field(default_factory=StackSpec)
     load: LoadPlan
     faults: list[FaultStep] = Field(default_factory=list)
@@ -175,18 +191,24 @@ class Scenario(_Model):
     @model_validator(mode="after")
     def _coherent(self) -> Scenario:
         names = [f.name for f in self.faults]
-        if len(set(names)) != len(names):
-            raise ValueError("fault names must be unique")
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise LocatedValueError(
+                    f"fault names must be unique: {name!r} is also faults.{names.index(name)}",
+                    ("faults", index, "name"),
+                )
         previous_end = 0.0
-        for step in self.faults:
+        for index, step in enumerate(self.faults):
             if step.at_s < previous_end:
-                raise ValueError(
-                    f"fault {step.name!r} starts at {step.at_s:g}s, before the previous one ends ({previous_end:g}s)"
+                raise LocatedValueError(
+                    f"fault {step.name!r} starts at {step.at_s:g}s, before the previous one ends ({previous_end:g}s)",
+                    ("faults", index, "at_s"),
                 )
             previous_end = step.end_s
         if self.faults and previous_end >= self.duration_s:
-            raise ValueError(
-                f"the last fault ends at {previous_end:g}s but the load lasts only {self.duration_s:g}s: leave time to recover"
+            raise LocatedValueError(
+                f"the last fault ends at {previous_end:g}s but the load lasts only {self.duration_s:g}s: leave time to recover",
+                ("faults", len(self.faults) - 1, "for_s"),
             )
         for index, spec in enumerate(self.kpis):
             where: tuple[int | str, ...] = ("kpis", index)
@@ -198,9 +220,11 @@ class Scenario(_Model):
                 )
         for index, check in enumerate(self.steady_checks() if self.steady_state else []):
             self._check_references(check, names, ("steady_state", index))
-        if any(s.kpi.function == "recovery" for s in self.kpis) and not self.steady_checks():
-            raise ValueError(
-                "recovery(...) needs steady-state checks: add steady_state or a KPI 'during baseline'"
+        recovery = [i for i, s in enumerate(self.kpis) if s.kpi.function == "recovery"]
+        if recovery and not self.steady_checks():
+            raise LocatedValueError(
+                "recovery(...) needs steady-state checks: add steady_state or a KPI 'during baseline'",
+                ("kpis", recovery[0]),
             )
         return self
 

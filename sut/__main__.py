@@ -1,4 +1,8 @@
-"""`python -m sut --config FILE [--role backend|gateway|ai_memory] [--replica NAME]`."""
+"""`python -m sut --config FILE [--role backend|gateway|ai_memory] [--replica NAME]`.
+
+Exit status: 0 after a clean stop (SIGTERM or Ctrl-C/SIGINT: both drain, neither is an
+error), 1 when a process failed to start or one of the supervised processes exited, 2 when the
+config is wrong (nothing was started)."""
 
 from __future__ import annotations
 

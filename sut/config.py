@@ -12,11 +12,30 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from sut.config_rules import (
+    ConfigReadError,
+    check_host,
+    check_http_url,
+    cross_field,
+    listen_clashes,
+    read_config_text,
+)
+
 Port = Annotated[int, Field(ge=1, le=65535)]
-Seconds = Annotated[float, Field(gt=0)]
+# Finite and at most a day: `.inf` or 1e300 would overflow a timer or never fire.
+Seconds = Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)]
+Host = Annotated[str, AfterValidator(check_host)]
+HttpUrl = Annotated[str, AfterValidator(check_http_url)]
 PoolSize = Annotated[int, Field(ge=0, le=10_000)]
 Millis = Annotated[int, Field(ge=0, le=600_000)]  # 0 turns the deadline off
 
@@ -36,10 +55,15 @@ class BreakerSettings(_Section):
 
 
 class ServiceSettings(_Section):
-    host: str = "127.0.0.1"
+    host: Host = "127.0.0.1"
     port: Port = 8000
     shutdown_timeout_s: Seconds = 5
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "warning"
+
+
+def _pool_sizes(min_size: int, max_size: int) -> None:
+    if min_size > max_size:  # asyncpg would raise at start-up, after processes began
+        raise cross_field("min_size", f"expected at most max_size ({max_size}), got {min_size}")
 
 
 class PgPool(_Section):
@@ -50,9 +74,14 @@ class PgPool(_Section):
         20  # callers queued for a connection beyond this get 503 at once; 0 = no bound
     )
 
+    @model_validator(mode="after")
+    def _min_within_max(self) -> PgPool:
+        _pool_sizes(self.min_size, self.max_size)
+        return self
+
 
 class PostgresSettings(_Section):
-    host: str = "127.0.0.1"
+    host: Host = "127.0.0.1"
     port: Port = 5432
     database: str = "chaosgate"
     user: str = "postgres"
@@ -73,7 +102,7 @@ class RedisPool(_Section):
 
 
 class RedisSettings(_Section):
-    host: str = "127.0.0.1"
+    host: Host = "127.0.0.1"
     port: Port = 6379
     pool: RedisPool = RedisPool()
     socket_timeout_s: Seconds = 1
@@ -86,9 +115,14 @@ class WarehousePool(_Section):
     acquire_timeout_s: Seconds = 2
     max_waiting: PoolSize = 0  # 0 = no bound
 
+    @model_validator(mode="after")
+    def _min_within_max(self) -> WarehousePool:
+        _pool_sizes(self.min_size, self.max_size)
+        return self
+
 
 class WarehouseSettings(_Section):
-    host: str = "127.0.0.1"
+    host: Host = "127.0.0.1"
     port: Port = 8080
     protocol: Literal["http", "https"] = "http"
     account: str = "fakesnow"
@@ -124,7 +158,7 @@ class HealthSettings(_Section):
 
 
 class GatewaySettings(_Section):
-    host: str = "127.0.0.1"
+    host: Host = "127.0.0.1"
     port: Port = 8090
     rate_limit_rpm: Annotated[int, Field(ge=1)] = 60_000
     health_interval_s: Seconds = 1
@@ -132,10 +166,10 @@ class GatewaySettings(_Section):
 
 
 class ReplicaSettings(_Section):
-    name: str
-    host: str = "127.0.0.1"
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    host: Host = "127.0.0.1"
     listen_port: Port
-    url: str
+    url: HttpUrl
 
 
 def _default_replicas() -> list[ReplicaSettings]:
@@ -148,10 +182,23 @@ def _default_replicas() -> list[ReplicaSettings]:
 
 
 class McpSettings(_Section):
-    gateway_url: str = "http://127.0.0.1:8090"
+    gateway_url: HttpUrl = "http://127.0.0.1:8090"
     call_timeout_s: Seconds = 2
     gateway: GatewaySettings = GatewaySettings()
-    replicas: list[ReplicaSettings] = Field(default_factory=_default_replicas)
+    replicas: list[ReplicaSettings] = Field(default_factory=_default_replicas, min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> McpSettings:
+        seen: dict[str, int] = {}
+        for index, replica in enumerate(self.replicas):
+            if replica.name in seen:
+                raise cross_field(
+                    f"replicas.{index}.name",
+                    f"expected a name no other replica has, got {replica.name!r}"
+                    f" (also mcp.replicas.{seen[replica.name]}.name)",
+                )
+            seen[replica.name] = index
+        return self
 
     def replica(self, name: str) -> ReplicaSettings:
         for replica in self.replicas:
@@ -166,6 +213,16 @@ class WebSocketSettings(_Section):
     heartbeat_interval_s: Seconds = 2
     heartbeat_timeout_s: Seconds = 6
     queue_max: Annotated[int, Field(ge=1)] = 100_000
+
+    @model_validator(mode="after")
+    def _timeout_after_interval(self) -> WebSocketSettings:
+        if self.heartbeat_timeout_s <= self.heartbeat_interval_s:
+            raise cross_field(
+                "heartbeat_timeout_s",
+                f"expected more than heartbeat_interval_s ({self.heartbeat_interval_s}),"
+                f" got {self.heartbeat_timeout_s}",
+            )
+        return self
 
 
 class SutSettings(BaseSettings):
@@ -186,6 +243,34 @@ class SutSettings(BaseSettings):
     health: HealthSettings = HealthSettings()
     mcp: McpSettings = McpSettings()
     websocket: WebSocketSettings = WebSocketSettings()
+
+    @model_validator(mode="after")
+    def _no_port_clash(self) -> SutSettings:
+        listeners = [
+            ("service.port", self.service.host, self.service.port),
+            ("mcp.gateway.port", self.mcp.gateway.host, self.mcp.gateway.port),
+        ] + [
+            (f"mcp.replicas.{i}.listen_port", r.host, r.listen_port)
+            for i, r in enumerate(self.mcp.replicas)
+        ]
+        dependencies = [
+            (f"{name}.port", d.host, d.port)
+            for name, d in (
+                ("postgres", self.postgres),
+                ("redis", self.redis),
+                ("warehouse", self.warehouse),
+            )
+        ]
+        # Each caller's URL may reach its own target's listener (or a proxy), never another's.
+        callers = [("mcp.gateway_url", self.mcp.gateway_url, [*listeners[:1], *listeners[2:]])]
+        callers += [
+            (f"mcp.replicas.{i}.url", r.url, listeners[: 2 + i] + listeners[3 + i :])
+            for i, r in enumerate(self.mcp.replicas)
+        ]
+        clash = listen_clashes(listeners, dependencies, callers)
+        if clash is not None:
+            raise cross_field(*clash)
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -229,11 +314,17 @@ def _describe(error: dict[str, Any]) -> str:
         return "unknown key (not part of the SUT config; check the spelling)"
     if kind == "missing":
         return "required key is missing"
+    if kind == "sut_config":  # a cross-field rule: its message already says what was expected
+        return msg
     got = error.get("input")
     shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
+    if kind == "too_short":
+        return f"expected at least {error.get('ctx', {}).get('min_length', 1)} item(s), got none"
     if str(loc[-1]).endswith("port"):
         return f"expected a port number 1-65535, got {shown}"
     expected = msg.removeprefix("Input should be ").removeprefix("Value error, ")
+    if kind == "value_error":  # our AfterValidators say "<what>, got <input>" themselves
+        return f"expected {expected}"
     return f"expected {expected}, got {shown}"
 
 
@@ -245,30 +336,52 @@ def load_sut_settings(path: str | Path) -> SutSettings:
     """Read and validate the SUT config file (env overrides applied); raise SutConfigError."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SutConfigError(f"{path}: config file not found") from None
-    except OSError as error:
-        raise SutConfigError(f"{path}: cannot read config file ({error.strerror})") from None
+        text = read_config_text(path)
+    except ConfigReadError as error:
+        raise SutConfigError(str(error)) from None
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise SutConfigError(
             f"{where}: not valid YAML ({getattr(error, 'problem', error)})"
         ) from None
+    except (RecursionError, ValueError, TypeError) as error:  # odd YAML PyYAML chokes on
+        raise SutConfigError(f"{path}: not valid YAML ({error})") from None
+    if data is None:  # an empty file is a mistake (a truncated copy), not "all defaults"
+        raise SutConfigError(
+            f"{path}: the file is empty; expected a mapping of sections (see sut/config.yaml)"
+        )
     if not isinstance(data, dict):
         raise SutConfigError(f"{path}: expected a mapping of sections at the top level")
     try:
         return SutSettings(**data)
     except ValidationError as error:
-        first = error.errors()[0]
-        loc = tuple(first["loc"])
-        key = ".".join(str(p) for p in loc) or "(top level)"
+        loc, problem = _first_problem(error)
         env = _env_name(loc)
         where = f"{path} (env {env})" if env in os.environ else _key_line(path, text, loc)
-        more = (
-            f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
-        )
-        raise SutConfigError(f"{where}: {key}: {_describe(dict(first))}{more}") from None
+        raise SutConfigError(f"{where}: {problem}") from None
+    except (TypeError, ValueError) as error:  # keyword names that are not strings, etc.
+        raise SutConfigError(f"{path}: expected a mapping of sections ({error})") from None
+
+
+def _first_problem(error: ValidationError) -> tuple[tuple[int | str, ...], str]:
+    """The first error's location (a section rule's inner key appended) and `key: expected...`."""
+    first = error.errors()[0]
+    loc = tuple(first["loc"])
+    inner = first.get("ctx", {}).get("key") if first["type"] == "sut_config" else None
+    if inner:  # a section rule names the key inside the section
+        loc = loc + tuple(int(p) if p.isdigit() else p for p in str(inner).split("."))
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    more = f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
+    return loc, f"{key}: {_describe(dict(first))}{more}"
+
+
+def validate_sut_data(data: dict[str, Any]) -> SutSettings:
+    """Validate an already-parsed config (no file, no env): the harness checks a scenario's
+    `sut_overrides` with it. Raises SutConfigError `key: what was expected`."""
+    try:
+        return SutSettings.model_validate(data)
+    except ValidationError as error:
+        raise SutConfigError(_first_problem(error)[1]) from None

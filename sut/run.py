@@ -95,7 +95,13 @@ def supervise(settings: SutSettings, config_path: Path) -> int:
     plan = [("gateway", [*argv, "gateway"])]
     plan += [(r.name, [*argv, "ai_memory", "--replica", r.name]) for r in settings.mcp.replicas]
     plan += [("backend", [*argv, "backend"])]
-    children = {name: subprocess.Popen(cmd, preexec_fn=die_with_parent) for name, cmd in plan}
+    # Own process group: a terminal's Ctrl-C reaches only this supervisor, which stops the
+    # children once, in order (a child hit by both SIGINT and our SIGTERM took the second as
+    # "skip the drain" and logged a CancelledError traceback).
+    children = {
+        name: subprocess.Popen(cmd, preexec_fn=die_with_parent, process_group=0)
+        for name, cmd in plan
+    }
     stopping = False
 
     def request_stop(signum: int, frame: Any) -> None:

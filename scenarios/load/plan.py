@@ -21,6 +21,20 @@ _DURATION = re.compile(
 )
 
 
+MAX_DURATION_S = 7 * 86_400  # a week: longer is a typo, and timers overflow past ~1e9 s
+MAX_RPS = 100_000  # the loopback ceiling on this class of machine (wrk -> nginx): beyond, a typo
+SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1  # the worker plan carries it as a 64-bit integer
+
+
+class LocatedValueError(ValueError):
+    """A problem found by a whole-model check that belongs to one field (e.g. kpis.2):
+    the loader appends `path` to pydantic's location to point at its line."""
+
+    def __init__(self, message: str, path: tuple[int | str, ...]) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 def parse_duration(value: Any) -> float:
     """Seconds from 30, 2.5, "30s", "1m30s", "500ms", "1h". Raises ValueError otherwise."""
     if isinstance(value, bool):
@@ -41,8 +55,8 @@ def parse_duration(value: Any) -> float:
             seconds = h * 3600 + m * 60 + s + ms / 1000
     else:
         raise ValueError(f"not a duration: {value!r} (expected e.g. 30s, 1m30s, 500ms, 2.5)")
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"a duration must be finite and >= 0, got {value!r}")
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_DURATION_S:
+        raise ValueError(f"a duration must be finite, 0 to {MAX_DURATION_S} s, got {value!r}")
     return seconds
 
 
@@ -59,13 +73,18 @@ class _CheckedMeta(ModelMetaclass):
 class _Checked(BaseModel, metaclass=_CheckedMeta):
     """Constructing one with bad values raises ScenarioError naming the field, never a traceback."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # .inf / .nan validate as floats: a rate of .inf reached the worker as null and ran anyway.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _describe(error: ValidationError, model: str) -> str:
     lines = []
     for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(root)"
+        loc = tuple(item["loc"])
+        cause = item.get("ctx", {}).get("error")
+        if isinstance(cause, LocatedValueError):
+            loc = (*loc, *cause.path)
+        key = ".".join(str(part) for part in loc) or "(root)"
         message = str(item["msg"]).removeprefix("Value error, ")
         lines.append(f"load plan: {key}: {message}")
     return "\n".join(lines) or f"load plan: invalid {model}"
@@ -74,9 +93,13 @@ def _describe(error: ValidationError, model: str) -> str:
 class RateStep(_Checked):
     """One step of the rate profile: a linear ramp, a hold, or a jump to `rps` and hold."""
 
-    ramp_to_rps: float | None = Field(None, gt=0, description="ramp linearly to this rate...")
+    ramp_to_rps: float | None = Field(
+        None, gt=0, le=MAX_RPS, description="ramp linearly to this rate..."
+    )
     over_s: float | None = Field(None, description="...over this long")
-    rps: float | None = Field(None, gt=0, description="jump to this rate (then hold for hold_s)")
+    rps: float | None = Field(
+        None, gt=0, le=MAX_RPS, description="jump to this rate (then hold for hold_s)"
+    )
     hold_s: float | None = Field(None, description="keep the current rate this long")
 
     @field_validator("over_s", "hold_s", mode="before")
@@ -106,16 +129,20 @@ class LoadPlan(_Checked):
     users: list[str] = Field(min_length=1, description="user class names, see scenarios.users")
     rate: list[RateStep] = Field(min_length=1)
     arrival: Literal["constant", "poisson"] = "poisson"
-    seed: int = 0
+    seed: int = Field(0, ge=SEED_MIN, le=SEED_MAX)
     workers: int = Field(1, ge=1, le=64, description="1: one local process; N: master + N")
     concurrency: int | None = Field(
         None, ge=1, le=20_000, description="HTTP users (open slots); default: one second of peak"
     )
-    tolerance_ms: float = Field(20.0, gt=0, description="a send later than this counts as late")
+    tolerance_ms: float = Field(
+        20.0, gt=0, le=10_000, description="a send later than this counts as late"
+    )
     late_fraction_max: float = Field(
         0.01, ge=0, le=1, description="more late sends (and more than 2): invalid"
     )
-    cpu_limit_percent: float = Field(95.0, gt=0, description="median worker CPU above: invalid")
+    cpu_limit_percent: float = Field(
+        95.0, gt=0, le=10_000, description="median worker CPU above: invalid"
+    )
     drain_s: float = Field(5.0, ge=0, description="wait for in-flight requests after the schedule")
     request_timeout_s: float = Field(10.0, gt=0)
     stop_drain_s: float | None = Field(
@@ -124,8 +151,10 @@ class LoadPlan(_Checked):
         description="on stop/abort, wait this long for requests in flight before recording "
         "them as errors (stopped_in_flight); default: request_timeout_s",
     )
-    websocket_clients: int = Field(0, ge=0)
-    websocket_rps: float = Field(0.0, ge=0, description="messages/s over all WebSocket clients")
+    websocket_clients: int = Field(0, ge=0, le=100_000)
+    websocket_rps: float = Field(
+        0.0, ge=0, le=MAX_RPS, description="messages/s over all WebSocket clients"
+    )
 
     @field_validator("drain_s", "request_timeout_s", "stop_drain_s", mode="before")
     @classmethod
@@ -144,12 +173,22 @@ class LoadPlan(_Checked):
     @model_validator(mode="after")
     def _consistent(self) -> LoadPlan:
         if self.duration_s <= 0:
-            raise ValueError("the rate profile lasts 0 s: give a hold_s or over_s > 0")
+            raise LocatedValueError(
+                "the rate profile lasts 0 s: give a hold_s or over_s > 0", ("rate",)
+            )
+        if self.duration_s > MAX_DURATION_S:
+            raise LocatedValueError(
+                f"the rate profile lasts {self.duration_s:g} s, more than {MAX_DURATION_S} s",
+                ("rate",),
+            )
         if self.rate[0].ramp_to_rps is None and self.rate[0].rps is None:
-            raise ValueError("rate.0: the first step must set a rate (rps or ramp_to_rps)")
+            raise LocatedValueError(
+                "the first step must set a rate (rps or ramp_to_rps)", ("rate", 0)
+            )
         if "websocket" in self.users and (self.websocket_clients < 1 or self.websocket_rps <= 0):
-            raise ValueError(
-                "the websocket user needs websocket_clients >= 1 and websocket_rps > 0"
+            raise LocatedValueError(
+                "the websocket user needs websocket_clients >= 1 and websocket_rps > 0",
+                ("websocket_clients",),
             )
         return self
 

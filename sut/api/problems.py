@@ -8,12 +8,45 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from sut.errors import SutError
 
 log = logging.getLogger("sut.api")
 PROBLEM = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """The body of every error answer (RFC 9457), as the OpenAPI document describes it."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    dependency: str | None = None
+
+
+_MEANING = {
+    400: "Malformed request",
+    404: "No such resource",
+    422: "Invalid request (path, query or body)",
+    503: "A dependency is unavailable (Retry-After: 1)",
+    504: "A dependency did not answer in time",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for the problem answers a route really gives (422 replaces
+    FastAPI's default HTTPValidationError body, which this app never sends)."""
+    return {
+        status: {
+            "model": Problem,
+            "description": _MEANING[status],
+            "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
 
 
 def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:

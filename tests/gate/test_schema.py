@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import jsonschema
@@ -131,3 +132,101 @@ def test_a_typo_in_a_request_name_exits_2_with_file_and_line(
         main(["run", str(path), "--check"])
     assert exited.value.code == EXIT_BAD_INPUT
     assert f"{path}:12: kpis.0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        # non-finite or absurd numbers validated before (rate .inf ran at 4.65 rps and PASSED)
+        ("ramp_to_rps: 40", "ramp_to_rps: .inf", r":7: load\.rate\.0\.ramp_to_rps: .*finite"),
+        ("{ramp_to_rps: 40, over_s: 2s}", "{rps: 1e300, hold_s: 2s}", r":7: load\.rate\.0\.rps"),
+        ("users: [api, dashboard]", "users: [api]\n  tolerance_ms: .inf", r":6: load\.tolerance"),
+        ("users: [api, dashboard]", "users: [api]\n  cpu_limit_percent: .nan", r":6: load\.cpu"),
+        ("users: [api, dashboard]", "users: [api]\n  drain_s: 1e300", r":6: load\.drain_s"),
+        ("{hold_s: 40s}", "{hold_s: 1e9}", r":8: load\.rate\.1\.hold_s: .*finite"),
+        ("grace_s: 2", "grace_s: .inf", r":13: kpis\.1\.grace_s: .*finite"),
+        ("seed: 7", "seed: 100000000000000000000000", r":3: seed: "),
+        # whole-scenario checks point at the line to fix, not at line 1
+        ("hold_s: 40s", "hold_s: 10s", r":10: faults\.0\.for_s: .*load lasts only 12s"),
+        (
+            "  - recovery(pg-down) < 30s",
+            "  - recovery(pg-down) < 30s\nsteady_state: []",
+            r":14: kpis\.2: recovery\(\.\.\.\) needs steady-state checks",
+        ),
+        (
+            "for_s: 20s, target: postgres, fault: down}",
+            "for_s: 2s, target: postgres, fault: down}\n"
+            "  - {name: pg-down, at_s: 12, for_s: 2s, target: postgres, fault: down}",
+            r":11: faults\.1\.name: fault names must be unique",
+        ),
+        (
+            "target: postgres, fault: down}",
+            "target: postgres, fault: down}\n"
+            "  - {name: b, at_s: 12, for_s: 2s, target: postgres, fault: down}",
+            r":11: faults\.1\.at_s: fault 'b' starts at 12s, before the previous one ends",
+        ),
+        (
+            "    - {ramp_to_rps: 40, over_s: 2s}\n",
+            "    - {hold_s: 2s}\n",
+            r":7: load\.rate\.0: the first step must set a rate",
+        ),
+        # a sut_overrides the SUT would refuse fails here, at its own line
+        (
+            "tags: [release]",
+            "tags: [release]\nstack:\n  sut_overrides:\n    cache.enabled: true\n"
+            "    postgres.pool.min_size: 50",
+            r":6: stack\.sut_overrides\.postgres\.pool\.min_size: .*expected at most max_size",
+        ),
+        (
+            "tags: [release]",
+            "tags: [release]\nstack:\n  sut_overrides: {cache.enabld: true}",
+            r":4: stack\.sut_overrides\.cache\.enabld: .*unknown key",
+        ),
+        (
+            "tags: [release]",
+            "tags: [release]\nstack:\n  sut_overrides: {cache.dashboard_ttl_s: .inf}",
+            r":4: stack\.sut_overrides\.cache\.dashboard_ttl_s: expected a finite number",
+        ),
+    ],
+)
+def test_values_that_would_hang_or_mislead_are_refused_at_their_line(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    assert old in GOOD
+    with pytest.raises(ScenarioError, match=expected):
+        load_scenario(write(tmp_path, GOOD.replace(old, new, 1)))
+
+
+def test_a_bad_sut_override_fails_check_naming_the_scenario(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Old code: `--check` passed, then the run failed naming a deleted temp SUT config."""
+    text = GOOD.replace(
+        "tags: [release]",
+        "tags: [release]\nstack:\n  sut_overrides:\n    postgres.pool.min_size: 50",
+    )
+    path = write(tmp_path, text)
+    with pytest.raises(SystemExit) as exited:
+        main(["run", str(path), "--check"])
+    assert exited.value.code == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert f"{path}:5: stack.sut_overrides.postgres.pool.min_size" in err
+    assert "sut.yaml" not in err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "latin1"])
+def test_an_odd_file_as_a_scenario_is_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """Old code: /dev/zero was a MemoryError traceback and a FIFO with no writer hung."""
+    path = tmp_path / "scenario.yaml"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev-zero":
+        path = Path("/dev/zero")
+    else:
+        path.write_bytes(GOOD.replace("pg-down\n", "pg-d\xe9\n", 1).encode("latin-1"))
+    with pytest.raises(SystemExit) as exited:
+        main(["run", str(path), "--check"])
+    assert exited.value.code == EXIT_BAD_INPUT
+    assert str(path) in capsys.readouterr().err

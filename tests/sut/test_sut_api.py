@@ -228,6 +228,56 @@ async def test_item_crud_and_problem_json_errors(api: tuple[FastAPI, httpx.Async
     _assert_problem(await client.get("/no/such/route"), 404, None)
 
 
+BEYOND_BIGINT = str(2**63)  # schemathesis found 500s here (asyncpg DataError)
+BAD_REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
+    ("GET", f"/api/items/{BEYOND_BIGINT}", {}),
+    ("GET", "/api/items/99999999999999999999999", {}),
+    ("GET", "/api/items/0", {}),
+    ("PUT", f"/api/items/{BEYOND_BIGINT}", {"json": {"name": "a", "owner_id": "o"}}),
+    ("DELETE", f"/api/items/{BEYOND_BIGINT}", {}),
+    ("GET", "/api/items", {"params": {"after_id": BEYOND_BIGINT}}),
+    ("GET", "/api/items", {"params": {"owner_id": "a\x00b"}}),
+    ("POST", "/api/items", {"json": {"name": "a\x00b", "owner_id": "o"}}),
+    ("POST", "/api/items", {"json": {"name": "a", "owner_id": "\x00"}}),
+    ("POST", "/api/items", {"json": {"name": "a", "owner_id": "o", "tags": ["t\x00"]}}),
+    ("PUT", "/api/items/1", {"json": {"name": "a\x00", "owner_id": "o"}}),
+]
+
+
+async def test_bad_item_requests_are_422_problems_not_500(
+    api: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    _, client = api
+    for method, url, extra in BAD_REQUESTS:
+        response = await client.request(method, url, **extra)
+        body = _assert_problem(response, 422, None)
+        assert body["type"].endswith("/invalid-request"), (method, url, body)
+    # the largest BIGINT is a valid id: no such item, not a 500
+    _assert_problem(await client.get(f"/api/items/{2**63 - 1}"), 404, None)
+
+
+@pytest.mark.unit
+def test_openapi_lists_the_problem_answers_items_give() -> None:
+    doc = create_app(SutSettings()).openapi()
+    items = {
+        (method, path): operation
+        for path, ops in doc["paths"].items()
+        if path.startswith("/api/items")
+        for method, operation in ops.items()
+    }
+    assert len(items) == 5
+    for (method, path), operation in items.items():
+        expected = {"422", "503"} | ({"404"} if "{item_id}" in path else set())
+        assert expected <= operation["responses"].keys(), (method, path)
+        for status in expected:
+            content = operation["responses"][status]["content"]
+            assert content[PROBLEM]["schema"] == {"$ref": "#/components/schemas/Problem"}
+    item_id = next(
+        p for p in items[("get", "/api/items/{item_id}")]["parameters"] if p["name"] == "item_id"
+    )
+    assert item_id["schema"]["maximum"] == 2**63 - 1
+
+
 async def test_warehouse_metrics_come_from_the_warehouse(
     api: tuple[FastAPI, httpx.AsyncClient],
 ) -> None:

@@ -22,9 +22,9 @@ def test_shipped_config_matches_the_contract_defaults() -> None:
 
 @pytest.mark.unit
 def test_env_overrides_one_nested_key_and_keeps_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SUT_POSTGRES__POOL__MAX_SIZE", "3")
+    monkeypatch.setenv("SUT_POSTGRES__POOL__MAX_SIZE", "12")
     settings = load_sut_settings(SHIPPED)
-    assert settings.postgres.pool.max_size == 3
+    assert settings.postgres.pool.max_size == 12
     assert settings.postgres.pool.acquire_timeout_s == 0.15
     assert settings.postgres.port == 5432
 

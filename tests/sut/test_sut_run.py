@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -166,3 +167,56 @@ def test_backend_starts_and_reports_not_ready_while_every_dependency_is_down(
         assert items.headers["content-type"] == "application/problem+json"
     finally:
         backend.stop(10)
+
+
+@pytest.mark.integration
+def test_ctrl_c_on_the_supervisor_stops_all_four_without_a_traceback(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C signals the whole process group. Old code: the children took that
+    SIGINT and the supervisor's SIGTERM as two signals, skipped the drain and logged a
+    CancelledError traceback."""
+    ports = [free_port() for _ in range(7)]
+    config = tmp_path / "sut.yaml"
+    config.write_text(
+        f"service: {{port: {ports[0]}}}\npostgres: {{port: {ports[1]}}}\n"
+        f"redis: {{port: {ports[2]}}}\nwarehouse: {{port: {ports[3]}}}\n"
+        f"mcp:\n  gateway_url: http://127.0.0.1:{ports[4]}\n  gateway: {{port: {ports[4]}}}\n"
+        "  replicas:\n"
+        + "".join(
+            f"    - {{name: r{i}, listen_port: {p}, url: 'http://127.0.0.1:{p}/mcp'}}\n"
+            for i, p in enumerate(ports[5:])
+        )
+    )
+    log = tmp_path / "sut.log"
+    with log.open("wb") as sink:
+        supervisor = subprocess.Popen(
+            [sys.executable, "-m", "sut", "--config", str(config)],
+            cwd=REPO,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group, as a shell gives a foreground job
+        )
+    try:
+        wait_until(
+            lambda: all(  # any answer: the dependencies are down on purpose
+                httpx.get(url, timeout=2).status_code > 0
+                for url in (
+                    f"http://127.0.0.1:{ports[0]}/api/health",
+                    f"http://127.0.0.1:{ports[4]}/health",
+                )
+            ),
+            what="the backend and gateway answering",
+            timeout_s=90,
+            transient=(httpx.HTTPError,),
+        )
+        children = _children(supervisor.pid)
+        assert len(children) == 4
+        os.killpg(supervisor.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        code = supervisor.wait(timeout=30)
+    finally:
+        if supervisor.poll() is None:
+            os.killpg(supervisor.pid, signal.SIGKILL)
+            supervisor.wait()
+    text = log.read_text()
+    assert code == 0, text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children)

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from sut.api import deps
+from sut.api.problems import problem_responses
 from sut.errors import NotFound
 
 router = APIRouter(prefix="/api/items", tags=["items"])
+
+# Bad input is a 422 problem, never a 500 from Postgres: ids are BIGINT (an id past 2^63-1
+# was an asyncpg DataError) and Postgres text cannot hold NUL (an encoding error).
+BIGINT_MAX = 2**63 - 1
+ItemId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="a BIGINT item id")]
+NO_NUL = r"^[^\x00]*$"
+Text = Annotated[str, Field(pattern=NO_NUL)]
 
 # One round trip per page: tags are aggregated in the same statement (no per-item query).
 LIST_PAGE = """
@@ -27,9 +35,9 @@ GET_ONE = LIST_PAGE.replace(
 
 
 class ItemIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    owner_id: str = Field(min_length=1, max_length=100)
-    tags: list[str] = Field(default_factory=list, max_length=50)
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    owner_id: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
+    tags: list[Annotated[Text, Field(max_length=100)]] = Field(default_factory=list, max_length=50)
 
 
 def _item(row: Any) -> dict[str, Any]:
@@ -42,12 +50,12 @@ def _item(row: Any) -> dict[str, Any]:
     }
 
 
-@router.get("")
+@router.get("", responses=problem_responses(422, 503, 504))
 async def list_items(
     request: Request,
-    after_id: int = Query(0, ge=0),
+    after_id: int = Query(0, ge=0, le=BIGINT_MAX),
     limit: int = Query(20, ge=1, le=200),
-    owner_id: str | None = None,
+    owner_id: str | None = Query(None, max_length=100, pattern=NO_NUL),
 ) -> Response:
     async with deps.connections(request).get_connection("postgres") as conn:
         rows = await conn.fetch(LIST_PAGE, after_id, owner_id, limit)
@@ -57,8 +65,8 @@ async def list_items(
     return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
 
 
-@router.get("/{item_id}")
-async def get_item(request: Request, item_id: int) -> dict[str, Any]:
+@router.get("/{item_id}", responses=problem_responses(404, 422, 503, 504))
+async def get_item(request: Request, item_id: ItemId) -> dict[str, Any]:
     async with deps.connections(request).get_connection("postgres") as conn:
         row = await conn.fetchrow(GET_ONE, item_id)
     if row is None:
@@ -66,7 +74,7 @@ async def get_item(request: Request, item_id: int) -> dict[str, Any]:
     return _item(row)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=problem_responses(422, 503, 504))
 async def create_item(request: Request, item: ItemIn) -> dict[str, Any]:
     async with deps.connections(request).get_connection("postgres") as conn:
         row = await conn.fetchrow(
@@ -84,8 +92,8 @@ async def create_item(request: Request, item: ItemIn) -> dict[str, Any]:
     return _item(row)
 
 
-@router.put("/{item_id}")
-async def update_item(request: Request, item_id: int, item: ItemIn) -> dict[str, Any]:
+@router.put("/{item_id}", responses=problem_responses(404, 422, 503, 504))
+async def update_item(request: Request, item_id: ItemId, item: ItemIn) -> dict[str, Any]:
     async with deps.connections(request).get_connection("postgres") as conn, conn.transaction():
         updated = await conn.execute(
             "UPDATE items SET name = $2, owner_id = $3 WHERE id = $1",
@@ -105,8 +113,8 @@ async def update_item(request: Request, item_id: int, item: ItemIn) -> dict[str,
     return _item(row)
 
 
-@router.delete("/{item_id}", status_code=204)
-async def delete_item(request: Request, item_id: int) -> Response:
+@router.delete("/{item_id}", status_code=204, responses=problem_responses(404, 422, 503, 504))
+async def delete_item(request: Request, item_id: ItemId) -> Response:
     async with deps.connections(request).get_connection("postgres") as conn:
         deleted = await conn.execute("DELETE FROM items WHERE id = $1", item_id)
     if deleted == "DELETE 0":
