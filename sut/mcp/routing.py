@@ -128,7 +128,10 @@ class ReplicaRouter:
 
     async def _poll_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.settings.mcp.gateway.health_interval_s)  # the poll period
+            # the configured period once a replica is in rotation; until then (replicas still
+            # starting) every second, so the gateway is ready as soon as one is
+            period = self.settings.mcp.gateway.health_interval_s
+            await asyncio.sleep(period if any(self.healthy.values()) else min(period, 1.0))
             await self.poll_once()
 
     # --- routing -------------------------------------------------------------------------------

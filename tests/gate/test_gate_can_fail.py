@@ -103,8 +103,8 @@ WEAKENINGS: dict[str, Weakening] = {
     ),
     "replica-no-routing": Weakening(
         "replica-killed", "health-based routing and the per-replica breaker",
-        {"mcp.gateway.replica_breaker.enabled": False, "mcp.gateway.health_interval_s": 10},
-        ("detect(replica-down) < 3s", "detect(replica-hung) < 3s"),
+        {"mcp.gateway.replica_breaker.enabled": False, "mcp.gateway.health_interval_s": 60},
+        ("detect(replica-down) < 5s", "detect(replica-hung) < 5s"),
     ),
     "ws-restart-no-queue": Weakening(
         "ws-restart", "the durable per-client queue", {"websocket.queue_enabled": False},
