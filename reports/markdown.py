@@ -56,7 +56,8 @@ def render_markdown(result: RunResult) -> str:
             ]
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     else:
-        lines.append("_No KPI verdicts were recorded._")
+        names = ", ".join(f"`{s.name}`" for s in result.scenarios)
+        lines.append(f"_No KPI verdicts were recorded_ (scenarios: {names or 'none'}).")
     ws = [(s.name, s.websocket) for s in result.scenarios if s.websocket is not None]
     for name, summary in ws:
         assert summary is not None
