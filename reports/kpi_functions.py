@@ -214,15 +214,23 @@ def _fault_time(kind: Literal["recovery", "detect"]) -> Callable[[Inputs], Measu
     return measure
 
 
-def _websocket(read: Callable[[ScenarioResult], float]) -> Callable[[Inputs], Measurement]:
+def _websocket(
+    read: Callable[[ScenarioResult], float], show_counts: bool = False
+) -> Callable[[Inputs], Measurement]:
     """Nothing attempted is no measurement: a WebSocket KPI then fails."""
 
     def measure(inputs: Inputs) -> Measurement:
         assert inputs.result is not None
         ws = inputs.result.websocket
         if ws is None or ws.attempted == 0:
-            return Measurement(None, detail="no WebSocket message was attempted")
-        return Measurement(read(inputs.result), ws.attempted)
+            return Measurement(None, detail="nothing attempted: no WebSocket message was attempted")
+        detail = (
+            f"{ws.received} of {ws.attempted} attempted received; {ws.failed} sends failed,"
+            f" {len(ws.unacknowledged)} unacknowledged"
+            if show_counts
+            else ""
+        )
+        return Measurement(read(inputs.result), ws.attempted, detail=detail)
 
     return measure
 
@@ -253,7 +261,7 @@ def _registry() -> dict[str, KpiFunction]:
         KpiFunction("unacked", "count", "websocket", False,
                     _websocket(lambda r: float(len(_ws(r).unacknowledged))), _one),
         KpiFunction("delivered", "%", "websocket", False,
-                    _websocket(lambda r: 100.0 * (_ws(r).delivered_ratio or 0.0)), _one),
+                    _websocket(lambda r: 100.0 * (_ws(r).delivered_ratio or 0.0), True), _one),
     ]  # fmt: skip
     return {entry.name: entry for entry in entries}
 
