@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -80,7 +81,25 @@ def redis_server(sut_workdir: Path) -> Iterator[LocalService]:
 @pytest.fixture
 def warehouse(sut_workdir: Path) -> Iterator[LocalService]:
     (sut_workdir / "snow").mkdir()
-    yield from _serve(start_fakesnow(sut_workdir / "snow", free_port()))
+    service = start_fakesnow(sut_workdir / "snow", free_port())
+    try:
+        yield service
+    finally:
+        _cancel_query_timers()  # before fakesnow stops: see below
+        service.process.stop(10)
+
+
+def _cancel_query_timers() -> None:
+    """The Snowflake connector starts a timer per query that posts an abort request once the
+    query outlives `network_timeout`. A test that stalled the warehouse leaves such timers
+    behind; fired after fakesnow stopped, they raise in their thread, which pytest reports as
+    an error of whatever test runs then. The test is over: cancel them."""
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer) and type(thread).__name__ == (
+            "_TrackedQueryCancellationTimer"
+        ):
+            thread.cancel()
+            thread.join(1.0)
 
 
 async def _eventually(condition: Callable[[], bool], timeout_s: float) -> float:
