@@ -204,10 +204,15 @@ def test_distributed_load_crosses_hosts_and_every_worker_sees_the_fault(site: Si
     peers: dict[str, str] = {}
 
     def inject() -> None:
-        # who is connected to the target right now, seen from the target's own network stack
-        peers["ss"] = site.on_srv(
-            "ss", "-Htn", "state", "established", f"( sport = :{PROXY_PORT} )"
-        )
+        # who is connected to the target, seen from the target's own network stack: a few
+        # listings over ~1 s (a worker's keep-alive connections can all be between requests)
+        listings = []
+        for _ in range(5):
+            listings.append(
+                site.on_srv("ss", "-Htn", "state", "established", f"( sport = :{PROXY_PORT} )")
+            )
+            time.sleep(0.2)  # the interval between listings
+        peers["ss"] = "\n".join(listings)
         fault["at"] = time.time()
         site.on_srv("toxiproxy-cli", "-h", API, "toxic", "add", "-t", "latency",
                     "-a", f"latency={LATENCY_MS}", "client")  # fmt: skip
