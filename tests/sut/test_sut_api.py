@@ -6,7 +6,6 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from sut_app_support import running
 
 from fixtures.local.services import LocalService
 from sut.api import create_app
@@ -25,15 +25,6 @@ ConfigFactory = Callable[..., Path]
 Eventually = Callable[[Callable[[], bool], float], Awaitable[float]]
 SessionCount = Callable[[], Awaitable[int]]
 PROBLEM = "application/problem+json"
-
-
-@asynccontextmanager
-async def running(settings: SutSettings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://sut") as client:
-            yield app, client
 
 
 @pytest.fixture

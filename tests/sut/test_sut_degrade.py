@@ -12,20 +12,18 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from sut_app_support import running
 
 from chaosgate.processes import free_port
 from fixtures.local.services import LocalService, start_toxiproxy
 from fixtures.stack import Address
 from fixtures.toxiproxy import ToxiproxyAdapter
-from sut.api import create_app
 from sut.config import SutSettings, load_sut_settings
 
 pytestmark = [
@@ -38,15 +36,6 @@ ConfigFactory = Callable[..., Path]
 Eventually = Callable[[Callable[[], bool], float], Awaitable[float]]
 DASHBOARD = "/api/dashboard/performance"
 PROBLEM = "application/problem+json"
-
-
-@asynccontextmanager
-async def running(settings: SutSettings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://sut") as client:
-            yield app, client
 
 
 async def timed(
