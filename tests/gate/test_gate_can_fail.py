@@ -2,6 +2,11 @@
 guards (a `sut_overrides` knob that turns one mechanism off, or a harsher variant of the fault),
 never with a tightened threshold, and the run must exit 1 with exactly those KPIs among the failed.
 
+A weakening whose KPIs all judge early windows (`baseline`, `fault:<name>`, at least one fault
+window) with a function the registry can judge live stops the load `MARGIN_S` after the last of those windows ends, and keeps
+only those KPIs: a window's verdict reads only the traffic sent inside it, so the prefix proves
+the same failure in less time. Recovery, detection and whole-run KPIs keep the full scenario.
+
 The table is the README's "Every KPI can fail" table. The baseline KPIs that other scenarios repeat
 (`p95(GET /api/items) < 200ms during baseline`, `error_rate(*) < 1% during baseline`) are the same
 expressions the baseline weakenings fail; there they define steady state for recovery.
@@ -18,6 +23,8 @@ import pytest
 import yaml
 
 from chaosgate.cli import main
+from reports.kpi_parse import parse_kpi
+from scenarios.load.plan import parse_duration
 from scenarios.loader import load_scenario, shipped_scenarios
 
 pytestmark = [pytest.mark.scenario, pytest.mark.integration]
@@ -117,11 +124,55 @@ WEAKENINGS: dict[str, Weakening] = {
 }  # fmt: skip
 
 
+MARGIN_S = 3.0  # past the judged window: requests sent in it finish before the stop drain
+
+
+def judged_until(weakening: Weakening) -> float | None:
+    """When the last window the weakening's KPIs judge ends, or None if a KPI needs the whole run."""
+    scenario = load_scenario(shipped_scenarios()[weakening.scenario])
+    ends = {f"fault:{f.name}": f.end_s for f in scenario.faults}
+    ends["baseline"] = min((f.at_s for f in scenario.faults), default=scenario.load.duration_s)
+    kpis = [parse_kpi(expression) for expression in weakening.fails]
+    if not all(k.entry.live and k.window in ends for k in kpis):
+        return None
+    if not any(str(k.window).startswith("fault:") for k in kpis):
+        # a baseline-only cut would stop while a slow SUT still holds every user: the tickets
+        # queued behind them never start, and they would be missing from the baseline's samples
+        return None
+    return max(ends[str(k.window)] for k in kpis)
+
+
+def cut_rate(steps: list[dict[str, Any]], end_s: float) -> list[dict[str, Any]]:
+    """The rate profile up to `end_s`: later steps dropped, the one crossing it shortened."""
+    kept: list[dict[str, Any]] = []
+    elapsed = 0.0
+    for step in steps:
+        key = "hold_s" if "hold_s" in step else "over_s"
+        length = parse_duration(step[key])
+        if elapsed + length >= end_s:
+            if key == "hold_s":
+                kept.append({**step, "hold_s": round(end_s - elapsed, 3)})
+            else:
+                kept.append(step)  # a ramp is kept whole (its end rate is part of its shape)
+            return kept
+        kept.append(step)
+        elapsed += length
+    return kept
+
+
 def weakened_file(weakening: Weakening, tmp_path: Path) -> Path:
     data = yaml.safe_load(shipped_scenarios()[weakening.scenario].read_text())
     data.setdefault("stack", {}).setdefault("sut_overrides", {}).update(weakening.overrides)
     for fault in data.get("faults", []):
         fault.setdefault("attributes", {}).update(weakening.fault_attributes.get(fault["name"], {}))
+    until = judged_until(weakening)
+    full_s = load_scenario(shipped_scenarios()[weakening.scenario]).load.duration_s
+    if until is not None and until + MARGIN_S < full_s:
+        end = until + MARGIN_S
+        data["load"]["rate"] = cut_rate(data["load"]["rate"], end)
+        data["faults"] = [f for f in data.get("faults", []) if float(f["at_s"]) < until]
+        data["kpis"] = list(weakening.fails)
+        data.pop("steady_state", None)
     path = tmp_path / f"{weakening.scenario}-weakened.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
@@ -157,6 +208,17 @@ def test_every_weakening_names_shipped_kpis_of_its_scenario() -> None:
             spec.expression for spec in load_scenario(shipped_scenarios()[weakening.scenario]).kpis
         }
         assert set(weakening.fails) <= shipped, key
+
+
+def test_a_weakened_run_stops_only_after_the_windows_it_judges(tmp_path: Path) -> None:
+    cut = load_scenario(weakened_file(WEAKENINGS["pg-latency-small-pool"], tmp_path))
+    assert cut.load.duration_s == pytest.approx(12 + 15 + MARGIN_S)  # fault:pg-latency ends at 27 s
+    assert [k.expression for k in cut.kpis] == list(WEAKENINGS["pg-latency-small-pool"].fails)
+    # recovery needs the rest of the run: the full scenario
+    whole = load_scenario(weakened_file(WEAKENINGS["pg-down-slow-breaker"], tmp_path))
+    assert whole.load.duration_s == load_scenario(shipped_scenarios()["pg-down"]).load.duration_s
+    ends = [judged_until(w) for w in WEAKENINGS.values()]
+    assert all(end is None or end >= 10 for end in ends)
 
 
 @pytest.mark.parametrize("key", sorted(WEAKENINGS))
