@@ -7,6 +7,8 @@ import importlib
 import inspect
 import json
 import pkgutil
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -105,3 +107,36 @@ def test_inject_and_heal_apart_through_the_json_record() -> None:
     rebuilt.heal(ctx, record["applied"])
     assert toxiproxy.calls == ["add edge latency_downstream", "remove edge latency_downstream"]
     assert [kind for kind, _ in events] == ["fault.inject", "fault.verified", "fault.remove"]
+
+
+def _flapping_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("flapping-")]
+
+
+def test_flapping_journals_only_its_inner_cycles_and_stops_when_healed_from_its_record() -> None:
+    events: Events = []
+    ctx, control, _ = _context(events)
+    attributes = {"fault": "pause", "on_s": 0.05, "off_s": 0.05}
+    applied = build_fault("flapping", "redis", attributes).inject(ctx)
+    time.sleep(0.4)
+    record = json.loads(json.dumps(applied))
+    build_fault("flapping", "redis", attributes).heal(ctx, record)
+    assert _flapping_threads() == []
+    assert not control.paused
+    kinds = [kind for kind, _ in events]
+    assert kinds.count("fault.inject") >= 2  # several cycles, each the inner pause's own
+    assert kinds.count("fault.inject") == kinds.count("fault.remove")
+    assert {message for _, message in events} <= {
+        "pause redis", "paused (no direct address)", "resume redis"
+    }  # fmt: skip
+
+
+def test_flapping_that_never_switches_on_stops_its_worker() -> None:
+    events: Events = []
+    ctx, control, _ = _context(events)
+    control.is_paused = lambda: False  # every "on" fails its verification
+    fault = build_fault("flapping", "redis", {"fault": "pause", "on_s": 0.05, "off_s": 0.05})
+    with pytest.raises(FaultNotEffective, match="pause redis"), fault.active(ctx):
+        pytest.fail("entered a fault that never switched on")
+    assert _flapping_threads() == []
+    assert control.calls == ["pause", "resume"]
