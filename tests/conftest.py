@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
 import pytest
+
+from chaosgate.processes import wait_until
+
+UpStarter = Callable[[Path, dict[str, str]], AbstractContextManager[subprocess.Popen[bytes]]]
 
 pytest_plugins = ["pytester"]
 
@@ -21,3 +31,27 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for line in lines:
             reporter.write_line(line, red=True)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@contextmanager
+def _running_up(where: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """`chaosgate up --stack local` as a child in `where` (stderr in where/up.err), until ready;
+    stopped by PID at the end. `env` must set CHAOSGATE_STATE_DIR (ready = its up.json)."""
+    state = Path(env["CHAOSGATE_STATE_DIR"]) / "up.json"
+    with (where / "up.err").open("wb") as err_file:
+        harness = subprocess.Popen(
+            [sys.executable, "-m", "chaosgate", "up", "--stack", "local"],
+            cwd=where, env=env, stdout=subprocess.DEVNULL, stderr=err_file,
+        )  # fmt: skip
+    try:
+        wait_until(state.exists, what="chaosgate up", timeout_s=120)
+        yield harness
+    finally:
+        harness.terminate()
+        harness.wait(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def chaosgate_up() -> UpStarter:
+    """Start `chaosgate up --stack local` as a child: `with chaosgate_up(where, env) as up:`."""
+    return _running_up

@@ -8,15 +8,18 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chaosgate.processes import wait_until
 from fixtures.faults.verify import roundtrip
 from fixtures.toxiproxy import ToxiproxyAdapter, parse_address
+
+# tests/conftest.py's chaosgate_up fixture
+UpStarter = Callable[[Path, dict[str, str]], AbstractContextManager[subprocess.Popen[bytes]]]
 
 pytestmark = pytest.mark.integration
 
@@ -28,20 +31,11 @@ def _env(where: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def up(tmp_path_factory: pytest.TempPathFactory, chaosgate_up: UpStarter) -> Iterator[Path]:
     """`chaosgate up --stack local` as a child; yields its working directory."""
     where = tmp_path_factory.mktemp("up")
-    with (where / "up.err").open("wb") as err_file:
-        harness = subprocess.Popen(
-            [sys.executable, "-m", "chaosgate", "up", "--stack", "local"],
-            cwd=where, env=_env(where), stdout=subprocess.DEVNULL, stderr=err_file,
-        )  # fmt: skip
-    try:
-        wait_until((where / "state" / "up.json").exists, what="chaosgate up", timeout_s=120)
+    with chaosgate_up(where, _env(where)):
         yield where
-    finally:
-        harness.terminate()
-        harness.wait(timeout=60)
     assert "Traceback" not in (where / "up.err").read_text()
 
 
