@@ -32,6 +32,7 @@ from locust.env import Environment  # noqa: E402
 from scenarios.load.dispatch import Dispatcher  # noqa: E402
 from scenarios.load.engine import Engine, ticket_kinds  # noqa: E402
 from scenarios.load.plan import LoadPlan  # noqa: E402
+from scenarios.load.recorder import error_kind  # noqa: E402
 from scenarios.users import USER_CLASSES  # noqa: E402
 
 Sink = Callable[[dict[str, Any]], None]
@@ -69,17 +70,6 @@ def user_classes(plan: LoadPlan, host: str) -> list[type[User]]:
         if getattr(cls, "ticket_kind", "") == "ws":
             cls.fixed_count = plan.websocket_clients
     return classes
-
-
-def error_kind(exception: BaseException | None, response: Any) -> str | None:
-    """None for a success: Locust sets `exception` for a 4xx/5xx unless the task accepted it
-    (`catch_response` + `success()`, e.g. a mix's `expect: [404]`)."""
-    if exception is None:
-        return None
-    status = getattr(response, "status_code", 0) or 0
-    if status:
-        return f"http_{status}"  # a refused status, or one the task marked as a failure
-    return type(exception).__name__
 
 
 def _where(tb: Any) -> str:

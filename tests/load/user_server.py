@@ -73,7 +73,8 @@ class Handler(BaseHTTPRequestHandler):
         if self._control(path):
             return
         delay = max(0.0, STATE.stall_until - arrived)
-        status, answer = 200, {"ok": True}
+        status: int = 200
+        answer: dict[str, Any] = {"ok": True}
         with STATE.lock:
             slow = method == "POST" and path == "/login"
             if method == "POST" and path == "/api/items" and STATE.slow_posts > 0:
