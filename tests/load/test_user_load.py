@@ -175,9 +175,12 @@ def test_shipped_user_setup_finishes_before_the_schedule(
     assert outcome.generator.slot_starved == 0
 
 
-@pytest.mark.parametrize("where", ["task", "on_start", "import"])
+@pytest.mark.parametrize(
+    ("where", "workers"),
+    [("task", 1), ("on_start", 1), ("import", 1), ("task", 2), ("on_start", 2)],
+)
 def test_a_user_class_that_raises_is_reported_at_once_with_its_error(
-    start_server: Callable[..., Server], tmp_path: Path, where: str
+    start_server: Callable[..., Server], tmp_path: Path, where: str, workers: int
 ) -> None:
     server = start_server(SERVER)
     raise_line = "raise RuntimeError('boom-4711')"
@@ -189,7 +192,9 @@ def test_a_user_class_that_raises_is_reported_at_once_with_its_error(
     }[where]
     path = tmp_path / "bad.py"
     path.write_text(f"from locust import HttpUser, task\n\n\nclass Bad(HttpUser):\n{body}")
-    plan = LoadPlan(users=[f"{path}:Bad"], rate=[{"rps": 20, "hold_s": 30}], concurrency=5)
+    plan = LoadPlan(
+        users=[f"{path}:Bad"], rate=[{"rps": 20, "hold_s": 30}], concurrency=5, workers=workers
+    )
     run = LoadRun(plan, server.url, time.time(), tmp_path / "out", progress=False).start()
     began = time.monotonic()
     try:
@@ -203,7 +208,7 @@ def test_a_user_class_that_raises_is_reported_at_once_with_its_error(
     assert failure is not None
     assert "RuntimeError: boom-4711" in failure
     assert str(path) in failure  # where: the file (and line)
-    assert "load-local.log" in failure
+    assert "load-local.log" in failure or "load-master.log" in failure
     assert took < 8, took  # worker start-up (import Locust ~1 s) + a flush, not a 60 s deadline
 
 
@@ -219,3 +224,82 @@ def test_a_relative_out_from_another_directory(
     assert result.generator.valid, result.generator.reason
     assert result.count() == 20
     assert (tmp_path / "reports/runs/load-records.jsonl").exists()
+
+
+def test_distributed_workers_run_the_users_own_classes_after_their_setup(
+    start_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """Workers learn the user's classes from the plan; the master starts the schedule only
+    once every worker's users finished their set-up."""
+    server = start_server(SERVER, "--setup-delay-ms", "300")
+    shop = _write(tmp_path, "shop.py", LOCUSTFILE)
+    mix = _write(tmp_path, "mix.yaml", MIX)
+    plan = LoadPlan(
+        users=[f"{shop}:Shop", str(mix)],
+        rate=[{"rps": 40, "hold_s": 2}],
+        arrival="constant",
+        concurrency=10,
+        workers=2,
+        tolerance_ms=100,
+    )
+    outcome, _ = _run(plan, server, tmp_path / "out")
+    _assert_schedule_held(outcome, 80)
+    assert {b.name for b in outcome.series} >= {"GET /catalog", "POST /items"}
+    log = _log(server)
+    logins = [r for r in log if r[3] == "/login"]
+    assert len(logins) == 5  # 10 users by weight: 5 Shop, 5 of the mix, over 2 workers
+    assert max(r[1] for r in logins) <= min(r[0] for r in log if r[3] != "/login")
+
+
+def _scenario_run(tmp_path: Path, users: list[str]) -> Any:
+    from types import SimpleNamespace
+
+    from chaosgate.settings import load_settings
+    from scenarios.loader import scenario_from_data
+    from scenarios.runner import ScenarioRun
+
+    scenario = scenario_from_data(
+        {
+            "name": "own",
+            "load": {"users": users, "rate": [{"rps": 5, "hold_s": 30}]},
+            "kpis": ["error_rate(*) < 1%"],
+        }
+    )
+    stack = SimpleNamespace(sut_url="http://127.0.0.1:9", sut_direct_url="http://127.0.0.1:9")
+    return ScenarioRun(stack, scenario, load_settings(), tmp_path / "run", progress=False)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cause", ["worker dies", "set-up raises"])
+def test_the_scenario_run_reports_the_load_generators_own_error_at_once(
+    tmp_path: Path, cause: str
+) -> None:
+    """Before: "the load generator sent nothing before the start-up deadline", the cause only
+    in load-local.log (a dead worker: at once; a raising class: after the 60 s deadline)."""
+    from chaosgate.errors import RunInvalid
+
+    users, said = ["ping"], "ImportError: no module named frobnicate"
+    if cause == "set-up raises":
+        path = tmp_path / "bad.py"
+        path.write_text(
+            "from locust import HttpUser, task\n\n\nclass Bad(HttpUser):\n"
+            "    def on_start(self):\n        raise ValueError('login refused: 401')\n\n"
+            "    @task\n    def t(self):\n        pass\n"
+        )
+        users, said = [f"{path}:Bad"], "ValueError: login refused: 401"
+    run = _scenario_run(tmp_path, users)
+    if cause == "worker dies":
+        shim = tmp_path / "python"
+        shim.write_text(f"#!/bin/sh\necho '{said}' >&2\nexit 7\n")
+        shim.chmod(0o755)
+        run.load.python = str(shim)
+    began = time.monotonic()
+    try:
+        run.load.start()
+        with pytest.raises(RunInvalid) as caught:
+            run._align()
+    finally:
+        if any(p.is_running() for p in run.load.processes):
+            run.load.stop()
+    assert said in str(caught.value)
+    assert "sent nothing" not in str(caught.value)
+    assert time.monotonic() - began < 8
