@@ -13,6 +13,9 @@ import ast
 import functools
 from pathlib import Path
 
+from chaosgate.errors import InputError
+from chaosgate.inputfile import read_input_text
+
 LOCUST_BASES = ("HttpUser", "FastHttpUser")
 CLIENT_METHODS = {"get", "post", "put", "patch", "delete", "head", "options", "request", "rest"}
 
@@ -97,10 +100,10 @@ def _has_tasks(cls: ast.ClassDef) -> bool:
 
 @functools.cache
 def _read(path: Path, mtime_ns: int) -> dict[str, ast.ClassDef]:
-    try:
-        source = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise LocustfileError(f"{path}: cannot read the locustfile: {error}") from None
+    try:  # a regular file, size-limited, UTF-8 (a FIFO or /dev/zero: an error, not a hang)
+        source = read_input_text(path, "locustfile")
+    except InputError as error:
+        raise LocustfileError(str(error)) from None
     try:
         tree = ast.parse(source, filename=str(path))
     except SyntaxError as error:
@@ -126,13 +129,16 @@ def inspect_class(path: Path, class_name: str) -> tuple[str, ...]:
     if cls is None:
         known = ", ".join(classes) or "none"
         raise LocustfileError(f"{path}: no class {class_name!r} at top level (classes: {known})")
-    lineage, seen, names, tasks = [cls], set(), None, False
+    lineage: list[ast.ClassDef] = [cls]
+    seen: list[str] = []  # the class, then its bases in this file (ordered: stable names)
+    names: tuple[str, ...] | None = None
+    tasks = False
     is_user = False
     while lineage:
         current = lineage.pop()
         if current.name in seen:
             continue
-        seen.add(current.name)
+        seen.append(current.name)
         names = names if names is not None else _declared_names(current)
         tasks = tasks or _has_tasks(current)
         for base in current.bases:

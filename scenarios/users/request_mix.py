@@ -29,6 +29,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from chaosgate.errors import InputError
+from chaosgate.inputfile import read_input_text
+
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}")
@@ -339,10 +342,10 @@ def _build(spec: MixFile, path: Path, root: yaml.Node | None) -> Mix:
 
 @functools.cache
 def _load(path: Path, mtime_ns: int) -> Mix:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise MixError(f"{path}: cannot read the request mix: {error}") from None
+    try:  # a regular file, size-limited, UTF-8 (a FIFO or /dev/zero: an error, not a hang)
+        text = read_input_text(path, "request mix")
+    except InputError as error:
+        raise MixError(str(error)) from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)

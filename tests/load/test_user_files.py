@@ -232,3 +232,14 @@ def test_an_accepted_status_is_no_error() -> None:
     assert error_kind(None, Response()) is None
     assert error_kind(RuntimeError("refused"), Response()) == "http_404"
     assert error_kind(ConnectionError("reset"), None) == "ConnectionError"
+
+
+def test_a_fifo_or_directory_is_refused_not_waited_on(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "mix.yaml")
+    with pytest.raises(MixError, match="not a regular file"):
+        load_mix(tmp_path / "mix.yaml")
+    (tmp_path / "dir.py").mkdir()
+    with pytest.raises(LocustfileError, match="not a file"):
+        inspect_class(tmp_path / "dir.py", "X")
