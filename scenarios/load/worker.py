@@ -121,7 +121,7 @@ def wait_ready(env: Environment, users: int, timeout_s: float) -> None:
         if time.time() > deadline:
             raise SetupFailed(
                 f"only {dispatcher.ready} of {users} users finished their set-up (on_start) "
-                f"within {timeout_s:g} s"
+                f"within {timeout_s:g} s (the start-up timeout: timeouts.startup_s)"
             )
         gevent.sleep(0.02)
 
