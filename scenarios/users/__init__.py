@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import hashlib
 from pathlib import Path
 
 # name -> "module:Class"
@@ -66,7 +67,8 @@ def class_name(entry: str) -> str:
     if (parts := split_entry(entry)) is not None:
         return parts[1]
     stem = "".join(c if c.isalnum() else "_" for c in Path(entry).stem)
-    return f"Mix_{stem}"
+    digest = hashlib.sha1(entry.encode(), usedforsecurity=False).hexdigest()[:6]
+    return f"Mix_{stem}_{digest}"  # a/mix.yaml and b/mix.yaml: two classes
 
 
 def request_names(user: str) -> tuple[str, ...]:

@@ -243,3 +243,18 @@ def test_a_fifo_or_directory_is_refused_not_waited_on(tmp_path: Path) -> None:
     (tmp_path / "dir.py").mkdir()
     with pytest.raises(LocustfileError, match="not a file"):
         inspect_class(tmp_path / "dir.py", "X")
+
+
+def test_two_mixes_of_the_same_name_in_two_folders_run_side_by_side(tmp_path: Path) -> None:
+    one = _write(tmp_path / "a", "mix.yaml", MIX)
+    two = _write(tmp_path / "b", "mix.yaml", MIX)
+    assert LoadPlan(users=[str(one), str(two)], rate=[{"rps": 1, "hold_s": 1}]).users == [
+        str(one),
+        str(two),
+    ]
+    shop = _write(tmp_path / "c", "shop.py", SHOP)
+    _write(tmp_path / "d", "shop.py", SHOP)
+    with pytest.raises(ScenarioError, match=r"users.1: .* are both Locust class 'Shop'"):
+        LoadPlan(
+            users=[f"{shop}:Shop", f"{tmp_path}/d/shop.py:Shop"], rate=[{"rps": 1, "hold_s": 1}]
+        )
