@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from locust import FastHttpUser, HttpUser, User, task
+from locust import FastHttpUser, HttpUser, TaskSet, User, task
 
 from scenarios.users.base import OpenModelUser, TicketedUser
 from scenarios.users.locustfile import split_entry
@@ -52,6 +52,18 @@ def _import_file(path: Path) -> Any:
     return module
 
 
+def _ticketed_tasksets(tasks: Any, seen: set[type] | None = None) -> None:
+    """A TaskSet's own `wait_time` would pace its tasks itself: put the user's back (the
+    ticket). Only this worker process imports the locustfile, so changing its class is ours."""
+    seen = set() if seen is None else seen
+    for item in tasks:  # Locust's metaclasses make every `tasks` a list
+        if isinstance(item, type) and issubclass(item, TaskSet) and item not in seen:
+            seen.add(item)
+            if item.wait_time is not TaskSet.wait_time:
+                item.wait_time = TaskSet.wait_time  # type: ignore[method-assign]
+            _ticketed_tasksets(item.tasks, seen)
+
+
 def locustfile_user(path: Path, class_name: str, timeout_s: float) -> type[User]:
     """Their class, ticketed: one task per ticket, their set-up before the schedule."""
     theirs = getattr(_import_file(path), class_name, None)
@@ -84,7 +96,9 @@ def locustfile_user(path: Path, class_name: str, timeout_s: float) -> type[User]
         "__module__": theirs.__module__,
         "__doc__": theirs.__doc__,
     }
-    return type(class_name, (TicketedUser, theirs), namespace)
+    ticketed: type[User] = type(class_name, (TicketedUser, theirs), namespace)
+    _ticketed_tasksets(ticketed.tasks)
+    return ticketed
 
 
 def _dig(value: Any, dotted: str) -> Any:

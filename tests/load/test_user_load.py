@@ -303,3 +303,37 @@ def test_the_scenario_run_reports_the_load_generators_own_error_at_once(
     assert said in str(caught.value)
     assert "sent nothing" not in str(caught.value)
     assert time.monotonic() - began < 8
+
+
+def test_a_tasksets_own_wait_time_does_not_pace_the_schedule(
+    start_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """Its `wait_time = constant(5)` would send 5 requests in 2 s with 5 users: the tickets
+    decide instead (40)."""
+    server = start_server(SERVER)
+    path = _write(
+        tmp_path,
+        "sets.py",
+        """
+        from locust import HttpUser, TaskSet, constant, task
+
+
+        class Browse(TaskSet):
+            wait_time = constant(5)
+
+            @task
+            def page(self):
+                self.client.get("/page", name="GET /page")
+
+
+        class Visitor(HttpUser):
+            tasks = [Browse]
+        """,
+    )
+    plan = LoadPlan(
+        users=[f"{path}:Visitor"], rate=[{"rps": 20, "hold_s": 2}], arrival="constant",
+        concurrency=5, tolerance_ms=100,
+    )  # fmt: skip
+    outcome, _ = _run(plan, server, tmp_path / "out")
+    _assert_schedule_held(outcome, 40)
+    assert {b.name for b in outcome.series} == {"GET /page"}
