@@ -80,15 +80,19 @@ def _locate_load_errors(message: str, source: str, root: yaml.Node | None) -> st
 
 
 def scenario_from_data(
-    data: Any, source: str = "<scenario>", root: yaml.Node | None = None
+    data: Any,
+    source: str = "<scenario>",
+    root: yaml.Node | None = None,
+    base_dir: Path | None = None,
 ) -> Scenario:
-    """Validate already-parsed data (the Python API uses `Scenario(...)` directly)."""
+    """Validate already-parsed data (the Python API uses `Scenario(...)` directly). Paths in
+    it (load.users files) are relative to `base_dir`, the scenario file's folder."""
     if not isinstance(data, dict):
         raise ScenarioError(
             "expected a mapping with name, load, kpis... at the top level", location=f"{source}:1"
         )
     try:
-        return Scenario.model_validate(data)
+        return Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as error:
         raise ScenarioError(describe(error, source, root)) from None
     except ScenarioError as error:  # LoadPlan validates itself and says "load plan: <key>: ..."
@@ -110,7 +114,7 @@ def load_scenario(path: Path) -> Scenario:
         raise ScenarioError(f"{source}:{line}: not valid YAML: {error.problem or error}") from None
     except (yaml.YAMLError, RecursionError, ValueError, TypeError) as error:
         raise ScenarioError(f"{source}:1: not valid YAML: {error}") from None
-    return scenario_from_data(data, source, root)
+    return scenario_from_data(data, source, root, path.parent)
 
 
 def shipped_scenarios() -> dict[str, Path]:

@@ -127,6 +127,8 @@ class ScenarioRun:
         import Locust and spawn users): wait for the first completed second, shift the plan."""
         deadline = time.time() + self.settings.timeouts.startup_s
         while time.time() < deadline and any(p.is_running() for p in self.load.processes):
+            if (failure := self.load.failure()) is not None:  # its own error, at once
+                raise RunInvalid(f"the load generator could not start: {failure}")
             self.load.latest_second()
             seconds = self.load.collector.seconds()
             if seconds:
@@ -134,7 +136,12 @@ class ScenarioRun:
                 break
             time.sleep(self.settings.timeouts.poll_interval_s * 4)
         else:
-            raise RunInvalid("the load generator sent nothing before the start-up deadline")
+            failure = self.load.failure() or (
+                "it sent nothing before the start-up deadline"
+                if any(p.is_running() for p in self.load.processes)
+                else "its processes ended without sending anything"
+            )
+            raise RunInvalid(f"the load generator could not start: {failure}")
         self.phases = [
             p.model_copy(
                 update={"start_s": p.start_s + self.offset, "end_s": p.end_s + self.offset}

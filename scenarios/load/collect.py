@@ -78,6 +78,10 @@ class Collector:
         self.finals: dict[int, int] = {}  # worker -> scheduled
         self.start_at: float | None = None  # Unix time the schedule began
         self.errors: list[str] = []
+        self.fatal: list[str] = []  # the workers could not start the schedule, and why
+        # (flushes seen when it arrived, message): a user class that raised in a task
+        self.user_errors: list[tuple[int, str]] = []
+        self.flushes = 0
         self.ws_events: list[dict[str, Any]] = []
 
     def poll(self) -> None:
@@ -100,7 +104,13 @@ class Collector:
     def _apply(self, record: dict[str, Any]) -> None:
         if record.get("type") == "error":
             self.errors.append(str(record["message"]))
+            if record.get("fatal"):
+                self.fatal.append(str(record["message"]))
             return
+        if record.get("type") == "user_error":
+            self.user_errors.append((self.flushes, str(record["message"])))
+            return
+        self.flushes += 1
         for wire in record["buckets"]:
             delta = SliceStats.from_wire(wire)
             key = (delta.slice, delta.name)

@@ -154,6 +154,7 @@ class Dispatcher:
         self.handoffs = {name: Handoff() for pairs in classes.values() for name, _ in pairs}
         self.rng = random.Random(seed)
         self.greenlets: list[gevent.Greenlet] = []
+        self.ready = 0  # users whose set-up is done, waiting for their first ticket
 
     def start(self, engine: Engine, present: set[str] | None = None) -> None:
         """Begin; tickets go only to classes with users in this process (`present`)."""

@@ -21,10 +21,13 @@ from scenarios.load.engine import Engine
 from scenarios.load.plan import LoadPlan
 from scenarios.load.recorder import Recorder
 from scenarios.load.worker import (
+    SetupFailed,
     _abort_on_term,
     attach,
     drive,
+    fail,
     file_sink,
+    install_error_report,
     install_hook,
     load_class,
     user_classes,
@@ -33,18 +36,30 @@ from scenarios.users import USER_CLASSES
 
 
 def run_master(args: argparse.Namespace, plan: LoadPlan) -> None:
-    env = Environment(user_classes=user_classes(plan, args.base_url), host=args.base_url)
-    runner = env.create_master_runner(args.bind_host, args.master_port)
     sink = file_sink(Path(args.out))
+    try:
+        classes = user_classes(plan, args.base_url)
+    except SetupFailed as error:
+        fail(sink, error)
+    env = Environment(user_classes=classes, host=args.base_url)
+    runner = env.create_master_runner(args.bind_host, args.master_port)
     finals: set[int] = set()
+    ready: set[str] = set()  # workers whose users all finished their set-up
+    fatal: list[str] = []
     aborted_at: float | None = None
 
     def on_data(msg: Message, **_: Any) -> None:
         sink(msg.data)
         if msg.data.get("final"):
             finals.add(int(msg.data["worker"]))
+        if msg.data.get("fatal"):
+            fatal.append(str(msg.data.get("message")))
+
+    def on_ready(msg: Message, **_: Any) -> None:
+        ready.add(str(msg.node_id))
 
     runner.register_message("cg_data", on_data)
+    runner.register_message("cg_ready", on_ready)
     deadline = time.time() + args.connect_timeout_s
     while len(runner.clients.ready) < args.expect_workers:
         if time.time() > deadline:
@@ -74,7 +89,18 @@ def run_master(args: argparse.Namespace, plan: LoadPlan) -> None:
     runner.start(users, spawn_rate=users)
     deadline = time.time() + args.connect_timeout_s
     while runner.state != STATE_RUNNING and time.time() < deadline and aborted_at is None:
-        gevent.sleep(0.02)  # every worker has spawned its users: they wait for tickets
+        gevent.sleep(0.02)  # every worker has spawned its users
+    while len(ready) < len(workers) and time.time() < deadline and aborted_at is None:
+        if fatal:  # a worker's user class failed its set-up: it said why (in the records)
+            runner.quit()
+            return
+        gevent.sleep(0.02)  # their set-up (on_start) is done: they wait for tickets
+    if len(ready) < len(workers) and aborted_at is None:
+        sink({"type": "error", "fatal": True,
+              "message": f"only {len(ready)} of {len(workers)} load workers' users finished "
+              f"their set-up (on_start) within {args.connect_timeout_s:g} s"})  # fmt: skip
+        runner.quit()
+        return
     start_at = time.time() + 0.2  # the go message's trip
     runner.send_message("cg_go", {"start_at": start_at})
     deadline = start_at + plan.duration_s + plan.drain_s + 15
@@ -101,14 +127,41 @@ def run_worker(args: argparse.Namespace) -> None:
     _abort_on_term(lambda: state.get("engine"))
 
     def ship(record: dict[str, Any]) -> None:
+        if "worker" not in record and "index" in state:
+            record = {**record, "worker": state["index"]}
         runner.send_message("cg_data", record)
+
+    install_error_report(env, lambda: ship)
+
+    def report_ready() -> None:
+        """Tell the master once every user spawned here finished its set-up."""
+        dispatcher = getattr(env, "chaosgate_dispatcher", None)
+        while not (
+            runner.state == STATE_RUNNING
+            and dispatcher is not None
+            and dispatcher.ready >= runner.user_count
+        ):
+            if getattr(env, "chaosgate_fatal", None) is not None:
+                return  # reported as a fatal error record already
+            gevent.sleep(0.02)
+        runner.send_message("cg_ready", None)
 
     def on_plan(msg: Message, **_: Any) -> None:
         plan = LoadPlan.model_validate(msg.data["plan"])
+        state.update(msg.data, plan=plan)
+        try:  # the user's own classes: known from the plan only
+            for name in plan.users:
+                cls = load_class(name, args.base_url or "", plan.request_timeout_s)
+                if cls not in env.user_classes:
+                    env.user_classes.append(cls)
+        except SetupFailed as error:
+            env.chaosgate_fatal = str(error)  # type: ignore[attr-defined]
+            ship({"type": "error", "fatal": True, "message": str(error)})
+            return
         for cls in env.user_classes:
             cls.network_timeout = cls.connection_timeout = plan.request_timeout_s  # type: ignore[attr-defined]
-        state.update(msg.data, plan=plan)
         attach(env, plan)
+        gevent.spawn(report_ready)
 
     def on_go(msg: Message, **_: Any) -> None:
         engine = Engine(

@@ -10,11 +10,19 @@ import math
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic._internal._model_construction import ModelMetaclass
 
 from chaosgate.errors import ScenarioError
-from scenarios.users import USER_CLASSES
+from scenarios.users import UnknownUser, class_name, resolve_user
 
 _DURATION = re.compile(
     r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m(?!s))?\s*(?:(\d+(?:\.\d+)?)s)?\s*(?:(\d+(?:\.\d+)?)ms)?\s*$"
@@ -163,12 +171,29 @@ class LoadPlan(_Checked):
 
     @field_validator("users")
     @classmethod
-    def _known_users(cls, users: list[str]) -> list[str]:
-        for name in users:
-            if name not in USER_CLASSES:
-                known = ", ".join(sorted(USER_CLASSES))
-                raise ValueError(f"unknown user class {name!r} (known: {known})")
-        return users
+    def _known_users(cls, users: list[str], info: ValidationInfo) -> list[str]:
+        """Shipped names, or the user's locustfile classes and request mixes (paths made
+        absolute: relative to the scenario file when the loader passes `base_dir`)."""
+        base_dir = (info.context or {}).get("base_dir")
+        resolved: list[str] = []
+        classes: dict[str, int] = {}
+        for index, entry in enumerate(users):
+            try:
+                user = resolve_user(entry, base_dir)
+            except UnknownUser:
+                raise
+            except ValueError as error:  # a file's problem: point at its entry
+                raise LocatedValueError(str(error), (index,)) from None
+            name = class_name(user)
+            if name in classes:
+                raise LocatedValueError(
+                    f"{entry!r} and {users[classes[name]]!r} are both Locust class {name!r} "
+                    "(expected distinct class names or files)",
+                    (index,),
+                )
+            classes[name] = index
+            resolved.append(user)
+        return resolved
 
     @model_validator(mode="after")
     def _consistent(self) -> LoadPlan:

@@ -171,3 +171,14 @@ class Recorder:
         self._sent = self._late = self._starved = 0
         self._ws_events = []
         return record
+
+
+def error_kind(exception: BaseException | None, response: Any) -> str | None:
+    """None for a success: Locust sets `exception` for a 4xx/5xx unless the task accepted it
+    (`catch_response` + `success()`, e.g. a mix's `expect: [404]`)."""
+    if exception is None:
+        return None
+    status = getattr(response, "status_code", 0) or 0
+    if status:
+        return f"http_{status}"  # a refused status, or one the task marked as a failure
+    return type(exception).__name__

@@ -78,7 +78,8 @@ class LoadRun:
         timeouts: Timeouts | None = None,
     ) -> None:
         self.plan, self.base_url, self.t0 = plan, base_url.rstrip("/"), t0
-        self.out_dir = Path(out_dir)
+        # absolute: the workers run with another cwd (a relative --out failed them)
+        self.out_dir = Path(out_dir).absolute()
         self.python = python
         # the caller's resolved settings (a `run --config` file); alone, the default resolution
         self.timeouts = timeouts or load_settings().timeouts
@@ -124,6 +125,8 @@ class LoadRun:
             repr(self.t0),
             "--base-url",
             self.base_url,
+            "--connect-timeout-s",  # also the users' set-up (on_start) deadline
+            str(self.timeouts.startup_s),
         ]
         if self.plan.workers == 1:
             self.processes = [self._process("load-local", "--role", "local", *common)]
@@ -138,8 +141,6 @@ class LoadRun:
                 str(port),
                 "--expect-workers",
                 str(self.plan.workers),
-                "--connect-timeout-s",
-                str(self.timeouts.startup_s),
             )
             workers = [
                 self._process(f"load-worker-{i}", "--role", "worker", "--master-port", str(port))
@@ -150,6 +151,24 @@ class LoadRun:
         for process in self.processes:
             process.start()
         return self
+
+    def failure(self) -> str | None:
+        """Why the load cannot run as planned, as soon as it is known (None: no sign of it):
+        a worker's fatal error (a class that does not load, a set-up that raised), a user
+        class raising while nothing at all was sent for a flush after, or a worker that
+        exited with an error. Each with its own message and the log to read."""
+        self.collector.poll()
+        c = self.collector
+        log = self.processes[0].log_path if self.processes else self.out_dir
+        if c.fatal:
+            return f"{c.fatal[0]} (log: {log})"
+        if c.sent == 0 and any(c.flushes > seen for seen, _ in c.user_errors):
+            return f"{c.user_errors[0][1]}; nothing was sent (log: {log})"
+        for process in self.processes:
+            code = process.popen.poll() if process.popen is not None else None
+            if code:
+                return f"load process {process.name} exited with code {code}\n{process.log_tail(8)}"
+        return None
 
     def _deadline(self) -> float:
         assert self._started_at is not None
@@ -254,6 +273,8 @@ class LoadRun:
                 f"generator CPU saturated: median {max(busy.values()):.0f}% "
                 f"(limit {plan.cpu_limit_percent:g}%) in worker(s) {sorted(busy)}"
             )
+        if reasons and c.user_errors:  # what the user's class raised explains unsent sends
+            reasons.extend(message for _, message in c.user_errors[:3])
         span = (
             min(plan.duration_s, max(time.time() - self.t0, 1e-9))
             if self._aborted

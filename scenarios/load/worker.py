@@ -19,9 +19,10 @@ import json  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+import traceback  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, NoReturn  # noqa: E402
 
 import gevent  # noqa: E402
 import gevent.event  # noqa: E402
@@ -31,20 +32,39 @@ from locust.env import Environment  # noqa: E402
 from scenarios.load.dispatch import Dispatcher  # noqa: E402
 from scenarios.load.engine import Engine, ticket_kinds  # noqa: E402
 from scenarios.load.plan import LoadPlan  # noqa: E402
+from scenarios.load.recorder import error_kind  # noqa: E402
 from scenarios.users import USER_CLASSES  # noqa: E402
 
 Sink = Callable[[dict[str, Any]], None]
+_LOADED: dict[str, type[User]] = {}  # the user's classes are built once per process
+
+
+class SetupFailed(Exception):
+    """The users could not get ready for the schedule (a class that does not load, a set-up
+    that raised or never finished): the message says which and where."""
 
 
 def load_class(name: str, host: str, timeout_s: float) -> type[User]:
-    module, attribute = USER_CLASSES[name].split(":")
-    cls: type[User] = getattr(importlib.import_module(module), attribute)
+    """A shipped user by name, or the user's own (locustfile class, request mix) by path."""
+    if name in USER_CLASSES:
+        module, attribute = USER_CLASSES[name].split(":")
+        cls: type[User] = getattr(importlib.import_module(module), attribute)
+    elif name in _LOADED:
+        cls = _LOADED[name]
+    else:
+        from scenarios.users.custom import UserClassError, load_user
+
+        try:
+            cls = _LOADED[name] = load_user(name, timeout_s)
+        except UserClassError as error:
+            raise SetupFailed(str(error)) from error
     cls.host = host
     cls.network_timeout = cls.connection_timeout = timeout_s  # type: ignore[attr-defined]
     return cls
 
 
 def user_classes(plan: LoadPlan, host: str) -> list[type[User]]:
+    """The plan's classes (raises SetupFailed naming a class that does not load)."""
     classes = [load_class(name, host, plan.request_timeout_s) for name in plan.users]
     for cls in classes:
         if getattr(cls, "ticket_kind", "") == "ws":
@@ -52,13 +72,58 @@ def user_classes(plan: LoadPlan, host: str) -> list[type[User]]:
     return classes
 
 
-def error_kind(exception: BaseException | None, response: Any) -> str | None:
-    status = getattr(response, "status_code", 0) or 0
-    if status >= 400:
-        return f"http_{status}"
-    if exception is None:
-        return None
-    return type(exception).__name__
+def _where(tb: Any) -> str:
+    """The innermost frame outside installed libraries: the line of the user's code."""
+    frames = traceback.extract_tb(tb)
+    own = [f for f in frames if "site-packages" not in f.filename] or frames
+    if not own:
+        return ""
+    frame = own[-1]
+    return f" at {frame.filename}:{frame.lineno} ({(frame.line or '').strip()})"
+
+
+def install_error_report(env: Environment, sink: Callable[[], Sink | None]) -> None:
+    """A user class that raises is reported at once, with its error and line: in its set-up
+    (on_start) it is fatal (`env.chaosgate_fatal`: the run cannot start as planned); in a
+    task, each distinct error is shipped once as a `user_error` record."""
+    seen: set[str] = set()
+
+    def on_user_error(user_instance: Any, exception: BaseException, tb: Any, **_: Any) -> None:
+        user = getattr(user_instance, "user", user_instance)  # a TaskSet's user
+        setup = not getattr(user, "cg_ready", False)
+        message = (
+            f"user class {type(user).__name__} raised {type(exception).__name__}: {exception}"
+            f"{_where(tb)}{' in its set-up (on_start)' if setup else ''}"
+        )
+        if setup and getattr(env, "chaosgate_fatal", None) is None:
+            env.chaosgate_fatal = message  # type: ignore[attr-defined]
+        if message in seen or len(seen) >= 10:
+            return
+        seen.add(message)
+        out = sink()
+        if out is not None:
+            kind = {"type": "error", "fatal": True} if setup else {"type": "user_error"}
+            out({**kind, "message": message})
+
+    env.events.user_error.add_listener(on_user_error)  # type: ignore[no-untyped-call]
+
+
+def wait_ready(env: Environment, users: int, timeout_s: float) -> None:
+    """Until every user finished its set-up (on_start, logins) and waits for a ticket: the
+    schedule starts after, so set-up is neither load nor a cause of late sends."""
+    dispatcher = getattr(env, "chaosgate_dispatcher", None)
+    assert isinstance(dispatcher, Dispatcher)
+    deadline = time.time() + timeout_s
+    while dispatcher.ready < users:
+        fatal = getattr(env, "chaosgate_fatal", None)
+        if fatal is not None:
+            raise SetupFailed(fatal)
+        if time.time() > deadline:
+            raise SetupFailed(
+                f"only {dispatcher.ready} of {users} users finished their set-up (on_start) "
+                f"within {timeout_s:g} s (the start-up timeout: timeouts.startup_s)"
+            )
+        gevent.sleep(0.02)
 
 
 def install_hook(env: Environment) -> None:
@@ -109,14 +174,6 @@ def begin(env: Environment, engine: Engine) -> None:
     assert env.runner is not None
     counts = env.runner.user_classes_count
     dispatcher.start(engine, present={name for name, count in counts.items() if count > 0})
-
-
-def wait_spawned(env: Environment, users: int, timeout_s: float = 60.0) -> None:
-    runner = env.runner
-    assert runner is not None
-    deadline = time.time() + timeout_s
-    while runner.user_count < users and time.time() < deadline:
-        gevent.sleep(0.02)
 
 
 def drive(env: Environment, engine: Engine, sink: Sink) -> None:
@@ -182,9 +239,22 @@ def _abort_on_term(get_engine: Callable[[], Engine | None]) -> None:
     gevent.signal_handler(signal.SIGTERM, handler)
 
 
+def fail(sink: Sink, error: SetupFailed) -> NoReturn:
+    """Say why at once (the parent reports it), then exit: nothing of the schedule ran."""
+    sink({"type": "error", "fatal": True, "message": str(error)})
+    print(f"chaosgate load worker: {error}", file=sys.stderr, flush=True)
+    sys.exit(3)
+
+
 def run_local(args: argparse.Namespace, plan: LoadPlan) -> None:
-    env = Environment(user_classes=user_classes(plan, args.base_url), host=args.base_url)
+    sink = file_sink(Path(args.out))
+    try:
+        classes = user_classes(plan, args.base_url)
+    except SetupFailed as error:
+        fail(sink, error)
+    env = Environment(user_classes=classes, host=args.base_url)
     install_hook(env)
+    install_error_report(env, lambda: sink)
     runner = env.create_local_runner()
     if args.web_port:  # chaosgate load --web: Locust's UI watches this run (127.0.0.1 only)
         sys.argv[1:] = []  # its index page parses sys.argv with Locust's own parser
@@ -192,10 +262,14 @@ def run_local(args: argparse.Namespace, plan: LoadPlan) -> None:
     users = plan.slots + plan.websocket_clients
     attach(env, plan)
     runner.start(users, spawn_rate=users)
-    wait_spawned(env, users)
+    try:
+        wait_ready(env, users, args.connect_timeout_s)
+    except SetupFailed as error:
+        runner.quit()
+        fail(sink, error)
     engine = Engine(plan, args.t0, time.time() + 0.05, 0, 1)
     _abort_on_term(lambda: engine)
-    drive(env, engine, file_sink(Path(args.out)))
+    drive(env, engine, sink)
     runner.quit()
 
 

@@ -70,7 +70,12 @@ class TicketedUser(User):
         return {"cg_ticket": self.ticket}
 
     def _next_ticket(self) -> None:
-        """Block until the dispatcher hands this user a due ticket (or the schedule ends)."""
+        """Block until the dispatcher hands this user a due ticket (or the schedule ends).
+        The first call marks the user ready: its set-up (`on_start`) is done, and the
+        schedule starts only once every user is ready (set-up is never counted as load)."""
+        if not getattr(self, "cg_ready", False):
+            self.cg_ready = True
+            dispatcher_of(self).ready += 1
         if self.ticket is not None:
             engine_of(self).finish(self.ticket)
             self.ticket = None
