@@ -19,7 +19,7 @@ from typing import Any
 import requests
 from locust import FastHttpUser, HttpUser, TaskSet, User, task
 
-from scenarios.users.base import OpenModelUser, TicketedUser
+from scenarios.users.base import OpenModelUser, TicketedUser, dispatcher_of
 from scenarios.users.locustfile import split_entry
 from scenarios.users.request_mix import Mix, Request, load_mix, render_value
 
@@ -120,7 +120,9 @@ class MixUser(OpenModelUser):
 
     def on_start(self) -> None:
         self.captured: dict[str, Any] = {}
-        self.rng = random.Random()
+        # seeded from the plan's seed (through the dispatcher's seeded draw, in spawn order): the
+        # same scenario and seed send the same paths and bodies
+        self.rng = random.Random(dispatcher_of(self).rng.getrandbits(64))
         super().on_start()
 
     def _draw(self) -> Request:
