@@ -100,11 +100,13 @@ class FaultStep(_Model):
     def end_s(self) -> float:
         return self.at_s + self.for_s
 
+    _dependencies: tuple[str, ...] = PrivateAttr(DEPENDENCIES)  # a target's: its upstreams
+
     @property
     def detect_dependency(self) -> str | None:
         if self.detect is not None:
             return self.detect
-        return self.target if self.target in DEPENDENCIES else None
+        return self.target if self.target in self._dependencies else None
 
 
 class KpiSpec(_Model):
@@ -270,6 +272,8 @@ class Scenario(_Model):
         proxies = PROXIES if target is None else target.proxy_names
         services = SERVICES if target is None else tuple(target.processes)
         for index, step in enumerate(self.faults):
+            if target is not None:
+                step._dependencies = tuple(target.upstreams)  # whose breaker detects its faults
             problem = step.target_problem(proxies, services)
             if problem is None and target is not None and step.fault == "pool_exhaustion":
                 from fixtures.faults.sut_metrics import pool_problem

@@ -59,6 +59,7 @@ def test_a_target_file_loads_relative_to_the_scenario_file(
     assert target is not None
     assert target.upstreams["db"] == (Address("127.0.0.1", 5432), 25432)
     assert target.version == "1.4.2"
+    assert scenario.faults[0].detect_dependency == "db"  # its breaker.db, if declared, detects
     assert target.processes["app"].pid_file == (tmp_path / "gate" / "app.pid").resolve()
     assert scenario.target == str((path.parent / "target.yaml").resolve())  # runs from anywhere
     # a replay (result.json's scenario, validated without the loader) finds the same target
