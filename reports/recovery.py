@@ -110,21 +110,22 @@ def recovered_at(
 def _sut_signal(
     probes: Sequence[ProbeSample], injected_at_s: float, until_s: float, dependency: str | None
 ) -> Detection | None:
-    """Not ready (having been ready when the fault came), or the dependency's breaker not closed."""
+    """Not ready (having been seen ready before), or the dependency's breaker not closed."""
     watched = {"ready"} | ({f"breaker.{dependency}"} if dependency else set())
-    ordered = sorted(probes, key=lambda p: p.t_s)
-    before = [p.value for p in ordered if p.name == "ready" and p.t_s < injected_at_s]
-    # a service never ready before the fault (a readiness URL it does not serve) shows nothing
-    ready_counts = bool(before) and isinstance(before[-1], int | float) and before[-1] >= 1
-    for sample in ordered:
-        if not injected_at_s <= sample.t_s < until_s or sample.name not in watched:
+    # a service never seen ready (a readiness URL it does not serve) shows nothing by it
+    seen_ready = False
+    for sample in sorted(probes, key=lambda p: p.t_s):
+        if sample.name not in watched or not isinstance(sample.value, int | float):
             continue
-        if not isinstance(sample.value, int | float):
-            continue
-        if (sample.name == "ready" and ready_counts and sample.value < 1) or (
-            sample.name != "ready" and sample.value >= 1
+        if sample.t_s >= until_s:
+            break
+        is_ready = sample.name == "ready" and sample.value >= 1
+        if sample.t_s >= injected_at_s and (
+            (sample.name == "ready" and seen_ready and sample.value < 1)
+            or (sample.name != "ready" and sample.value >= 1)
         ):
             return Detection(sample.t_s, sample.name)
+        seen_ready = seen_ready or is_ready
     return None
 
 
