@@ -155,3 +155,17 @@ def test_a_bad_profile_names_file_and_line(tmp_path: Path, text: str, expected: 
     with pytest.raises(ConfigError) as error:
         load_signals(path)
     assert f"{path}{expected}" in str(error.value), str(error.value)
+
+
+def test_the_traffic_check_exercises_the_declared_readiness_url(
+    tmp_path: Path, service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Old code: GET /api/ready on any service (a 404 that touches no dependency)."""
+    import fixtures.faults.traffic as traffic
+
+    asked: list[str] = []
+    monkeypatch.setattr(traffic.httpx, "get", lambda url, **_kw: asked.append(url))
+    stack = Stack(backend="external", toxiproxy=None, sut_url=service, sut_direct_url=service,  # type: ignore[arg-type]
+                  signals=profile(tmp_path))  # fmt: skip
+    traffic._exercise(stack, "db")
+    assert asked == [f"{service}/healthz"]
