@@ -164,7 +164,7 @@ def test_the_traffic_check_exercises_the_declared_readiness_url(
     import fixtures.faults.traffic as traffic
 
     asked: list[str] = []
-    monkeypatch.setattr(traffic.httpx, "get", lambda url, **_kw: asked.append(url))
+    monkeypatch.setattr(httpx, "get", lambda url, **_kw: asked.append(url))
     stack = Stack(backend="external", toxiproxy=None, sut_url=service, sut_direct_url=service,  # type: ignore[arg-type]
                   signals=profile(tmp_path))  # fmt: skip
     traffic._exercise(stack, "db")
