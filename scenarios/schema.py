@@ -275,6 +275,13 @@ class Scenario(_Model):
             if target is not None:
                 step._dependencies = tuple(target.upstreams)  # whose breaker detects its faults
             problem = step.target_problem(proxies, services)
+            process = target.processes.get(step.target) if target is not None else None
+            restarts = step.fault in ("kill", "restart")
+            if problem is None and process and restarts and not process.can_start:
+                problem = (
+                    f"{step.fault} needs a way to start {step.target} again: give it a"
+                    f" command beside its pid_file ({process.where})"
+                )
             if problem is None and target is not None and step.fault == "pool_exhaustion":
                 from fixtures.faults.sut_metrics import pool_problem
 

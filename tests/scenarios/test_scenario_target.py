@@ -110,8 +110,14 @@ def test_a_mistake_inside_the_target_file_names_that_file_and_line(tmp_path: Pat
 
 
 def test_a_process_fault_on_a_declared_process_is_valid(tmp_path: Path) -> None:
-    scenario = load_scenario(write(tmp_path, fault_target="app", fault="kill"))
+    scenario = load_scenario(write(tmp_path, fault_target="app", fault="pause"))
     assert scenario.faults[0].target == "app"
+    # a pid file alone cannot be started again: kill needs the command that starts it
+    with pytest.raises(ScenarioError, match=r":7: faults\.0\.target: kill needs a way to start"):
+        load_scenario(write(tmp_path, fault_target="app", fault="kill"))
+    text = TARGET.replace("{pid_file: app.pid}", "{pid_file: app.pid, command: [./start.sh]}")
+    restartable = load_scenario(write(tmp_path, fault_target="app", fault="kill", target_text=text))
+    assert restartable.faults[0].fault == "kill"
 
 
 def test_probe_series_follow_the_target_s_signals(tmp_path: Path) -> None:
