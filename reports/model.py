@@ -260,3 +260,6 @@ class RunResult(_Model):
     status: Status
     exit_code: int = Field(ge=0, le=3)
     scenarios: list[ScenarioResult] = Field(default_factory=list)
+    target: dict[str, str | None] | None = Field(
+        None, description="the service gated: {url, version (None: unknown), stack}"
+    )

@@ -13,9 +13,10 @@ the removal is judged too (its sends after the removal), so a SUT that never not
 The search stops at `end_s` (the next fault's injection, or the end of the data); slices that
 end after `in_flight_until_s` are not judged yet (requests intended in them may be in flight).
 
-Detection: from injection to the first sign the SUT noticed. Its own signals first (not ready,
-the dependency's breaker not closed); otherwise the start of the first slice wholly after the
-injection in which a steady-state check breaks. `Detection.signal` says which.
+Detection: from injection to the first sign the SUT noticed. Its own signals first (not ready
+after being ready, the dependency's breaker not closed); otherwise the start of the first slice
+wholly after the injection in which a steady-state check breaks. `Detection.signal` says which.
+A service with no signals profile has no probes: the steady-state breach is all there is.
 """
 
 from __future__ import annotations
@@ -109,16 +110,22 @@ def recovered_at(
 def _sut_signal(
     probes: Sequence[ProbeSample], injected_at_s: float, until_s: float, dependency: str | None
 ) -> Detection | None:
+    """Not ready (having been seen ready before), or the dependency's breaker not closed."""
     watched = {"ready"} | ({f"breaker.{dependency}"} if dependency else set())
+    # a service never seen ready (a readiness URL it does not serve) shows nothing by it
+    seen_ready = False
     for sample in sorted(probes, key=lambda p: p.t_s):
-        if not injected_at_s <= sample.t_s < until_s or sample.name not in watched:
+        if sample.name not in watched or not isinstance(sample.value, int | float):
             continue
-        if not isinstance(sample.value, int | float):
-            continue
-        if (sample.name == "ready" and sample.value < 1) or (
-            sample.name != "ready" and sample.value >= 1
+        if sample.t_s >= until_s:
+            break
+        is_ready = sample.name == "ready" and sample.value >= 1
+        if sample.t_s >= injected_at_s and (
+            (sample.name == "ready" and seen_ready and sample.value < 1)
+            or (sample.name != "ready" and sample.value >= 1)
         ):
             return Detection(sample.t_s, sample.name)
+        seen_ready = seen_ready or is_ready
     return None
 
 
@@ -147,10 +154,11 @@ def detect(
     series: Sequence[SliceBucket] = (),
 ) -> Detection | None:
     """First sign in [injected, until) that the SUT noticed. When the fault names a dependency
-    whose state the SUT exposes (`breaker.<dependency>`), only the SUT's own signals count
-    (readiness, that breaker): `detect()` then measures the SUT's detection, which a SUT
-    without it fails. Otherwise the first broken steady-state check is the detection."""
-    if dependency is not None:
+    whose state the SUT exposes (probes carry `breaker.<dependency>`), only the SUT's own
+    signals count (readiness, that breaker): `detect()` then measures the SUT's detection,
+    which a SUT without it fails. Otherwise (no such series: a service that declares no
+    signals) the first broken steady-state check is the detection."""
+    if dependency is not None and any(p.name == f"breaker.{dependency}" for p in probes):
         return _sut_signal(probes, injected_at_s, until_s, dependency)
     return _sut_signal(probes, injected_at_s, until_s, None) or _first_breach(
         checks, series, probes, injected_at_s, until_s

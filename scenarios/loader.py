@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from chaosgate.errors import ScenarioError
 from chaosgate.inputfile import read_input_text
+from fixtures.target import ExternalTarget, load_target, parse_target
 from scenarios.schema import LocatedValueError, Scenario
 
 SHIPPED_DIR = Path(__file__).parent
@@ -84,15 +85,17 @@ def scenario_from_data(
     source: str = "<scenario>",
     root: yaml.Node | None = None,
     base_dir: Path | None = None,
+    target: ExternalTarget | None = None,
 ) -> Scenario:
     """Validate already-parsed data (the Python API uses `Scenario(...)` directly). Paths in
-    it (load.users files) are relative to `base_dir`, the scenario file's folder."""
+    it (load.users files) are relative to `base_dir`, the scenario file's folder. `target`:
+    the scenario's `target:` already loaded (else the model loads it)."""
     if not isinstance(data, dict):
         raise ScenarioError(
             "expected a mapping with name, load, kpis... at the top level", location=f"{source}:1"
         )
     try:
-        return Scenario.model_validate(data, context={"base_dir": base_dir})
+        return Scenario.model_validate(data, context={"base_dir": base_dir, "target": target})
     except ValidationError as error:
         raise ScenarioError(describe(error, source, root)) from None
     except ScenarioError as error:  # LoadPlan validates itself and says "load plan: <key>: ..."
@@ -114,7 +117,30 @@ def load_scenario(path: Path) -> Scenario:
         raise ScenarioError(f"{source}:{line}: not valid YAML: {error.problem or error}") from None
     except (yaml.YAMLError, RecursionError, ValueError, TypeError) as error:
         raise ScenarioError(f"{source}:1: not valid YAML: {error}") from None
-    return scenario_from_data(data, source, root, path.parent)
+    target = None
+    if isinstance(data, dict) and data.get("target") is not None:
+        data["target"], target = _target(path, root, data["target"])
+    return scenario_from_data(data, source, root, path.parent, target)
+
+
+def _target(
+    path: Path, root: yaml.Node | None, given: Any
+) -> tuple[str | dict[str, Any], ExternalTarget]:
+    """The scenario's `target:` loaded: a file (relative to the scenario file; stored absolute,
+    so the validated scenario runs from anywhere) or an inline mapping (errors at its lines)."""
+    node = _node_at(root, ("target",))
+    where = f"{path}:{_line(root, ('target',))}"
+    if isinstance(given, dict) and node is not None:
+        return given, parse_target(node, path, path.parent)
+    if not isinstance(given, str) or not given:
+        raise ScenarioError(f"{where}: target: expected a target file (path) or a mapping")
+    file = (path.parent / given).resolve()
+    if not file.is_file():
+        raise ScenarioError(
+            f"{where}: target: no target file {given!r} (looked for {file}, relative to the"
+            " scenario file)"
+        )
+    return str(file), load_target(file)
 
 
 def shipped_scenarios() -> dict[str, Path]:

@@ -26,6 +26,7 @@ from chaosgate.errors import EXIT_INVALID, EXIT_KPI_FAILED, EXIT_OK, StackError
 from chaosgate.settings import HarnessSettings
 from fixtures.backends import open_stack
 from fixtures.clean import restore_clean
+from fixtures.external import target_identity
 from reports.model import Event, Machine, RunMetadata, RunResult, ScenarioResult, Status
 from scenarios.runner import invalid_result, run_scenario
 from scenarios.schema import Scenario, overrides_key
@@ -132,6 +133,7 @@ def run_all(
     started = time.time()
     results: list[ScenarioResult] = []
     used_backend = ""
+    identity: dict[str, str | None] | None = None  # the first stack's service: RunResult.target
     toxiproxy_version = ""
     interrupted = False
     for group in _groups(scenarios):
@@ -139,12 +141,13 @@ def run_all(
             results += [invalid_result(s, f"{INTERRUPTED} before it started") for s in group]
             continue
         overrides = dict(group[0].stack.sut_overrides)
+        target = group[0].external_target()  # a scenario's own target: its external stack
         done_here = 0
         try:
-            with open_stack(
-                settings, backend, sut_overrides=overrides or None, report=report
-            ) as stack:
+            with open_stack(settings, backend, sut_overrides=overrides or None, report=report,
+                            target=target) as stack:  # fmt: skip
                 used_backend, toxiproxy_version = stack.backend, stack.toxiproxy.version()
+                identity = identity or target_identity(stack, target)
                 for scenario in group:
                     found = restore_clean(stack)
                     report(f"scenario {scenario.name}: running ({scenario.duration_s:g} s of load)")
@@ -185,7 +188,9 @@ def run_all(
         machine=machine(),
         versions={**versions(), **({"toxiproxy": toxiproxy_version} if toxiproxy_version else {})},
     )
-    run = RunResult(run=meta, status=status, exit_code=exit_code, scenarios=results)
+    run = RunResult(
+        run=meta, status=status, exit_code=exit_code, scenarios=results, target=identity
+    )
     if interrupted:
         raise RunInterrupted(run)
     return run

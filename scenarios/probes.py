@@ -1,62 +1,137 @@
-"""Probes: sample the SUT's own view of itself every ~0.5 s into `ProbeSample`s.
+"""Probes: sample the service's own view of itself every ~0.5 s into `ProbeSample`s, as its
+signals profile (fixtures.signals) says where to look. No profile: no probes at all.
 
-From `/api/ready`: `ready` (1/0) and, per dependency, `<dep>_query` = the readiness check's
-`response_time_ms` -- a real query the SUT runs through its own pool and proxy. `db_query` is
-the Postgres one: that is the series `avg(db_query) < 50ms` reads (the SUT exposes no
-per-query histogram, and this query takes exactly the path the SUT's queries take).
-From `/metrics`: `breaker.<dep>` (0 closed, 1 half-open, 2 open), `pool.<dep>.in_use|idle|waiting`,
-`ws.queue_depth`, and `breaker.<replica>` per ai_memory replica (0 in the gateway's rotation,
-1 its breaker half-open, 2 out: unhealthy or breaker open).
+From the readiness URL: `ready` (1/0) and, per dependency, `<dep>_query` = the readiness
+check's query time (`db_query` is Postgres': the series `avg(db_query) < 50ms` reads; the
+reference SUT exposes no per-query histogram, and its check takes the path its queries take).
+From the metrics URL: `breaker.<dep>` (0 closed, 1 half-open, 2 open), `pool.<dep>.in_use|idle|
+waiting`, `ws.queue_depth`, and `breaker.<replica>` per replica (reference: 0 in the gateway's
+rotation, 1 its breaker half-open, 2 out: unhealthy or breaker open).
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
+from collections.abc import Sequence
+from typing import Any
 
 import httpx
 
-from fixtures.faults.sut_metrics import read_metrics
-from fixtures.stack import DEPENDENCIES, REPLICAS
+from fixtures.faults.sut_metrics import Samples, read_metrics
+from fixtures.signals import (
+    MetricsSignal,
+    ReadySignal,
+    SignalsProfile,
+    query_series,
+    reference_signals,
+    series_names,
+)
+from fixtures.stack import DEPENDENCIES, REPLICAS, Stack
 from reports.model import ProbeSample
 
-QUERY_SERIES = {"postgres": "db_query", "redis": "redis_query", "warehouse": "warehouse_query"}
-_GAUGES = {
-    "sut_breaker_state": "breaker.{dependency}",
-    "sut_pool_in_use": "pool.{dependency}.in_use",
-    "sut_pool_idle": "pool.{dependency}.idle",
-    "sut_pool_waiting": "pool.{dependency}.waiting",
-    "sut_mcp_replica_state": "breaker.{replica}",  # 2 = out of the gateway's rotation
-}
-# Every numeric series the probes can record: the names a KPI argument may give.
-PROBE_SERIES: frozenset[str] = frozenset(
-    {"ready", "ws.queue_depth", *QUERY_SERIES.values()}
-    | {
-        template.format(dependency=d, replica=r)
-        for template in _GAUGES.values()
-        for d in DEPENDENCIES
-        for r in REPLICAS
-    }
-)
+# The series the reference SUT's profile yields: the names a KPI argument may give when the
+# scenario names no target (a scenario with a target validates against its own profile).
+PROBE_SERIES: frozenset[str] = series_names(reference_signals(), DEPENDENCIES, REPLICAS)
+
+
+def dotted(data: Any, path: str) -> Any:
+    """`data["a"]["b"]` for "a.b"; KeyError/TypeError when the path is not there."""
+    for part in path.split("."):
+        data = data[int(part)] if isinstance(data, list) else data[part]
+    return data
+
+
+def is_ready(spec: ReadySignal, response: httpx.Response) -> bool:
+    if response.status_code not in spec.ready_status:
+        return False
+    if spec.json_field is None:
+        return True
+    try:
+        found = dotted(response.json(), spec.json_field)
+    except (ValueError, KeyError, TypeError, IndexError):
+        return False
+    return spec.ready_value is None or found == spec.ready_value
+
+
+def query_times(spec: ReadySignal, body: Any, dependencies: Sequence[str]) -> dict[str, float]:
+    """Each dependency's query time from the readiness body. A check that says `ok: false`
+    beside its time timed a failure, not a query: skipped (the reference SUT's shape)."""
+    if spec.dependency_query_ms is None:
+        return {}
+    found = {}
+    for dependency in dependencies:
+        path = spec.dependency_query_ms.format(dependency=dependency)
+        parent, _, _leaf = path.rpartition(".")
+        try:
+            value = dotted(body, path)
+            check = dotted(body, parent) if parent else body
+        except (KeyError, TypeError, IndexError, ValueError):
+            continue
+        if isinstance(check, dict) and check.get("ok") is False:
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            found[query_series(dependency)] = float(value)
+    return found
+
+
+def metric_series(spec: MetricsSignal, samples: Samples) -> dict[str, float]:
+    """Profile metrics -> series values (a breaker on the 0 / 1 / 2 scale)."""
+    found: dict[str, float] = {}
+    for (name, labels), value in samples.items():
+        label = dict(labels)
+        if spec.breaker and name == spec.breaker.metric and spec.breaker.label in label:
+            state = 2.0 if value >= spec.breaker.open_at else 1.0 if value > 0 else 0.0
+            found[f"breaker.{label[spec.breaker.label]}"] = state
+        for part in ("in_use", "idle", "waiting"):
+            pool = getattr(spec, f"pool_{part}")
+            if pool and name == pool.metric and pool.label in label:
+                found[f"pool.{label[pool.label]}.{part}"] = value
+        if spec.queue_depth and name == spec.queue_depth.metric:
+            found["ws.queue_depth"] = found.get("ws.queue_depth", 0.0) + value
+        if spec.replica and name == spec.replica.metric and spec.replica.label in label:
+            found[f"breaker.{label[spec.replica.label]}"] = value
+    return found
 
 
 class Probes:
-    def __init__(self, base_url: str, t0: float, interval_s: float = 0.5, timeout_s: float = 2.0):
+    def __init__(
+        self,
+        base_url: str,
+        t0: float,
+        interval_s: float = 0.5,
+        timeout_s: float = 2.0,
+        *,
+        signals: SignalsProfile | None = None,
+        dependencies: Sequence[str] = DEPENDENCIES,
+    ):
         self.base_url, self.t0 = base_url.rstrip("/"), t0
         self.interval_s, self.timeout_s = interval_s, timeout_s
+        self.signals = reference_signals() if signals is None else signals
+        self.enabled = True
+        self.dependencies = tuple(dependencies)
         self.samples: list[ProbeSample] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="probes", daemon=True)
         self._lock = threading.Lock()
 
+    @classmethod
+    def for_stack(cls, stack: Stack, t0: float, timeout_s: float = 2.0) -> Probes:
+        """Probes as the stack's service declares its signals; off when it declares none."""
+        probes = cls(stack.sut_direct_url, t0, timeout_s=timeout_s,
+                     signals=stack.signals, dependencies=stack.dependencies)  # fmt: skip
+        probes.enabled = stack.signals is not None
+        return probes
+
     def __enter__(self) -> Probes:
-        self._thread.start()
+        if self.enabled:
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join(self.timeout_s * 2 + self.interval_s)
+        if self._thread.is_alive():
+            self._thread.join(self.timeout_s * 2 + self.interval_s)
 
     def snapshot(self) -> list[ProbeSample]:
         with self._lock:
@@ -75,26 +150,26 @@ class Probes:
 
     def sample(self, client: httpx.Client) -> None:
         t_s = time.time() - self.t0
-        try:
-            response = client.get(f"{self.base_url}/api/ready")
-            self._add(t_s, "ready", 1.0 if response.status_code == 200 else 0.0)
-            with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
-                for dependency, check in response.json()["checks"].items():
-                    series = QUERY_SERIES.get(dependency)
-                    if series and check.get("ok") and check.get("response_time_ms") is not None:
-                        self._add(t_s, series, float(check["response_time_ms"]))
-        except httpx.HTTPError as error:
-            self._add(t_s, "ready", 0.0)
-            self._add(t_s, "probe.error", type(error).__name__)
+        ready, metrics = self.signals.ready, self.signals.metrics
+        if ready is not None:
+            try:
+                response = client.get(self.signals.ready_url(self.base_url) or "")
+            except httpx.HTTPError as error:
+                self._add(t_s, "ready", 0.0)
+                self._add(t_s, "probe.error", type(error).__name__)
+                return
+            self._add(t_s, "ready", 1.0 if is_ready(ready, response) else 0.0)
+            try:
+                body = response.json() if ready.dependency_query_ms else None
+            except ValueError:
+                body = None
+            for series, value in query_times(ready, body, self.dependencies).items():
+                self._add(t_s, series, value)
+        if metrics is None:
             return
         try:
-            metrics = read_metrics(f"{self.base_url}/metrics", self.timeout_s)
+            samples = read_metrics(self.signals.metrics_url(self.base_url) or "", self.timeout_s)
         except httpx.HTTPError:
             return
-        for (name, labels), value in metrics.items():
-            template = _GAUGES.get(name)
-            label = dict(labels)
-            if template and ("dependency" in label or "replica" in label):
-                self._add(t_s, template.format(**label), value)
-            elif name == "sut_ws_queue_depth":
-                self._add(t_s, "ws.queue_depth", value)
+        for series, value in metric_series(metrics, samples).items():
+            self._add(t_s, series, value)

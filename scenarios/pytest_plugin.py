@@ -123,7 +123,9 @@ def _shared_stack(config: pytest.Config, scenario: Scenario) -> Stack:
         backend = config.getoption("--stack", default=None) or settings.backend
         overrides = dict(scenario.stack.sut_overrides) or None
         stacks[key] = config.stash[_EXIT].enter_context(
-            open_stack(settings, backend, sut_overrides=overrides)
+            open_stack(
+                settings, backend, sut_overrides=overrides, target=scenario.external_target()
+            )
         )
     return stacks[key]
 

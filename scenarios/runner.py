@@ -53,9 +53,7 @@ class ScenarioRun:
         self.watch = AbortWatch(scenario.kpis, self.phases, scenario.duration_s)
         self.load = LoadRun(scenario.plan(), stack.sut_url, self.t0, out_dir, progress=progress,
                             timeouts=settings.timeouts)  # fmt: skip
-        self.probes = Probes(
-            stack.sut_direct_url, self.t0, timeout_s=min(settings.timeouts.http_s, 2.0)
-        )
+        self.probes = Probes.for_stack(stack, self.t0, timeout_s=min(settings.timeouts.http_s, 2.0))
         self.ctx = FaultContext(stack, settings.timeouts)
         self.times: Times = {}  # fault -> (injected, removed), see scenarios.fault_clock
         self.breach: Breach | None = None

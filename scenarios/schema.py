@@ -1,6 +1,8 @@
 """The scenario model: YAML files and Python scenarios both become a validated `Scenario`.
 
     name, description, tags (release | smoke | ...), seed
+    target:  the service under test: a target file (fixtures.target; a path relative to the
+             scenario file) or the same mapping inline; none: the reference stack
     stack:   requires (services), sut_overrides (dotted SUT config keys: a weakened run)
     load:    a `scenarios.load.LoadPlan` (users, rate profile, arrival, websocket clients...)
     faults:  a schedule of [{name, at_s, for_s, target, fault, attributes}], in order, not
@@ -15,10 +17,20 @@ Everything is validated at construction, so a file is checked whole before anyth
 
 from __future__ import annotations
 
+import json
 import math
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from chaosgate.errors import ExpressionError
 from fixtures.faults import REGISTRY, Fault, build_fault
@@ -29,6 +41,9 @@ from scenarios.load.plan import SEED_MAX, SEED_MIN, LoadPlan, parse_duration
 from scenarios.load.plan import LocatedValueError as LocatedValueError  # the loader's import
 from scenarios.probes import PROBE_SERIES
 from scenarios.users import request_names
+
+if TYPE_CHECKING:
+    from fixtures.target import ExternalTarget
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 SERVICES = (*DEPENDENCIES, "toxiproxy", *SUT_PROCESSES)
@@ -63,34 +78,35 @@ class FaultStep(_Model):
         self.build()
         return self
 
-    @field_validator("target")
-    @classmethod
-    def _known_target(cls, target: str) -> str:
-        if target not in PROXIES and target not in SERVICES:
-            raise ValueError(
-                f"unknown target {target!r}; proxies: {', '.join(PROXIES)}; services: {', '.join(SERVICES)}"
-            )
-        return target
-
     def build(self) -> Fault:
-        """The fault object (raises ValueError naming a bad attribute)."""
-        fault = build_fault(self.fault, self.target, self.attributes)
-        known = PROXIES if fault.targets == "proxy" else SERVICES
-        if self.target not in known:
-            raise ValueError(
-                f"{self.fault} needs a {fault.targets} target, one of: {', '.join(known)}"
+        """The fault object (raises ValueError naming a bad attribute). Whether the target
+        exists is the scenario's check (`Scenario._check_targets`): it knows the stack."""
+        return build_fault(self.fault, self.target, self.attributes)
+
+    def target_problem(self, proxies: tuple[str, ...], services: tuple[str, ...]) -> str | None:
+        """Why this step's target is not one of these (None when it is)."""
+        if self.target not in proxies and self.target not in services:
+            return (
+                f"unknown target {self.target!r}; proxies: {', '.join(proxies) or 'none'};"
+                f" services: {', '.join(services) or 'none'}"
             )
-        return fault
+        kind = self.build().targets
+        known = proxies if kind == "proxy" else services
+        if self.target not in known:
+            return f"{self.fault} needs a {kind} target, one of: {', '.join(known) or 'none'}"
+        return None
 
     @property
     def end_s(self) -> float:
         return self.at_s + self.for_s
 
+    _dependencies: tuple[str, ...] = PrivateAttr(DEPENDENCIES)  # a target's: its upstreams
+
     @property
     def detect_dependency(self) -> str | None:
         if self.detect is not None:
             return self.detect
-        return self.target if self.target in DEPENDENCIES else None
+        return self.target if self.target in self._dependencies else None
 
 
 class KpiSpec(_Model):
@@ -155,6 +171,12 @@ class Scenario(_Model):
     seed: int | None = Field(
         None, ge=SEED_MIN, le=SEED_MAX, description="overrides load.seed: arrivals replay exactly"
     )
+    target: str | dict[str, Any] | None = Field(
+        None,
+        description="the service under test: a target file (path relative to this scenario file)"
+        " or the target mapping inline (target_url, upstreams, signals, processes...);"
+        " none: the reference stack",
+    )
     stack: StackSpec = Field(default_factory=StackSpec)
     load: LoadPlan
     faults: list[FaultStep] = Field(default_factory=list)
@@ -166,6 +188,7 @@ class Scenario(_Model):
     end_on_recovery: bool = Field(
         True, description="stop the load once every fault has recovered (keeps runs short)"
     )
+    _target: ExternalTarget | None = PrivateAttr(None)  # `target` loaded (see external_target)
 
     @field_validator("kpis", mode="before")
     @classmethod
@@ -189,7 +212,11 @@ class Scenario(_Model):
         return value
 
     @model_validator(mode="after")
-    def _coherent(self) -> Scenario:
+    def _coherent(self, info: ValidationInfo) -> Scenario:
+        if self.target is not None:
+            given = (info.context or {}).get("target")  # the loader's, errors at file:line
+            self._target = given if given is not None else _load_target(self.target)
+        self._check_targets()
         names = [f.name for f in self.faults]
         for index, name in enumerate(names):
             if name in names[:index]:
@@ -228,6 +255,50 @@ class Scenario(_Model):
             )
         return self
 
+    def external_target(self) -> ExternalTarget | None:
+        """The loaded target (None: the reference stack)."""
+        return self._target
+
+    def _check_targets(self) -> None:
+        """Fault targets exist on the stack this scenario runs on: the reference stack's, or
+        the target's upstreams and client edge (proxy faults) and its processes."""
+        target = self._target
+        if target is not None and (self.stack.requires or self.stack.sut_overrides):
+            key = "requires" if self.stack.requires else "sut_overrides"
+            raise LocatedValueError(
+                f"stack.{key} applies to the reference stack only; this scenario names a target",
+                ("stack", key),
+            )
+        proxies = PROXIES if target is None else target.proxy_names
+        services = SERVICES if target is None else tuple(target.processes)
+        for index, step in enumerate(self.faults):
+            if target is not None:
+                step._dependencies = tuple(target.upstreams)  # whose breaker detects its faults
+            problem = step.target_problem(proxies, services)
+            process = target.processes.get(step.target) if target is not None else None
+            restarts = step.fault in ("kill", "restart")
+            if problem is None and process and restarts and not process.can_start:
+                problem = (
+                    f"{step.fault} needs a way to start {step.target} again: give it a"
+                    f" command beside its pid_file ({process.where})"
+                )
+            if problem is None and target is not None and step.fault == "pool_exhaustion":
+                from fixtures.faults.sut_metrics import pool_problem
+
+                found = pool_problem(target.signals)
+                problem = f"pool_exhaustion reads the service's pool: {found}" if found else None
+            if problem is not None:
+                raise LocatedValueError(problem, ("faults", index, "target"))
+
+    def probe_series(self) -> frozenset[str]:
+        """The probe series a KPI may name: the reference SUT's, or the target's profile's."""
+        target = self._target
+        if target is None:
+            return PROBE_SERIES
+        from fixtures.signals import series_names
+
+        return series_names(target.signals, target.upstreams)
+
     def _check_references(self, kpi: Kpi, names: list[str], where: tuple[int | str, ...]) -> None:
         """Every name a KPI gives must exist in this scenario: its fault, window, request or
         probe series (which kind of argument a function takes is the registry's)."""
@@ -247,7 +318,7 @@ class Scenario(_Model):
         if kind not in ("request", "probe-or-request") or kpi.argument == "*":
             return
         requests = self.request_names()
-        probes = PROBE_SERIES if kind == "probe-or-request" else frozenset()
+        probes = self.probe_series() if kind == "probe-or-request" else frozenset()
         if kpi.argument not in requests and kpi.argument not in probes:
             known = ", ".join(sorted(requests))
             known += ", a probe series such as ready, db_query, breaker.postgres" if probes else ""
@@ -308,8 +379,27 @@ BASELINE_GUARD_S = 1.0
 
 
 def overrides_key(scenario: Scenario) -> tuple[tuple[str, Scalar], ...]:
-    """Scenarios with equal keys can share one stack."""
-    return tuple(sorted(scenario.stack.sut_overrides.items()))
+    """Scenarios with equal keys can share one stack: the same target (or none), the same
+    SUT overrides."""
+    target = scenario.target
+    key = tuple(sorted(scenario.stack.sut_overrides.items()))
+    if target is None:
+        return key
+    named = target if isinstance(target, str) else json.dumps(target, sort_keys=True)
+    return (("target", named), *key)
+
+
+def _load_target(target: str | dict[str, Any]) -> ExternalTarget:
+    """A target given without the loader (Python API, replay): a path from the current
+    directory, or a mapping (its relative paths from the current directory too)."""
+    import yaml
+
+    from fixtures.target import load_target, parse_target
+
+    if isinstance(target, str):
+        return load_target(Path(target))
+    root = yaml.compose(yaml.safe_dump(target), Loader=yaml.SafeLoader)
+    return parse_target(root, "<scenario target>", Path.cwd())
 
 
 def json_schema_text() -> str:

@@ -142,8 +142,12 @@ def test_a_measure_cut_short_by_the_next_injection_says_so(tmp_path: Path) -> No
     healed = measure(scenario, scenario.faults[0], times, [], series(40.0, 10.5), [], 40.0)
     assert healed is not None
     assert (healed.recovered_at_s, healed.cut_short_by) == (10.5, None)  # 10.5 + 3 s < 14
-    # a Postgres fault is detected only by the SUT's own signals: no probes, no detection
-    assert healed.detected_by is None
+    # no probes (a service that declares no signals): the first steady-state breach detects
+    assert healed.detected_by == "steady: error_rate(GET /api/items) < 5%"
+    closed = [ProbeSample(t_s=t / 2, name="breaker.postgres", value=0) for t in range(80)]
+    quiet = measure(scenario, scenario.faults[0], times, [], series(40.0, 10.5), closed, 40.0)
+    assert quiet is not None
+    assert quiet.detected_by is None  # the SUT exposes its breaker: only its own signals count
     # live, before the data reaches the next injection: not cut (yet), just not recovered
     live = measure(scenario, scenario.faults[0], times, [], series(13.0, 19.0), [], 13.0)
     assert live is not None
@@ -245,7 +249,8 @@ def test_a_named_dependency_is_detected_only_by_the_suts_own_signals() -> None:
     only for faults with no SUT signal to watch."""
     checks = [parse_kpi("error_rate(GET /api/items) < 5%")]
     broken = series(40.0, 19.0)  # errors from the fault on
-    assert detect([], 8.0, 20.0, "postgres", checks, broken) is None
+    closed = [ProbeSample(t_s=t / 2, name="breaker.postgres", value=0) for t in range(80)]
+    assert detect(closed, 8.0, 20.0, "postgres", checks, broken) is None
     found = detect([], 8.0, 20.0, None, checks, broken)
     assert found is not None
     assert found.signal.startswith("steady: ")
@@ -253,3 +258,24 @@ def test_a_named_dependency_is_detected_only_by_the_suts_own_signals() -> None:
     assert detect(breaker, 8.0, 20.0, "postgres", checks, broken) == Detection(
         9.5, "breaker.postgres"
     )
+
+
+def test_a_service_that_declares_no_signals_is_detected_by_its_first_steady_breach() -> None:
+    """No signals profile, no probes: even a fault on a named dependency falls back to the
+    first broken steady-state check (old code: never detected)."""
+    checks = [parse_kpi("error_rate(GET /api/items) < 5%")]
+    broken = series(40.0, 19.0)
+    found = detect([], 8.0, 20.0, "postgres", checks, broken)
+    assert found is not None
+    assert found.signal.startswith("steady: ")
+
+
+def test_a_readiness_never_seen_ready_before_the_fault_is_no_detection() -> None:
+    """A readiness URL the service does not serve reads "not ready" from the start: that is
+    not the service noticing the fault (old code: detected 0.04 s after the injection)."""
+    never = [ProbeSample(t_s=t / 2 + 0.04, name="ready", value=0) for t in range(80)]
+    assert detect(never, 8.0, 20.0, None, [], []) is None
+    ready_then_not = [
+        ProbeSample(t_s=t / 2 + 0.04, name="ready", value=1 if t < 18 else 0) for t in range(80)
+    ]
+    assert detect(ready_then_not, 8.0, 20.0, None, [], []) == Detection(9.04, "ready")

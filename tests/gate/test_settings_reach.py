@@ -20,7 +20,8 @@ def test_the_run_settings_reach_the_load_engine(tmp_path: Path) -> None:
     config.write_text("timeouts:\n  startup_s: 99\n  teardown_s: 7.5\n")
     settings = load_settings(config)
     scenario = load_scenario(shipped_scenarios()["baseline"])
-    stack = SimpleNamespace(sut_url="http://127.0.0.1:9", sut_direct_url="http://127.0.0.1:9")
+    stack = SimpleNamespace(sut_url="http://127.0.0.1:9", sut_direct_url="http://127.0.0.1:9",
+                            signals=None, dependencies=())  # fmt: skip
     run = ScenarioRun(stack, scenario, settings, tmp_path)  # type: ignore[arg-type]
     assert run.load.timeouts == settings.timeouts
     assert (run.load.timeouts.startup_s, run.load.timeouts.teardown_s) == (99, 7.5)
