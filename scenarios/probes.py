@@ -171,5 +171,8 @@ class Probes:
             samples = read_metrics(self.signals.metrics_url(self.base_url) or "", self.timeout_s)
         except httpx.HTTPError:
             return
+        except ValueError as error:  # not Prometheus text: a note, never a dead probe thread
+            self._add(t_s, "probe.error", f"metrics: not Prometheus text ({error})"[:200])
+            return
         for series, value in metric_series(metrics, samples).items():
             self._add(t_s, series, value)
