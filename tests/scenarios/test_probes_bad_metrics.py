@@ -47,4 +47,5 @@ def test_metrics_that_are_not_prometheus_text_are_noted_not_fatal(service: str) 
     names = [s.name for s in probes.samples]
     assert names.count("ready") == 2
     errors = [str(s.value) for s in probes.samples if s.name == "probe.error"]
-    assert len(errors) == 2 and all("not Prometheus text" in e for e in errors)
+    assert len(errors) == 2
+    assert all("not Prometheus text" in e for e in errors)
