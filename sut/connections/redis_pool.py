@@ -32,17 +32,20 @@ class RedisPool:
 
     def __init__(self, settings: RedisSettings, admit: Callable[[], None] | None = None) -> None:
         self.settings = settings
-        # No retries: redis-py's default retries make a blackholed Redis take ~15 s to fail;
-        # we want failure within socket_timeout_s and leave retrying to the caller.
+        # One retry, on a connection error only: a pooled connection a network blip cut fails
+        # at once, and a fresh one succeeds (a refused one fails again within ~1 ms). Timeouts
+        # are never retried: redis-py's default retries make a blackholed Redis take ~15 s to
+        # fail; we want failure within socket_timeout_s and leave retrying to the caller.
+        retry = Retry(NoBackoff(), 1, supported_errors=(rexc.ConnectionError,))
         self._pool = aioredis.ConnectionPool(
             host=settings.host,
             port=settings.port,
             max_connections=settings.pool.max_size,
             socket_timeout=settings.socket_timeout_s,
             socket_connect_timeout=settings.socket_timeout_s,
-            retry=Retry(NoBackoff(), 0),
+            retry=retry,
         )
-        self.client = aioredis.Redis(connection_pool=self._pool, retry=Retry(NoBackoff(), 0))
+        self.client = aioredis.Redis(connection_pool=self._pool, retry=retry)
         self._slots = Slots.for_pool(NAME, settings.pool, admit)
 
     async def start(self) -> None:
