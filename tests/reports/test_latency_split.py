@@ -88,10 +88,12 @@ def test_an_older_result_without_error_latencies_says_its_lines_are_every_reques
     series = [b.model_copy(update={"error_histogram": None}) for b in outage().series]
     scenario = ScenarioResult(name="old", status="fail", t0=0.0, duration_s=5.0, series=series)
     [row] = endpoint_rows(scenario)
-    assert row.mixed and row.failed_p50_ms is None
+    assert row.mixed
+    assert row.failed_p50_ms is None
     assert row.p50_ms == pytest.approx(FAST_ERROR_MS, rel=0.01)  # every request, as before
     svg = timeline_svg(scenario)
-    assert svg is not None and "all requests, errors included" in svg
+    assert svg is not None
+    assert "all requests, errors included" in svg
 
 
 def test_percentile_kpis_still_judge_every_request() -> None:

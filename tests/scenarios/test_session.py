@@ -114,7 +114,9 @@ def run_pytest(
 ) -> tuple[pytest.RunResult, Path]:
     reports_dir = pytester.path / "out"
     monkeypatch.setenv("CHAOSGATE_REPORTS_DIR", str(reports_dir))
-    outcome = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--stack", "local", "scenarios")
+    outcome = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "--stack", "local", "scenarios"
+    )
     return outcome, reports_dir
 
 
@@ -137,7 +139,8 @@ def test_pytest_plugin_maps_a_stack_error_to_invalid(
     outcome.assert_outcomes(failed=2)
     outcome.stdout.fnmatch_lines(["*run invalid: stack failed: postgres did not become ready*"])
     result = load_result(only_run_dir(reports_dir) / "result.json")
-    assert result.status == "invalid" and result.exit_code == 3
+    assert result.status == "invalid"
+    assert result.exit_code == 3
     assert [s.status for s in result.scenarios] == ["invalid", "invalid"]
     assert all(
         (s.invalid_reason or "").startswith("stack failed: postgres") for s in result.scenarios
@@ -217,5 +220,6 @@ def test_cli_run_and_pytest_share_the_session(opened: list[Any], tmp_path: Path)
     )
     assert opened == [None, {"cache.dashboard_ttl_s": 2}]
     assert [s.name for s in result.scenarios] == ["a", "c", "b"]  # grouped, first appearance
-    assert result.target is not None and result.target.url == "http://127.0.0.1:8001"
+    assert result.target is not None
+    assert result.target.url == "http://127.0.0.1:8001"
     assert (result.status, result.run.backend) == ("pass", "local")
