@@ -79,7 +79,7 @@ def _session(config: pytest.Config) -> RunSession:
         run_id = new_run_id()
         run = config.stash[_SESSION] = RunSession(
             settings, backend=backend, out_dir=settings.reports_dir / f"pytest-{run_id}",
-            run_id=run_id, command="pytest", report=lambda _line: None, progress=False,
+            run_id=run_id, command="pytest", report=_stderr, progress=False,
         )  # fmt: skip
     return run
 
@@ -183,3 +183,8 @@ def load(stack: Stack, tmp_path: Path) -> Iterator[Callable[..., LoadRun]]:
     for run in runs:
         if any(p.is_running() for p in run.processes):
             run.stop()
+
+
+def _stderr(line: str) -> None:
+    """Stack and scenario progress lines: pytest shows them with a failed item."""
+    print(line, file=sys.stderr)
