@@ -9,8 +9,7 @@ import click
 
 from chaosgate.errors import InputError
 from reports.load import load_result
-
-FORMATS = ("html", "junit", "markdown", "json")
+from reports.renderers import TEXT_FORMATS, renderer
 
 
 def _write(text: str, out: Path | None) -> None:
@@ -27,7 +26,7 @@ def _write(text: str, out: Path | None) -> None:
 
 @click.command()
 @click.argument("result", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="html", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(TEXT_FORMATS), default="html", show_default=True)
 @click.option(
     "--out", type=click.Path(path_type=Path, dir_okay=False), help="file to write (default: stdout)"
 )
@@ -43,28 +42,14 @@ def report(result: Path, fmt: str, out: Path | None, hgrm: Path | None) -> None:
     rendered, whatever the run's verdict (the run itself exits with that); 2 for a bad file.
     """
     run = load_result(result)
-    if fmt == "html":
-        from reports.html import render_html
-
-        text = render_html(run)
-    elif fmt == "junit":
-        from reports.junit import render_junit
-
-        text = render_junit(run)
-    elif fmt == "markdown":
-        from reports.markdown import append_step_summary, render_markdown
-
-        text = render_markdown(run)
-        summary = append_step_summary(text)
-        if summary is not None:
-            click.echo(f"appended summary to {summary}", err=True)
-    else:
-        text = run.model_dump_json(indent=1) + "\n"
+    chosen = renderer(fmt)
+    text = chosen.render(run)
+    summary = chosen.publish(text)  # Markdown: appended to $GITHUB_STEP_SUMMARY when set
+    if summary is not None:
+        click.echo(f"appended summary to {summary}", err=True)
     _write(text, out)
     if hgrm is not None:
-        from reports.hgrm import write_hgrm_files
-
-        for path in write_hgrm_files(run, hgrm):
+        for path in renderer("hgrm").write_to(run, hgrm):
             click.echo(f"wrote {path}", err=True)
 
 

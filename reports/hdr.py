@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy
 from hdrh.histogram import HdrHistogram
 
 LOWEST_US = 1
@@ -35,3 +36,21 @@ def merge(encoded_histograms: Iterable[str]) -> HdrHistogram:
     for encoded in encoded_histograms:
         total.add(decode(encoded))
     return total
+
+
+def subtract(total: HdrHistogram, part: HdrHistogram) -> HdrHistogram:
+    """`total` without the values of `part` (which `total` holds): e.g. the successes, from
+    every request and the errors. hdrhistogram has `add` but no `subtract`; its counts are a
+    ctypes array, so numpy does it in one step (its pure-Python iterators take ~30 ms each)."""
+    left = new_histogram()
+    left.add(total)
+    if not part.get_total_count():
+        return left
+    counts = numpy.ctypeslib.as_array(left.counts)
+    taken = numpy.ctypeslib.as_array(part.counts)[: len(counts)]
+    counts[: len(taken)] -= numpy.minimum(taken, counts[: len(taken)])
+    nonzero = numpy.flatnonzero(counts)
+    if len(nonzero) == 0:
+        return new_histogram()
+    left.set_internal_tacking_values(int(nonzero[0]), int(nonzero[-1]), int(counts.sum()))
+    return left

@@ -15,8 +15,9 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from reports import hdr, plot_hdr, plots, view
+from reports import plot_hdr, plots, view
 from reports.model import RunResult, ScenarioResult, SliceBucket
+from reports.stats import latency_split
 
 TEMPLATES = Path(__file__).parent
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -24,7 +25,9 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 @dataclass(frozen=True)
 class EndpointRow:
-    """One request name over the whole scenario, read from its merged histogram (display only)."""
+    """One request name over the whole scenario, read from its merged histograms (display
+    only): percentiles of the successes and of the failures apart; `mixed` when the result
+    kept no error latencies apart (then p50-p99 are of every request)."""
 
     name: str
     requests: int
@@ -33,6 +36,9 @@ class EndpointRow:
     p95_ms: float
     p99_ms: float
     max_ms: float
+    failed_p50_ms: float | None = None
+    failed_p99_ms: float | None = None
+    mixed: bool = False
 
     @property
     def error_pct(self) -> float:
@@ -45,11 +51,15 @@ def endpoint_rows(scenario: ScenarioResult) -> list[EndpointRow]:
         groups[bucket.name].append(bucket)
     rows = []
     for name, buckets in sorted(groups.items()):
-        merged = hdr.merge(b.histogram for b in buckets)
-        values = merged.get_percentile_to_value_dict([50.0, 95.0, 99.0])
+        split = latency_split(buckets)
+        ok = split.ok.get_percentile_to_value_dict([50.0, 95.0, 99.0])
+        has_failed = bool(split.failed.get_total_count())
+        failed = split.failed.get_percentile_to_value_dict([50.0, 99.0]) if has_failed else {}
+        worst = max(split.ok.get_max_value(), split.failed.get_max_value())
         rows.append(EndpointRow(name, sum(b.count for b in buckets), sum(b.errors for b in buckets),
-                                values.get(50.0, 0) / 1000, values.get(95.0, 0) / 1000,
-                                values.get(99.0, 0) / 1000, merged.get_max_value() / 1000))  # fmt: skip
+                                ok.get(50.0, 0) / 1000, ok.get(95.0, 0) / 1000, ok.get(99.0, 0) / 1000,
+                                worst / 1000, failed[50.0] / 1000 if has_failed else None,
+                                failed[99.0] / 1000 if has_failed else None, split.mixed))  # fmt: skip
     return rows
 
 

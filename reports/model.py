@@ -76,7 +76,15 @@ class SliceBucket(_Model):
     count: int = Field(ge=0, description="requests completed (successes and errors)")
     errors: int = Field(ge=0)
     error_kinds: dict[str, int] = Field(default_factory=dict)
-    histogram: str = Field(description="HDR, microseconds, latency from the intended start")
+    histogram: str = Field(
+        description="HDR, microseconds, latency from the intended start: every request "
+        "(successes and errors), what the pN KPIs judge"
+    )
+    error_histogram: str | None = Field(
+        None,
+        description="HDR, microseconds: the errors' latencies only (successes = histogram minus "
+        "this); absent when no request failed, and in results written before it existed",
+    )
 
     @property
     def start_s(self) -> float:
@@ -254,12 +262,21 @@ class ScenarioResult(_Model):
     )
 
 
+StackKind = Literal["local", "containers", "external"]
+
+
+class Target(_Model):
+    """The service the run gated: its URL, its version when known, the stack it ran on."""
+
+    url: str = Field(description="the service's base URL (without the client proxy)")
+    version: str | None = Field(None, description="given in the target file or read from it")
+    stack: StackKind
+
+
 class RunResult(_Model):
     schema_version: SchemaVersion = SCHEMA_VERSION
     run: RunMetadata
+    target: Target | None = Field(None, description="the service gated (results before: absent)")
     status: Status
     exit_code: int = Field(ge=0, le=3)
     scenarios: list[ScenarioResult] = Field(default_factory=list)
-    target: dict[str, str | None] | None = Field(
-        None, description="the service gated: {url, version (None: unknown), stack}"
-    )

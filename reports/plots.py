@@ -5,39 +5,57 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
+from hdrh.histogram import HdrHistogram
 from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 
-from reports import hdr
 from reports.model import KpiVerdict, ScenarioResult, SliceBucket
 from reports.plot_style import LEGEND_RIGHT, PLAIN, RC, to_svg
+from reports.stats import latency_split
 
 PERCENTILE_STYLE = {50.0: ("p50", "#1f5fa8"), 95.0: ("p95", "#e08a1e"), 99.0: ("p99", "#b8322e")}
+FAILED_STYLE = {50.0: ("failed p50", (0, (1, 1.5))), 99.0: ("failed p99", (0, (4, 1.5)))}
+FAILED_COLOUR = "#7b3fa0"
 STATE_COLOUR = {"ok": "#2e9d4f", "degraded": "#e0a526", "bad": "#d13b3b", "unknown": "#9aa0a6"}
 MARKER = {"fault.inject": "#d13b3b", "fault.remove": "#2e9d4f"}
 
 
-def _per_second(
-    scenario: ScenarioResult,
-) -> dict[str, dict[int, tuple[int, int, dict[float, float]]]]:
-    """name -> second -> (count, errors, {percentile: ms}): each second's slices merged (a plot
-    per slice would be noise at a few requests per slice)."""
+@dataclass(frozen=True)
+class Second:
+    """One second of one request name: counts, and percentiles (ms) of successes and failures
+    apart (fast 500s mixed in would make an outage's latency look healthy)."""
+
+    count: int
+    errors: int
+    ok: dict[float, float]  # every request when `mixed` (an older result)
+    failed: dict[float, float]
+    mixed: bool
+
+
+def _points(histogram: HdrHistogram, percentiles: list[float]) -> dict[float, float]:
+    if not histogram.get_total_count():
+        return {}
+    # one pass over the counts for all of them (hdrh's per-percentile call scans each time)
+    values = histogram.get_percentile_to_value_dict(percentiles)
+    return {p: v / 1000 for p, v in values.items()}
+
+
+def _per_second(scenario: ScenarioResult) -> dict[str, dict[int, Second]]:
+    """name -> second -> `Second`: each second's slices merged (a plot per slice would be noise
+    at a few requests per slice)."""
     grouped: dict[str, dict[int, list[SliceBucket]]] = defaultdict(lambda: defaultdict(list))
     for bucket in scenario.series:
         grouped[bucket.name][math.floor(bucket.start_s)].append(bucket)
-    table: dict[str, dict[int, tuple[int, int, dict[float, float]]]] = defaultdict(dict)
+    table: dict[str, dict[int, Second]] = defaultdict(dict)
     for name, seconds in grouped.items():
         for second, buckets in seconds.items():
-            histogram = hdr.merge(b.histogram for b in buckets)
-            points = {}
-            if histogram.get_total_count():
-                # one pass over the counts for all three (hdrh's per-percentile call scans each time)
-                values = histogram.get_percentile_to_value_dict(list(PERCENTILE_STYLE))
-                points = {p: v / 1000 for p, v in values.items()}
+            split = latency_split(buckets)
             count, errors = sum(b.count for b in buckets), sum(b.errors for b in buckets)
-            table[name][second] = (count, errors, points)
+            table[name][second] = Second(count, errors, _points(split.ok, list(PERCENTILE_STYLE)),
+                                         _points(split.failed, list(FAILED_STYLE)), split.mixed)  # fmt: skip
     return dict(sorted(table.items()))
 
 
@@ -145,28 +163,38 @@ def _kpi_lines(axes: Axes, scenario: ScenarioResult, endpoint: str | None) -> No
 
 
 def _latency_panel(
-    ax: Axes, scenario: ScenarioResult, name: str, by_second: dict[int, Any]
+    ax: Axes, scenario: ScenarioResult, name: str, by_second: dict[int, Second]
 ) -> None:
     seconds = _span(by_second)  # a second without completions is a gap, not a line
+    mixed = any(s.mixed for s in by_second.values())
     for p, (label, colour) in PERCENTILE_STYLE.items():
-        values = [by_second[s][2].get(p, math.nan) if s in by_second else math.nan for s in seconds]
-        ax.plot(seconds, values, label=label, lw=1.3, color=colour)
+        values = [by_second[s].ok.get(p, math.nan) if s in by_second else math.nan for s in seconds]
+        ax.plot(seconds, values, label=label if mixed else f"ok {label}", lw=1.3, color=colour)
+    if any(s.failed for s in by_second.values()):
+        for p, (label, dashes) in FAILED_STYLE.items():
+            values = [by_second[s].failed.get(p, math.nan) if s in by_second else math.nan
+                      for s in seconds]  # fmt: skip
+            ax.plot(seconds, values, label=label, lw=1.3, color=FAILED_COLOUR, ls=dashes)
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(PLAIN)
     ax.set_ylabel("latency ms")
-    ax.set_title(name, loc="left", fontsize=9, fontweight="bold")
+    # an older result kept no error latencies apart: say its lines hold every request
+    ax.set_title(f"{name}{'  (all requests, errors included)' if mixed else ''}", loc="left",
+                 fontsize=9, fontweight="bold")  # fmt: skip
     ax.legend(**LEGEND_RIGHT)
     _kpi_lines(ax, scenario, name)
 
 
 def _load_panels(
-    throughput: Axes, errors: Axes, scenario: ScenarioResult, data: dict[str, dict[int, Any]]
+    throughput: Axes, errors: Axes, scenario: ScenarioResult, data: dict[str, dict[int, Second]]
 ) -> None:
     for name, by_second in data.items():
         xs = _span(by_second)
-        counts = [by_second[s][0] if s in by_second else 0 for s in xs]
+        counts = [by_second[s].count if s in by_second else 0 for s in xs]
         rates = [
-            100 * by_second[s][1] / by_second[s][0] if by_second.get(s, (0,))[0] else math.nan
+            100 * by_second[s].errors / by_second[s].count
+            if s in by_second and by_second[s].count
+            else math.nan
             for s in xs
         ]
         throughput.plot(xs, counts, lw=1.2, label=name)

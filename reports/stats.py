@@ -5,22 +5,28 @@ parent merges each arriving delta into its own value for that (slice, name) — 
 HDR histograms add. The histogram is held decoded ("hot") while it changes and as its encoded
 form once compacted: a decoded histogram is ~140 KB, an encoded one a few hundred bytes, so
 a long run keeps only its recently changed slices decoded.
+
+The errors' latencies are also kept apart (`error_histogram`, only once one failed) so that a
+report can show successes and failures separately: fast 500s mixed into the percentiles make
+an outage look healthy. `histogram` stays every request (what the pN KPIs judge).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from reports.hdr import decode, encode, new_histogram
+from reports.hdr import decode, encode, merge, new_histogram, subtract
 from reports.model import SliceBucket
 
 
 class SliceStats:
     """Count, errors, errors by kind and latency histogram (µs) of one (slice, name)."""
 
-    __slots__ = ("_encoded", "_hot", "count", "error_kinds", "errors", "name", "slice")
+    __slots__ = ("_encoded", "_errors", "_hot", "count", "error_kinds", "errors", "name", "slice")
 
     def __init__(self, slice_index: int, name: str) -> None:
         self.slice = slice_index
@@ -30,6 +36,7 @@ class SliceStats:
         self.error_kinds: dict[str, int] = {}
         self._hot: HdrHistogram | None = None
         self._encoded: str | None = None  # the histogram's encoding, valid until it changes
+        self._errors: SliceStats | None = None  # the errors alone (their histogram), if any
 
     def _histogram(self) -> HdrHistogram:
         if self._hot is None:
@@ -43,6 +50,12 @@ class SliceStats:
         if error is not None:
             self.errors += 1
             self.error_kinds[error] = self.error_kinds.get(error, 0) + 1
+            self._failed().record(latency_us)
+
+    def _failed(self) -> SliceStats:
+        if self._errors is None:
+            self._errors = SliceStats(self.slice, self.name)
+        return self._errors
 
     def merge(self, other: SliceStats) -> None:
         """Add `other` (same slice and name, or a wider view such as a whole second)."""
@@ -50,6 +63,8 @@ class SliceStats:
         self.errors += other.errors
         for kind, n in other.error_kinds.items():
             self.error_kinds[kind] = self.error_kinds.get(kind, 0) + n
+        if other._errors is not None:
+            self._failed().merge(other._errors)
         if other._hot is not None:
             self._histogram().add(other._hot)
         elif other._encoded is None:
@@ -65,6 +80,10 @@ class SliceStats:
             return self._hot
         return new_histogram() if self._encoded is None else decode(self._encoded)
 
+    def error_histogram(self) -> HdrHistogram | None:
+        """The failed requests' latencies; None when none failed."""
+        return None if self._errors is None else self._errors.histogram()
+
     def encoded(self) -> str:
         if self._encoded is None:
             self._encoded = encode(self._hot if self._hot is not None else new_histogram())
@@ -74,9 +93,11 @@ class SliceStats:
         """Keep only the encoded histogram (small); a later change decodes it again."""
         self.encoded()
         self._hot = None
+        if self._errors is not None:
+            self._errors.compact()
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire: dict[str, Any] = {
             "slice": self.slice,
             "name": self.name,
             "count": self.count,
@@ -84,6 +105,9 @@ class SliceStats:
             "error_kinds": dict(self.error_kinds),
             "histogram": self.encoded(),
         }
+        if self._errors is not None:
+            wire["error_histogram"] = self._errors.encoded()
+        return wire
 
     @classmethod
     def from_wire(cls, wire: dict[str, Any]) -> SliceStats:
@@ -92,7 +116,32 @@ class SliceStats:
         stats.errors = int(wire["errors"])
         stats.error_kinds = {str(k): int(n) for k, n in wire["error_kinds"].items()}
         stats._encoded = str(wire["histogram"])
+        if wire.get("error_histogram"):  # absent: nothing failed (or an older record)
+            stats._errors = SliceStats(stats.slice, stats.name)
+            stats._errors.count = stats.errors
+            stats._errors._encoded = str(wire["error_histogram"])
         return stats
 
     def to_bucket(self) -> SliceBucket:
         return SliceBucket.model_validate(self.to_wire())
+
+
+@dataclass(frozen=True)
+class LatencySplit:
+    """The latencies of some buckets, successes and failures apart (for display only: the pN
+    KPIs judge every request). `mixed`: some errors were recorded before error histograms
+    were kept, so `ok` holds every request and `failed` only what could be told apart."""
+
+    ok: HdrHistogram
+    failed: HdrHistogram
+    mixed: bool
+
+
+def latency_split(buckets: Iterable[SliceBucket]) -> LatencySplit:
+    buckets = list(buckets)
+    total = merge(b.histogram for b in buckets)
+    failed = merge(b.error_histogram for b in buckets if b.error_histogram)
+    mixed = any(b.errors and not b.error_histogram for b in buckets)
+    if mixed or not failed.get_total_count():
+        return LatencySplit(total, failed, mixed)
+    return LatencySplit(subtract(total, failed), failed, mixed)

@@ -2,13 +2,13 @@
 
 `run` validates EVERY named scenario before any stack starts (bad input: exit 2), runs them,
 writes `<out>/<run-id>/result.json` plus the rendered reports, prints a verdict table and
-exits 0 (all KPIs hold), 1 (a KPI failed), 3 (run invalid).
+exits 0 (all KPIs hold), 1 (a KPI failed), 3 (run invalid); 4 when a report renderer fails
+(a chaosgate bug: every other report is still written).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import shlex
 import sys
 from pathlib import Path
@@ -20,27 +20,10 @@ from rich.table import Table
 from chaosgate.cli import stack_option
 from chaosgate.settings import load_settings
 from reports.model import RunResult
+from reports.renderers import write_reports
 from scenarios.loader import load_scenario, resolve, shipped_scenarios
 
-RENDERERS = {  # file -> "module:function"; a renderer that is absent is skipped, said so
-    "report.html": "reports.html:render_html",
-    "junit.xml": "reports.junit:render_junit",
-    "summary.md": "reports.markdown:render_markdown",
-}
 _STYLE = {"pass": "green", "fail": "red", "invalid": "yellow"}
-
-
-def write_reports(result: RunResult, run_dir: Path) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "result.json").write_text(result.model_dump_json(indent=1))
-    for filename, target in RENDERERS.items():
-        module_name, function = target.split(":")
-        render = getattr(importlib.import_module(module_name), function)
-        (run_dir / filename).write_text(render(result))
-    from reports.markdown import append_step_summary
-
-    if (summary := run_dir / "summary.md").exists():
-        append_step_summary(summary.read_text())  # a no-op outside GitHub Actions
 
 
 def verdict_table(result: RunResult) -> Table:

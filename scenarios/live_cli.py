@@ -122,7 +122,7 @@ def load(ctx: click.Context, url: str | None, toxiproxy: str | None, rate: float
     seen while it ran as events. Exit 0, or 3 when the generator could not hold the rate."""
     from rich.console import Console
 
-    from scenarios.cli import write_reports
+    from reports.renderers import write_reports
     from scenarios.live_web import load_run
     from scenarios.orchestrator import commit, machine, new_run_id, versions
 

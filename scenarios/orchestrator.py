@@ -16,6 +16,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from importlib import metadata
 from pathlib import Path
 
@@ -27,7 +28,8 @@ from chaosgate.settings import HarnessSettings
 from fixtures.backends import open_stack
 from fixtures.clean import restore_clean
 from fixtures.external import target_identity
-from reports.model import Event, Machine, RunMetadata, RunResult, ScenarioResult, Status
+from fixtures.stack import Stack
+from reports.model import Event, Machine, RunMetadata, RunResult, ScenarioResult, Status, Target
 from scenarios.runner import invalid_result, run_scenario
 from scenarios.schema import Scenario, overrides_key
 
@@ -42,6 +44,7 @@ PACKAGES = (
     "testcontainers",
 )
 Report = Callable[[str], None]
+Key = tuple[object, ...]  # scenarios.schema.overrides_key: scenarios with one key share a stack
 INTERRUPTED = "interrupted"
 
 
@@ -112,8 +115,109 @@ def left_dirty(result: ScenarioResult, left: list[str]) -> ScenarioResult:
     )
 
 
+class RunSession:
+    """One run, used by `chaosgate run` (`run_all`) and the pytest plugin (one item at a time):
+    a stack per `sut_overrides`, opened when first needed and kept until `release` or `close`;
+    each scenario between two clean checks; a stack that fails makes its scenarios INVALID
+    (never retried in this run); `result()` is the one `RunResult` the renderers write."""
+
+    def __init__(self, settings: HarnessSettings, *, backend: str, out_dir: Path, run_id: str,
+                 command: str = "", report: Report = print, progress: bool = True) -> None:  # fmt: skip
+        self.settings, self.backend, self.run_id = settings, backend, run_id
+        self.out_dir = out_dir.resolve()  # the load workers run elsewhere: no relative paths
+        self.command, self.report, self.progress = command, report, progress
+        self.started = time.time()
+        self.results: list[ScenarioResult] = []
+        self.seen: list[Scenario] = []  # run or skipped, in order (the run's seed)
+        self.target: Target | None = None
+        self._stacks: dict[Key, tuple[AbstractContextManager[Stack], Stack]] = {}
+        self._failed: dict[Key, str] = {}  # a stack that failed: why, for its later scenarios
+        self._backend_used, self._toxiproxy = "", ""
+
+    def run(self, scenario: Scenario) -> ScenarioResult:
+        """Run one scenario on its stack; the result (also kept for `result()`). Ctrl-C tears
+        its stack down, records the scenario as interrupted and propagates."""
+        key = overrides_key(scenario)
+        if key in self._failed:
+            return self.skip(scenario, self._failed[key])
+        try:
+            result = self._run_on(self._stack(key, scenario), scenario)
+        except StackError as error:
+            self._failed[key] = f"stack failed: {error}"
+            self.release(key, error)
+            return self.skip(scenario, self._failed[key])
+        except KeyboardInterrupt as stop:
+            self.release(key, stop)  # torn down before anything is written
+            self.skip(scenario, INTERRUPTED)
+            raise
+        self.seen.append(scenario)
+        self.results.append(result)
+        self.report(f"scenario {scenario.name}: {result.status}")
+        return result
+
+    def skip(self, scenario: Scenario, reason: str) -> ScenarioResult:
+        """Record a scenario that did not run (its stack failed, the run was interrupted)."""
+        result = invalid_result(scenario, reason)
+        self.seen.append(scenario)
+        self.results.append(result)
+        return result
+
+    def _stack(self, key: Key, scenario: Scenario) -> Stack:
+        if key not in self._stacks:
+            overrides = dict(scenario.stack.sut_overrides) or None
+            target = scenario.external_target()  # a scenario's own target: its external stack
+            manager = open_stack(self.settings, self.backend, sut_overrides=overrides,
+                                 report=self.report, target=target)  # fmt: skip
+            stack = manager.__enter__()  # closed by release(), with the error that ended it
+            self._stacks[key] = (manager, stack)
+            self._backend_used, self._toxiproxy = stack.backend, stack.toxiproxy.version()
+            self.target = self.target or Target.model_validate(target_identity(stack, target))
+        return self._stacks[key][1]
+
+    def _run_on(self, stack: Stack, scenario: Scenario) -> ScenarioResult:
+        found = restore_clean(stack)
+        self.report(f"scenario {scenario.name}: running ({scenario.duration_s:g} s of load)")
+        result = run_scenario(stack, scenario, self.settings, self.out_dir / scenario.name,
+                              self.progress)  # fmt: skip
+        left = restore_clean(stack)  # also CHECKS: raises when Toxiproxy stays dirty
+        if found:  # left by an earlier scenario (already judged) or by start-up
+            result.events.append(Event(t_s=0.0, kind="cleanup", message="; ".join(found)))
+        return left_dirty(result, left) if left else result
+
+    def release(self, key: Key, error: BaseException | None = None) -> None:
+        """Tear down the stack of `key` (if open), telling it the error that ended it."""
+        opened = self._stacks.pop(key, None)
+        if opened is None:
+            return
+        if error is None:
+            opened[0].__exit__(None, None, None)
+        else:
+            opened[0].__exit__(type(error), error, error.__traceback__)
+
+    def close(self) -> None:
+        for key in list(self._stacks):
+            self.release(key)
+
+    def result(self) -> RunResult:
+        status, exit_code = overall(self.results)
+        meta = RunMetadata(
+            run_id=self.run_id,
+            started_at=self.started,
+            ended_at=time.time(),
+            chaosgate_version=__version__,
+            commit=commit(),
+            command=self.command,
+            backend=self._backend_used,
+            seed=next((s.seed for s in self.seen if s.seed is not None), None),
+            machine=machine(),
+            versions={**versions(), **({"toxiproxy": self._toxiproxy} if self._toxiproxy else {})},
+        )
+        return RunResult(run=meta, target=self.target, status=status, exit_code=exit_code,
+                         scenarios=list(self.results))  # fmt: skip
+
+
 def _groups(scenarios: list[Scenario]) -> list[list[Scenario]]:
-    groups: dict[tuple[object, ...], list[Scenario]] = {}
+    groups: dict[Key, list[Scenario]] = {}
     for scenario in scenarios:
         groups.setdefault(overrides_key(scenario), []).append(scenario)
     return list(groups.values())
@@ -130,67 +234,27 @@ def run_all(
     report: Report = print,
     progress: bool = True,
 ) -> RunResult:
-    started = time.time()
-    results: list[ScenarioResult] = []
-    used_backend = ""
-    identity: dict[str, str | None] | None = None  # the first stack's service: RunResult.target
-    toxiproxy_version = ""
+    """Every scenario, grouped by `sut_overrides` (first appearance order), one stack open at
+    a time; raises `RunInterrupted` (with the result so far) on Ctrl-C."""
+    session = RunSession(settings, backend=backend, out_dir=out_dir, run_id=run_id,
+                         command=command, report=report, progress=progress)  # fmt: skip
     interrupted = False
-    for group in _groups(scenarios):
-        if interrupted:  # the groups after the interrupted one never start
-            results += [invalid_result(s, f"{INTERRUPTED} before it started") for s in group]
-            continue
-        overrides = dict(group[0].stack.sut_overrides)
-        target = group[0].external_target()  # a scenario's own target: its external stack
-        done_here = 0
-        try:
-            with open_stack(settings, backend, sut_overrides=overrides or None, report=report,
-                            target=target) as stack:  # fmt: skip
-                used_backend, toxiproxy_version = stack.backend, stack.toxiproxy.version()
-                identity = identity or target_identity(stack, target)
-                for scenario in group:
-                    found = restore_clean(stack)
-                    report(f"scenario {scenario.name}: running ({scenario.duration_s:g} s of load)")
-                    result = run_scenario(
-                        stack, scenario, settings, out_dir / scenario.name, progress
-                    )
-                    left = restore_clean(stack)  # also CHECKS: raises when Toxiproxy stays dirty
-                    if found:  # left by an earlier scenario (already judged) or by start-up
-                        result.events.append(
-                            Event(t_s=0.0, kind="cleanup", message="; ".join(found))
-                        )
-                    if left:
-                        result = left_dirty(result, left)
-                    results.append(result)
-                    done_here += 1
-                    report(f"scenario {scenario.name}: {result.status}")
-        except StackError as error:
-            for scenario in group[done_here:]:
-                results.append(invalid_result(scenario, f"stack failed: {error}"))
-        except KeyboardInterrupt:  # the stack is torn down by now (its context has exited)
-            interrupted = True
-            report(f"interrupted: {len(results)} scenario(s) done; writing the result so far")
-            results += [invalid_result(s, INTERRUPTED) for s in group[done_here : done_here + 1]]
-            results += [
-                invalid_result(s, f"{INTERRUPTED} before it started")
-                for s in group[done_here + 1 :]
-            ]
-    status, exit_code = overall(results)
-    meta = RunMetadata(
-        run_id=run_id,
-        started_at=started,
-        ended_at=time.time(),
-        chaosgate_version=__version__,
-        commit=commit(),
-        command=command,
-        backend=used_backend,
-        seed=next((s.seed for s in scenarios if s.seed is not None), None),
-        machine=machine(),
-        versions={**versions(), **({"toxiproxy": toxiproxy_version} if toxiproxy_version else {})},
-    )
-    run = RunResult(
-        run=meta, status=status, exit_code=exit_code, scenarios=results, target=identity
-    )
+    try:
+        for group in _groups(scenarios):
+            for scenario in group:
+                if interrupted:  # the scenarios after the interrupted one never start
+                    session.skip(scenario, f"{INTERRUPTED} before it started")
+                    continue
+                try:
+                    session.run(scenario)
+                except KeyboardInterrupt:  # the stack is torn down by now
+                    interrupted = True
+                    done = sum(1 for r in session.results if r.invalid_reason != INTERRUPTED)
+                    report(f"interrupted: {done} scenario(s) done; writing the result so far")
+            session.release(overrides_key(group[0]))
+    finally:
+        session.close()
+    run = session.result()
     if interrupted:
         raise RunInterrupted(run)
     return run

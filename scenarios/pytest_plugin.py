@@ -1,15 +1,19 @@
 """pytest plugin: YAML scenarios collected as items, the `fault` and `load` fixtures, suite markers.
 
 `pytest scenarios/` collects every scenario YAML under a `scenarios/` folder as ONE item (marked
-`scenario` plus its tags `release`/`smoke`), whose failure lists each broken KPI. Items share a
-stack per `sut_overrides` for the session. Python scenarios use `stack` (fixtures plugin),
+`scenario` plus its tags `release`/`smoke`), whose failure lists each broken KPI. The items run
+in ONE `RunSession` (scenarios.orchestrator), as `chaosgate run` does: a stack per
+`sut_overrides` for the session, clean checks, a stack error -> INVALID, and at the end one
+result written by every renderer to `<reports_dir>/pytest-<run-id>/` (a renderer that fails
+makes the session exit 3, internal error). Python scenarios use `stack` (fixtures plugin),
 `fault` and `load`. Heavy imports happen only when an item or fixture is used.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,11 +23,11 @@ if TYPE_CHECKING:
     from fixtures.stack import Stack
     from reports.model import ScenarioResult
     from scenarios.load.run import LoadRun
+    from scenarios.orchestrator import RunSession
     from scenarios.schema import Scenario
 
 SUITE_MARKERS = ("release", "smoke")
-_STACKS = pytest.StashKey[dict[Any, "Stack"]]()
-_EXIT = pytest.StashKey[ExitStack]()
+_SESSION = pytest.StashKey["RunSession | None"]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -33,13 +37,51 @@ def pytest_configure(config: pytest.Config) -> None:
         "smoke: the quick subset of the release gate",
     ):
         config.addinivalue_line("markers", line)
-    config.stash[_STACKS] = {}
-    config.stash[_EXIT] = ExitStack()
+    config.stash[_SESSION] = None
 
 
 @pytest.hookimpl(tryfirst=True)  # before any leftover check looks for our processes
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    session.config.stash[_EXIT].close()
+    run = session.config.stash[_SESSION]
+    if run is None:  # no scenario item ran
+        return
+    session.config.stash[_SESSION] = None
+    run.close()  # the stacks first: nothing of ours outlives the session
+    _write_reports(session, run)
+
+
+def _write_reports(session: pytest.Session, run: RunSession) -> None:
+    from chaosgate.cli import save_traceback
+    from reports.renderers import write_reports
+
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    try:
+        write_reports(run.result(), run.out_dir)
+        line, red = f"chaosgate: result and reports in {run.out_dir}", False
+    except Exception as error:  # a chaosgate bug: the session errors, loudly
+        line, red = f"chaosgate: harness error: {error}; traceback: {save_traceback(error)}", True
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+    if reporter is not None:
+        reporter.write_line(line, red=red)
+    else:
+        print(line, file=sys.stderr)
+
+
+def _session(config: pytest.Config) -> RunSession:
+    """The run session of this pytest session, made by the first scenario item."""
+    run = config.stash[_SESSION]
+    if run is None:
+        from chaosgate.settings import load_settings
+        from scenarios.orchestrator import RunSession, new_run_id
+
+        settings = load_settings(stack_config=config.getoption("--stack-config", default=None))
+        backend = config.getoption("--stack", default=None) or settings.backend
+        run_id = new_run_id()
+        run = config.stash[_SESSION] = RunSession(
+            settings, backend=backend, out_dir=settings.reports_dir / f"pytest-{run_id}",
+            run_id=run_id, command="pytest", report=_stderr, progress=False,
+        )  # fmt: skip
+    return run
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
@@ -76,19 +118,8 @@ class ScenarioItem(pytest.Item):
 
     def runtest(self) -> None:
         from chaosgate.errors import RunInvalid
-        from chaosgate.settings import load_settings
-        from fixtures.clean import restore_clean
-        from scenarios.orchestrator import new_run_id
-        from scenarios.runner import run_scenario
 
-        settings = load_settings()
-        stack = _shared_stack(self.config, self.scenario)
-        restore_clean(stack)
-        out = settings.reports_dir / f"pytest-{new_run_id()}" / self.scenario.name
-        result = run_scenario(stack, self.scenario, settings, out, progress=False)
-        restore_clean(stack)
-        (out / "result.json").parent.mkdir(parents=True, exist_ok=True)
-        (out / "result.json").write_text(result.model_dump_json(indent=1))
+        result = _session(self.config).run(self.scenario)
         if result.status == "invalid":
             raise RunInvalid(f"run invalid: {result.invalid_reason}")
         if result.status == "fail":
@@ -109,25 +140,6 @@ class ScenarioItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"scenario: {self.scenario.name}"
-
-
-def _shared_stack(config: pytest.Config, scenario: Scenario) -> Stack:
-    from chaosgate.settings import load_settings
-    from fixtures.backends import open_stack
-    from scenarios.schema import overrides_key
-
-    stacks = config.stash[_STACKS]
-    key = overrides_key(scenario)
-    if key not in stacks:
-        settings = load_settings()
-        backend = config.getoption("--stack", default=None) or settings.backend
-        overrides = dict(scenario.stack.sut_overrides) or None
-        stacks[key] = config.stash[_EXIT].enter_context(
-            open_stack(
-                settings, backend, sut_overrides=overrides, target=scenario.external_target()
-            )
-        )
-    return stacks[key]
 
 
 @pytest.fixture
@@ -171,3 +183,8 @@ def load(stack: Stack, tmp_path: Path) -> Iterator[Callable[..., LoadRun]]:
     for run in runs:
         if any(p.is_running() for p in run.processes):
             run.stop()
+
+
+def _stderr(line: str) -> None:
+    """Stack and scenario progress lines: pytest shows them with a failed item."""
+    print(line, file=sys.stderr)

@@ -122,7 +122,7 @@ def replay(
     scenario definition."""
     from chaosgate.settings import load_settings
     from reports.load import load_result
-    from scenarios.cli import write_reports
+    from reports.renderers import write_reports
     from scenarios.orchestrator import new_run_id, run_all
 
     recorded = load_result(result_file)
