@@ -82,3 +82,27 @@ def test_the_resilient_service_passes_it(scenario_dir: Path) -> None:
     assert code == EXIT_OK, output
     assert kpis, output
     assert all(kpis.values()), kpis
+
+
+def test_what_init_writes_passes_check(
+    example_services: tuple[Path, LocalService, LocalService], tmp_path: Path
+) -> None:
+    _, pg, _ = example_services
+    port = free_port()
+    dsn = f"postgresql://postgres@127.0.0.1:{pg.port}/chaosgate"
+    app = start_example_service(tmp_path, port, dsn)
+    try:
+        chaosgate = [sys.executable, "-m", "chaosgate"]
+        url, up = f"http://127.0.0.1:{port}", f"postgres=127.0.0.1:{pg.port}"
+        init = subprocess.run(
+            [*chaosgate, "init", url, "--upstream", up, "--dir", "gate"],
+            capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False,
+        )  # fmt: skip
+        assert init.returncode == EXIT_OK, init.stderr
+        check = subprocess.run(
+            [*chaosgate, "run", "--check", "gate/scenario.yaml"],
+            capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False,
+        )  # fmt: skip
+        assert check.returncode == EXIT_OK, check.stdout + check.stderr
+    finally:
+        app.stop(5)
