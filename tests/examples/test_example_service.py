@@ -70,3 +70,22 @@ def test_resilient_service_fails_fast_and_recovers(example: ExampleStack) -> Non
     assert figures.fault_p95_s < 1.0, figures.line()
     assert figures.recovery_s is not None, figures.line()
     assert figures.recovery_s < 5.0, figures.line()  # the breaker's 2 s open wait + slack
+
+
+def test_a_proxy_down_does_not_tell_the_modes_apart(example: ExampleStack) -> None:
+    """Why pg-down.yaml blackholes Postgres instead of `fault: down`: a disabled proxy cuts the
+    connections and refuses new ones, so even the naive service fails fast and reconnects."""
+    base = example.start(resilient=False)
+    figures, _ = measure_outage(
+        base,
+        lambda: example.toxiproxy.set_enabled("postgres", False),
+        lambda: example.toxiproxy.set_enabled("postgres", True),
+        rps=20,
+        at_s=3,
+        for_s=6,
+    )
+    print("naive, proxy down:", figures.line())
+    assert figures.fault_errors > 0.9, figures.line()
+    assert figures.fault_p95_s < 1.0, figures.line()  # connection refused: it fails fast
+    assert figures.recovery_s is not None, figures.line()
+    assert figures.recovery_s < 5.0, figures.line()
