@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "heal": "fixtures.cli:heal",
     "run": "scenarios.cli:run",
     "list": "scenarios.cli:list_command",
+    "init": "scenarios.init_cli:init",
     "bench": "scenarios.bench.cli:bench",
     "report": "reports.cli:report",
     "compare": "reports.cli:compare",
