@@ -24,11 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "scenarios" / "examples" / "example-service"
 FAIL_FAST = "p95(GET /items) < 1s during fault:pg-down"
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.timeout(420),
-    pytest.mark.xfail(strict=False, reason="needs h/target + h/load merged"),
-]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
 
 @pytest.fixture
