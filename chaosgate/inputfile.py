@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from chaosgate.errors import InputError
 
@@ -43,3 +46,21 @@ def read_input_text(
             f"{path}:{line}: the {what} is not UTF-8 text (byte 0x{data[cause.start]:02x} at"
             f" offset {cause.start}); save it as UTF-8"
         ) from None
+
+
+def read_yaml(
+    path: Path, what: str, error: type[InputError] = InputError
+) -> tuple[Any, yaml.Node | None]:
+    """An input YAML file's data and its node tree (for file:line errors later); bad YAML is
+    `error` at its line. The one YAML reader of scenarios, request mixes, targets and signals."""
+    text = read_input_text(path, what, error)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as problem:
+        mark = problem.problem_mark or problem.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise error(f"{path}:{line}: not valid YAML: {problem.problem or problem}") from None
+    except (yaml.YAMLError, RecursionError, ValueError, TypeError) as problem:
+        raise error(f"{path}:1: not valid YAML: {problem}") from None
+    return data, root

@@ -14,7 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from chaosgate.errors import ScenarioError
-from chaosgate.inputfile import read_input_text
+from chaosgate.inputfile import read_yaml
 from fixtures.target import ExternalTarget, load_target, parse_target
 from scenarios.schema import LocatedValueError, Scenario
 
@@ -107,16 +107,7 @@ def scenario_from_data(
 def load_scenario(path: Path) -> Scenario:
     source = str(path)
     # A regular file, size-limited, UTF-8: /dev/zero and a FIFO are exit 2, not a hang or MemoryError.
-    text = read_input_text(path, "scenario file", ScenarioError)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        raise ScenarioError(f"{source}:{line}: not valid YAML: {error.problem or error}") from None
-    except (yaml.YAMLError, RecursionError, ValueError, TypeError) as error:
-        raise ScenarioError(f"{source}:1: not valid YAML: {error}") from None
+    data, root = read_yaml(path, "scenario file", ScenarioError)
     target = None
     if isinstance(data, dict) and data.get("target") is not None:
         data["target"], target = _target(path, root, data["target"])

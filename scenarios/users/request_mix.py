@@ -30,7 +30,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chaosgate.errors import InputError
-from chaosgate.inputfile import read_input_text
+from chaosgate.inputfile import read_yaml
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -343,18 +343,9 @@ def _build(spec: MixFile, path: Path, root: yaml.Node | None) -> Mix:
 @functools.cache
 def _load(path: Path, mtime_ns: int) -> Mix:
     try:  # a regular file, size-limited, UTF-8 (a FIFO or /dev/zero: an error, not a hang)
-        text = read_input_text(path, "request mix")
+        data, root = read_yaml(path, "request mix")
     except InputError as error:
         raise MixError(str(error)) from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        raise MixError(f"{path}:{line}: not valid YAML: {error.problem or error}") from None
-    except yaml.YAMLError as error:
-        raise MixError(f"{path}:1: not valid YAML: {error}") from None
     if not isinstance(data, dict):
         raise MixError(f"{path}:1: expected a mapping with requests: [...] at the top level")
     try:

@@ -114,6 +114,8 @@ def run_pytest(
 ) -> tuple[pytest.RunResult, Path]:
     reports_dir = pytester.path / "out"
     monkeypatch.setenv("CHAOSGATE_REPORTS_DIR", str(reports_dir))
+    # the inner session's own ini: pytest-asyncio warns without a loop scope
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     outcome = pytester.runpytest_inprocess(
         "-p", "no:cacheprovider", "--stack", "local", "scenarios"
     )
