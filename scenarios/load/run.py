@@ -18,7 +18,6 @@ from chaosgate.errors import GeneratorBehind, RunInvalid
 from chaosgate.processes import ManagedProcess, free_port
 from chaosgate.settings import Timeouts, load_settings
 from reports.hdr import merge
-from reports.hgrm import write_hgrm
 from reports.model import GeneratorHealth, SliceBucket, WebSocketSummary
 from scenarios.load.collect import Collector, SecondView
 from scenarios.load.plan import LoadPlan
@@ -235,7 +234,6 @@ class LoadRun:
                 [x for s in self.collector.cpu_samples.values() for x in s[1:]] or [0.0]
             ),
         )
-        write_hgrm(self._outcome.series, self.out_dir / "hgrm")  # latency from the intended start
         return self._outcome
 
     def _health(self) -> GeneratorHealth:
