@@ -265,7 +265,8 @@ def _scenario_run(tmp_path: Path, users: list[str]) -> Any:
             "kpis": ["error_rate(*) < 1%"],
         }
     )
-    stack = SimpleNamespace(sut_url="http://127.0.0.1:9", sut_direct_url="http://127.0.0.1:9")
+    stack = SimpleNamespace(sut_url="http://127.0.0.1:9", sut_direct_url="http://127.0.0.1:9",
+                            signals=None, dependencies=())  # fmt: skip
     return ScenarioRun(stack, scenario, load_settings(), tmp_path / "run", progress=False)  # type: ignore[arg-type]
 
 
