@@ -325,7 +325,7 @@ def test_the_sut_across_hosts_a_postgres_fault_shows_in_every_worker(
     def inject() -> None:
         fault["at"] = time.time()
         site.on_srv(sys.executable, "-m", "chaosgate", "inject", "postgres", "latency",
-                    f"latency={PG_LATENCY_MS}", env=sut["env"])  # fmt: skip
+                    f"latency_ms={PG_LATENCY_MS}", env=sut["env"])  # fmt: skip
 
     watcher = _when_flowing(run.start(), inject, after_s=4.0)
     outcome = run.wait()
