@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import signal
 import time
-from pathlib import Path
 from typing import Any
 
 import gevent
@@ -25,23 +24,16 @@ from scenarios.load.worker import (
     _abort_on_term,
     attach,
     drive,
-    fail,
-    file_sink,
+    environment,
     install_error_report,
     install_hook,
     load_class,
-    user_classes,
 )
 from scenarios.users import USER_CLASSES
 
 
 def run_master(args: argparse.Namespace, plan: LoadPlan) -> None:
-    sink = file_sink(Path(args.out))
-    try:
-        classes = user_classes(plan, args.base_url)
-    except SetupFailed as error:
-        fail(sink, error)
-    env = Environment(user_classes=classes, host=args.base_url)
+    sink, env = environment(args, plan)
     runner = env.create_master_runner(args.bind_host, args.master_port)
     finals: set[int] = set()
     ready: set[str] = set()  # workers whose users all finished their set-up

@@ -246,13 +246,19 @@ def fail(sink: Sink, error: SetupFailed) -> NoReturn:
     sys.exit(3)
 
 
-def run_local(args: argparse.Namespace, plan: LoadPlan) -> None:
+def environment(args: argparse.Namespace, plan: LoadPlan) -> tuple[Sink, Environment]:
+    """The record sink and a Locust environment with the plan's user classes (a class that
+    cannot be set up is reported at once: `fail`)."""
     sink = file_sink(Path(args.out))
     try:
         classes = user_classes(plan, args.base_url)
     except SetupFailed as error:
         fail(sink, error)
-    env = Environment(user_classes=classes, host=args.base_url)
+    return sink, Environment(user_classes=classes, host=args.base_url)
+
+
+def run_local(args: argparse.Namespace, plan: LoadPlan) -> None:
+    sink, env = environment(args, plan)
     install_hook(env)
     install_error_report(env, lambda: sink)
     runner = env.create_local_runner()
