@@ -44,6 +44,8 @@ class _Service(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/healthz":
             body = json.dumps({"status": type(self).status, "deps": {"db": {"ms": 3.5}}})
+        elif self.path == "/html":
+            body = "<html>metrics here</html>"
         elif self.path == "/prom":
             body = (
                 'app_breaker_open{dep="db"} 1\napp_pool_busy{dep="db"} 4\n'
@@ -169,3 +171,18 @@ def test_the_traffic_check_exercises_the_declared_readiness_url(
                   signals=profile(tmp_path))  # fmt: skip
     traffic._exercise(stack, "db")
     assert asked == [f"{service}/healthz"]
+
+
+def test_metrics_that_are_not_prometheus_text_are_noted_not_fatal(
+    service: str, tmp_path: Path
+) -> None:
+    """They once killed the probe thread with a prometheus_client ValueError (`chaosgate load`)."""
+    signals = profile(tmp_path, PROFILE.replace("url: /prom", "url: /html"))
+    probes = Probes(service, 0.0, timeout_s=1.0, signals=signals, dependencies=("db",))
+    with httpx.Client(timeout=1.0) as client:
+        probes.sample(client)
+        probes.sample(client)
+    assert [s.name for s in probes.samples].count("ready") == 2
+    errors = [str(s.value) for s in probes.samples if s.name == "probe.error"]
+    assert len(errors) == 2
+    assert all("not Prometheus text" in e for e in errors)
