@@ -9,6 +9,7 @@ The stack is a fake (no processes): `open_stack` and `run_scenario` are replaced
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +31,13 @@ from reports.model import ScenarioResult
 from scenarios.schema import Scenario
 
 pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(autouse=True)
+def _own_temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files chaosgate puts in the temp dir (a saved traceback, a start log) stay in tmp_path."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
 
 SCENARIO = """\
 name: {name}
