@@ -163,6 +163,9 @@ class GatewaySettings(_Section):
     rate_limit_rpm: Annotated[int, Field(ge=1)] = 60_000
     health_interval_s: Seconds = 1
     replica_breaker: BreakerSettings = BreakerSettings(failure_threshold=3, recovery_timeout_s=3)
+    # a call not answered by then is also sent to the next replica (0 = no hedge: fail over
+    # only after the first replica's share of the budget ran out)
+    hedge_after_ms: Annotated[int, Field(ge=0, le=60_000)] = 150
 
 
 class ReplicaSettings(_Section):
