@@ -58,6 +58,8 @@ class ServiceSettings(_Section):
     host: Host = "127.0.0.1"
     port: Port = 8000
     shutdown_timeout_s: Seconds = 5
+    # API requests in flight beyond this get 503 at once (0 = no limit; see sut/api/admission.py)
+    max_in_flight: Annotated[int, Field(ge=0, le=100_000)] = 0
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "warning"
 
 

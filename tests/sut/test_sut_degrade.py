@@ -359,3 +359,22 @@ async def test_without_a_cache_deadline_the_dashboard_waits_on_a_stalled_redis(
     )
     results = await _dashboard_with_redis_stalled(settings, redis_server)
     assert min(elapsed for elapsed, _ in results) >= 0.9  # the Redis socket timeout, at least
+
+
+# --- admission limit: the fast-failure weakening -------------------------------------------------
+
+
+async def test_beyond_the_admission_limit_requests_get_a_fast_503_and_health_still_answers(
+    sut_config_factory: ConfigFactory,
+) -> None:
+    settings = load_sut_settings(
+        sut_config_factory(**{"service.max_in_flight": 2, "postgres.slow_query_ms": 300})
+    )
+    async with running(settings) as (_app, client):
+        results = await timed(client, "/api/items", [{"limit": 5}] * 10, 0.0)
+        shed = [(t, r) for t, r in results if r.status_code == 503]
+        assert len(shed) == 8, [r.status_code for _, r in results]  # 2 admitted, 8 turned away
+        assert all(r.headers["content-type"] == PROBLEM for _, r in shed)
+        assert max(t for t, _ in shed) < 0.25  # at once: no dependency touched
+        assert (await client.get("/api/health")).status_code == 200
+        assert (await client.get("/api/items", params={"limit": 5})).status_code == 200
