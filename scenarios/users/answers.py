@@ -1,11 +1,11 @@
-"""Response rules: what an accepted (2xx/3xx) answer must carry, per request name.
+"""Response rules: what an accepted answer must carry, per request name.
 
 A status alone says nothing about the answer: a dashboard part that missed its deadline is a
 200 with `{"status": "degraded"}`. A rule marks such an answer `degraded` (the service kept
 answering but left something out, by design) or `wrong` (the answer breaks its contract);
 both are outcome kinds counted beside errors (`degraded_rate(name)`, `wrong_rate(name)`), not
-errors. Only answers the load accepted are judged: a refused status or a timeout is already
-an error. `wrong` wins over `degraded` when both match.
+errors. Only answers the load accepted (2xx/3xx, or a mix's `expect`) are judged: a refused
+status or a timeout is already an error. `wrong` wins over `degraded` when both match.
 
 One rule, as YAML (a mix's `answer:` list) or a dict (a Locust class's `response_rules`):
 
