@@ -24,6 +24,7 @@ from hdrh.histogram import HdrHistogram
 from reports.hdr import HIGHEST_US, LOWEST_US, encode, new_histogram
 from reports.model import slice_of
 from reports.stats import SliceStats
+from scenarios.users.answers import judge_answer, marked
 
 
 def clamp_us(seconds: float) -> int:
@@ -202,8 +203,6 @@ def outcome_of(
     "status 0", a user class's own check) reports a CatchResponseError, but the response
     still holds the client's own error. An accepted answer is judged by the response rules of
     its name (scenarios.users.answers); a task may mark it itself (`failure("degraded: ...")`)."""
-    from scenarios.users.answers import judge_answer, marked
-
     if _timed_out(exception) or _timed_out(getattr(response, "error", None)):
         return "timeout", "timeout"
     kind = marked(exception)
