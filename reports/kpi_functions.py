@@ -284,3 +284,36 @@ def matches(kpi_function: KpiFunction, argument: str, name: str) -> bool:
     if not name.startswith(WS_PREFIX):
         return True
     return kpi_function.star_includes_ws_sends and name == WS_SEND
+
+
+# -- outcome kinds beside errors (reports.stats.OUTCOMES) ---------------------------------------
+def _outcome_rate(field: Literal["timeouts", "degraded", "wrong"], word: str) -> KpiFunction:
+    """The share of requests of one outcome kind, judged like `error_rate` (its Wilson bound
+    and minimum evidence): `timeout_rate` (waited until the client gave up; also errors),
+    `degraded_rate` and `wrong_rate` (accepted answers a response rule marked)."""
+
+    def measure(inputs: Inputs) -> Measurement:
+        n = _count(inputs.buckets)
+        if n == 0:
+            return Measurement(None)
+        hits = sum(getattr(b, field) for b in inputs.buckets)
+        observed = 100.0 * hits / n
+        if not _uses_bound(inputs.comparator, inputs.threshold):
+            return Measurement(observed, n, detail=f"{hits} of {n} {word}")
+        judged = rate_judged(inputs.comparator, hits, n)
+        side = "upper" if inputs.comparator in ("<", "<=") else "lower"
+        detail = f"{hits} of {n} {word}: {observed:.3g} %, Wilson 95 % {side} bound {judged:.3g} %"
+        return Measurement(observed, n, judged, detail)
+
+    name = {"timeouts": "timeout_rate", "degraded": "degraded_rate", "wrong": "wrong_rate"}[field]
+    return KpiFunction(name, "%", "request", True, measure, rate_needed)
+
+
+FUNCTIONS.update(
+    (entry.name, entry)
+    for entry in (
+        _outcome_rate("timeouts", "timed out"),
+        _outcome_rate("degraded", "degraded"),
+        _outcome_rate("wrong", "wrong"),
+    )
+)

@@ -50,7 +50,7 @@ def render_markdown(result: RunResult) -> str:
                 f"`{row.scenario.name}`",
                 f"`{kpi.expression}`",
                 kpi.window,
-                view.number(kpi.measured, kpi.unit),
+                view.number(kpi.measured, kpi.unit) + (f" — {row.note}" if row.note else ""),
                 view.threshold(kpi),
                 view.margin(kpi),
             ]

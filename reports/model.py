@@ -76,6 +76,15 @@ class SliceBucket(_Model):
     count: int = Field(ge=0, description="requests completed (successes and errors)")
     errors: int = Field(ge=0)
     error_kinds: dict[str, int] = Field(default_factory=dict)
+    timeouts: int = Field(
+        0, ge=0, description="requests that waited until the client gave up (also in errors)"
+    )
+    degraded: int = Field(
+        0, ge=0, description="accepted answers a response rule marked degraded (not errors)"
+    )
+    wrong: int = Field(
+        0, ge=0, description="accepted answers a response rule marked wrong (not errors)"
+    )
     histogram: str = Field(
         description="HDR, microseconds, latency from the intended start: every request "
         "(successes and errors), what the pN KPIs judge"

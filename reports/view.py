@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from reports.kpi_functions import FUNCTIONS, matches
 from reports.model import KpiVerdict, RunResult, ScenarioResult
+
+MOSTLY_ERRORS = 0.5  # a latency read over more errors than this says so next to its value
 
 VERDICT_WORD = {"pass": "PASS", "fail": "FAIL", "invalid": "INVALID"}
 VERDICT_MEANING = {
@@ -31,6 +34,27 @@ class KpiRow:
         if self.scenario.status == "invalid":
             return "invalid"
         return "pass" if self.kpi.passed else "fail"
+
+    @property
+    def note(self) -> str:
+        return mostly_errors(self.scenario, self.kpi)
+
+
+def mostly_errors(scenario: ScenarioResult, kpi: KpiVerdict) -> str:
+    """ "954 of 955 were errors" when a latency KPI's requests in its window were mostly
+    errors (a fast 503 makes a fine p95); "" otherwise, and for probe series."""
+    entry = FUNCTIONS.get(kpi.function)
+    if entry is None or entry.unit != "ms" or not kpi.spans:
+        return ""
+    count = errors = 0
+    for bucket in scenario.series:
+        if matches(entry, kpi.argument, bucket.name) and any(
+            start <= bucket.mid_s < end for start, end in kpi.spans
+        ):
+            count, errors = count + bucket.count, errors + bucket.errors
+    if not count or errors <= MOSTLY_ERRORS * count:
+        return ""
+    return f"{errors} of {count} were errors"
 
 
 def kpi_rows(result: RunResult) -> list[KpiRow]:

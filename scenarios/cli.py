@@ -21,6 +21,7 @@ from chaosgate.cli import stack_option
 from chaosgate.settings import load_settings
 from reports.model import RunResult
 from reports.renderers import write_reports
+from reports.view import mostly_errors
 from scenarios.loader import load_scenario, resolve, shipped_scenarios
 
 _STYLE = {"pass": "green", "fail": "red", "invalid": "yellow"}
@@ -41,6 +42,8 @@ def verdict_table(result: RunResult) -> Table:
             )
         for kpi in scenario.kpis:
             measured = "—" if kpi.measured is None else f"{kpi.measured:.4g} {kpi.unit}"
+            if note := mostly_errors(scenario, kpi):
+                measured += f" — {note}"
             word = "pass" if kpi.passed else "FAIL" + (" (aborted)" if kpi.aborted_run else "")
             colour = "green" if kpi.passed else "red"
             if kpi.status == "insufficient":

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from chaosgate.errors import ScenarioError
 from chaosgate.inputfile import read_yaml
 from fixtures.target import ExternalTarget, load_target, parse_target
+from scenarios.kpi_lint import warn_unguarded
 from scenarios.schema import LocatedValueError, Scenario
 
 SHIPPED_DIR = Path(__file__).parent
@@ -111,7 +112,13 @@ def load_scenario(path: Path) -> Scenario:
     target = None
     if isinstance(data, dict) and data.get("target") is not None:
         data["target"], target = _target(path, root, data["target"])
-    return scenario_from_data(data, source, root, path.parent, target)
+    scenario = scenario_from_data(data, source, root, path.parent, target)
+    warn_unguarded(  # stderr only: a percentile without an error rate beside it
+        [spec.kpi for spec in scenario.kpis],
+        lambda index: f"{source}:{_line(root, ('kpis', index))}",
+        scenario.probe_series() - scenario.request_names(),
+    )
+    return scenario
 
 
 def _target(

@@ -32,7 +32,7 @@ from locust.env import Environment  # noqa: E402
 from scenarios.load.dispatch import Dispatcher  # noqa: E402
 from scenarios.load.engine import Engine, ticket_kinds  # noqa: E402
 from scenarios.load.plan import LoadPlan  # noqa: E402
-from scenarios.load.recorder import error_kind  # noqa: E402
+from scenarios.load.recorder import outcome_of  # noqa: E402
 from scenarios.users import USER_CLASSES  # noqa: E402
 
 Sink = Callable[[dict[str, Any]], None]
@@ -148,9 +148,8 @@ def install_hook(env: Environment) -> None:
         else:
             ticket.started = True
             engine.recorder.record_send(ticket.intended, start_time, ticket.queued_at)
-        engine.recorder.record(
-            name, intended, start_time, response_time / 1000, error_kind(exception, response)
-        )
+        error, outcome = outcome_of(name, exception, response)
+        engine.recorder.record(name, intended, start_time, response_time / 1000, error, outcome)
 
     env.events.request.add_listener(on_request)  # type: ignore[no-untyped-call]
 

@@ -9,6 +9,9 @@
         headers: {X-Tenant: demo}
         json: {name: "item-{{ random_int(1, 1000000) }}"}
         capture: {item_id: id}           # from the JSON response (dotted path allowed)
+        answer:                          # response rules: an accepted answer that matches one
+          - {json: id, present: false, then: wrong}          # is `wrong` or `degraded`
+          - {header: X-Degraded, then: degraded}             # (scenarios.users.answers)
 
 Templates are `{{ random_int(a, b) }}`, `{{ random_choice(x, y, z) }}` and `{{ <captured> }}`,
 parsed here once (no eval). A request naming a captured value is skipped until this user has
@@ -31,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from chaosgate.errors import InputError
 from chaosgate.inputfile import read_yaml
+from scenarios.users.answers import ResponseRule
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -189,6 +193,7 @@ class MixRequest(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     json_body: Any = Field(None, alias="json")
     capture: dict[str, str] = Field(default_factory=dict)
+    answer: list[ResponseRule] = Field(default_factory=list)
 
     @field_validator("method", mode="before")
     @classmethod
@@ -252,6 +257,7 @@ class Request:
     json_body: Any
     capture: dict[str, str]
     needs: frozenset[str]  # captured values it uses: skipped until this user has them
+    answer: tuple[ResponseRule, ...] = ()  # response rules: degraded / wrong answers
 
     def accepts(self, status: int) -> bool:
         return status in self.expect if self.expect is not None else 200 <= status < 400
@@ -265,6 +271,15 @@ class Mix:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(r.name for r in self.requests))
+
+    @property
+    def response_rules(self) -> dict[str, tuple[ResponseRule, ...]]:
+        """Request name -> its `answer:` rules (for the worker's registry)."""
+        rules: dict[str, tuple[ResponseRule, ...]] = {}
+        for request in self.requests:
+            if request.answer:
+                rules[request.name] = rules.get(request.name, ()) + request.answer
+        return rules
 
 
 def _line(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int:
@@ -291,10 +306,14 @@ def _describe(error: ValidationError, source: str, root: yaml.Node | None) -> st
         message = str(item["msg"]).removeprefix("Value error, ")
         if item["type"] == "missing":
             message = "required field missing"
+        elif item["type"] == "extra_forbidden" and "answer" in loc:
+            message = (
+                "unknown field (expected status, header, json, equals, not_equals, present, then)"
+            )
         elif item["type"] == "extra_forbidden":
             message = (
                 "unknown field (expected name, method, path, weight, expect, headers, json, "
-                "capture)"
+                "capture, answer)"
             )
         elif item["type"] == "literal_error":
             message = f"expected one of {', '.join(METHODS)}, got {item.get('input')!r}"
@@ -321,6 +340,7 @@ def _build(spec: MixFile, path: Path, root: yaml.Node | None) -> Mix:
                 json_body=body,
                 capture=dict(item.capture),
                 needs=frozenset(needs),
+                answer=tuple(item.answer),
             )
         )
         made = {name for other in spec.requests for name in other.capture}
