@@ -168,6 +168,7 @@ class GatewaySettings(_Section):
     # a call not answered by then is also sent to the next replica (0 = no hedge: fail over
     # only after the first replica's share of the budget ran out)
     hedge_after_ms: Annotated[int, Field(ge=0, le=60_000)] = 150
+    failover: bool = True  # a call a replica could not answer goes to the next one (false: 503/504)
 
 
 class ReplicaSettings(_Section):

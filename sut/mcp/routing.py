@@ -191,6 +191,8 @@ class ReplicaRouter:
         order = self.candidates()
         if not order:
             raise DependencyUnavailable("no healthy ai_memory replica", dependency="mcp-replicas")
+        if not self.settings.mcp.gateway.failover:
+            order = order[:1]  # weakened: the round robin's pick answers, or the call fails
         deadline = time.monotonic() + self.budget_s
         hedge_s = self.settings.mcp.gateway.hedge_after_ms / 1000
         upcoming = iter(order)

@@ -337,3 +337,24 @@ async def test_a_hung_replica_fails_no_call_under_concurrent_load(
     assert len(failed) <= len(outcomes) // 100, (
         f"{len(failed)} of {len(outcomes)} failed: {Counter(failed)}"
     )
+
+
+@pytest.fixture
+def no_failover_stack(
+    sut_config_factory: Callable[..., Path], sut_workdir: Path
+) -> Iterator[McpStack]:
+    config = sut_config_factory(
+        {"mcp.gateway.failover": False, "mcp.gateway.health_interval_s": 60,
+         "mcp.gateway.replica_breaker": {"enabled": False}}
+    )  # fmt: skip
+    yield from _start_stack(config, sut_workdir)
+
+
+def test_without_failover_a_killed_replica_fails_the_calls_routed_to_it(
+    no_failover_stack: McpStack,
+) -> None:
+    """The `failover: false` weakening really is weaker: the calls round robin gives the dead
+    replica fail (what `error_rate(*) during fault:replica-down` catches in the gate)."""
+    no_failover_stack.replicas["ai_memory-1"].kill()
+    statuses = [no_failover_stack.call("recall", {"key": "x"}).status_code for _ in range(6)]
+    assert statuses.count(503) == 3, statuses  # every other call: the dead replica's turn

@@ -6,6 +6,8 @@ While a dependency is broken the dashboard still answers within its deadline:
   `{"status": "degraded", "error": ..., "dependency": ...}` (named in `X-Dashboard-Degraded` and
   the body's `degraded` list); it keeps running in the background so the dependency's breaker
   sees how it really ended. A failing part is degraded the same way (`return_exceptions` style).
+  A degraded answer is never cached; with the cache on, ONE background refresh per key computes
+  it whole (no part deadline), so the next answer is a hit rather than degraded again.
 - **Stale-while-revalidate** (`dashboard.stale_while_revalidate`): an answer past its TTL is
   still served (`X-Dashboard-Cache: stale`, `Age`) for up to `dashboard.stale_for_s` while ONE
   background refresh per key recomputes it; a degraded answer is never cached, so the last good
@@ -197,6 +199,8 @@ async def performance(
     headers = {"X-Dashboard-Cache": "miss" if use_cache else "disabled"}
     if degraded:
         headers["X-Dashboard-Degraded"] = ",".join(degraded)
+        if use_cache:  # compute it whole in the background (once per key): the next is a hit
+            _background(request).once(key, _refresh(request, user_id, key))
     elif use_cache:  # stored in the background: a slow Redis never delays the answer
         _background(request).once(f"store {key}", _store(request, key, encoded, settings))
     cache_counter.labels("miss").inc()
