@@ -135,6 +135,8 @@ def verdict(
     elif measured.n < needed:
         status = "insufficient"
         message = f"insufficient evidence: {measured.n} samples, {kpi.function} needs {needed}"
+    elif measured.short:
+        status, message = "insufficient", f"insufficient evidence: {measured.short}"
     else:
         status = "pass" if holds(kpi.comparator, compared, kpi.threshold) else "fail"
         word = "holds" if status == "pass" else "breaks"

@@ -146,7 +146,8 @@ def resolve(items: list[str], suite: str | None) -> list[Scenario]:
     for item in items:
         path = Path(item)
         if path.is_dir():
-            paths.extend(sorted(path.glob("*.yaml")))
+            # both spellings: a `.yml` silently skipped is a scenario that never ran
+            paths.extend(sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml")))
         elif path.suffix in (".yaml", ".yml") or path.exists():
             paths.append(path)
         elif item in shipped:
