@@ -10,6 +10,7 @@ slice is a fraction of a window and is never a verdict of its own.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 
 from reports.kpi_functions import (
@@ -20,7 +21,7 @@ from reports.kpi_functions import (
     holds,
 )
 from reports.kpi_functions import matches as _matches
-from reports.kpi_parse import Kpi
+from reports.kpi_parse import Comparator, Kpi
 from reports.model import KpiStatus, KpiVerdict, Phase, ProbeSample, ScenarioResult, SliceBucket
 
 __all__ = [
@@ -30,7 +31,10 @@ __all__ = [
     "margin",
     "matches",
     "measure_buckets",
+    "measure_pooled",
     "measure_probes",
+    "opposite",
+    "shown",
     "slice_holds",
     "window_spans",
 ]
@@ -76,6 +80,11 @@ def _measure_buckets(kpi: Kpi, buckets: Sequence[SliceBucket], seconds: float) -
     return kpi.entry.measure(_inputs(kpi, buckets=chosen, seconds=seconds))
 
 
+def measure_pooled(kpi: Kpi, chosen: Sequence[SliceBucket], seconds: float) -> Measurement:
+    """The KPI's whole measurement (value, bound, n) over buckets already chosen for it."""
+    return kpi.entry.measure(_inputs(kpi, buckets=chosen, seconds=seconds))
+
+
 def measure_buckets(kpi: Kpi, buckets: Sequence[SliceBucket], seconds: float) -> float | None:
     """The KPI's point value over already-selected buckets (None: nothing to measure)."""
     return _measure_buckets(kpi, buckets, seconds).value
@@ -111,6 +120,28 @@ def slice_holds(
     else:
         measured = measure_buckets(kpi, buckets, slice_s)
     return measured is not None and holds(kpi.comparator, measured, kpi.threshold)
+
+
+def shown(kpi: Kpi, measured: Measurement) -> bool | None:
+    """Does the KPI hold over pooled samples, judged as its verdict is (its bound, its floor)?
+    None: too little evidence to say (fewer samples than its floor, too short a window)."""
+    if measured.value is None or measured.compared is None or measured.short:
+        return None
+    if measured.n < kpi.entry.needed(kpi.comparator, kpi.threshold):
+        return None
+    return holds(kpi.comparator, measured.compared, kpi.threshold)
+
+
+_OPPOSITE: dict[str, Comparator] = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+
+
+def opposite(kpi: Kpi) -> Kpi | None:
+    """The claim that the KPI is broken (`p95 < 200ms` -> `p95 >= 200ms`): a breach is shown
+    when it holds with ITS evidence rule (`max < t` breaks on the one sample that reaches t;
+    `error_rate < 1%` breaks when its lower bound is at or above 1 %). None for `==`."""
+    if kpi.comparator == "==":
+        return None
+    return dataclasses.replace(kpi, comparator=_OPPOSITE[kpi.comparator])
 
 
 def margin(comparator: str, measured: float, threshold: float) -> float:

@@ -31,7 +31,7 @@ def result(series: list[SliceBucket], **extra: object) -> ScenarioResult:
         Phase(name="fault:f", kind="fault", start_s=10, end_s=13),
     ]
     return ScenarioResult(name="s", status="pass", t0=0.0, duration_s=13, phases=phases,
-                          series=series, **extra)  # type: ignore[arg-type]  # fmt: skip
+                          series=series, **extra)  # fmt: skip
 
 
 @pytest.mark.parametrize("expression", ["error_rate(*) == 0%", "error_rate(*) <= 0%"])

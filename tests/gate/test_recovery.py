@@ -80,10 +80,13 @@ def test_slices_without_the_checked_name_are_no_data_not_unhealthy() -> None:
 
 
 def test_every_check_must_be_seen_holding_in_the_run() -> None:
-    checks = [*ERRORS, parse_kpi("min(ready) >= 1")]
+    # issue 20: judged on pooled samples with its floor (p50: 10 probe samples), not on one
+    checks = [*ERRORS, parse_kpi("p50(ready) >= 1")]
     data = series(30.0, sick_until_s=0.0)
     assert recovered_at(checks, data, [], 10.0, 30.0, 3) is None  # `ready` never sampled
-    probes = [ProbeSample(t_s=14.1, name="ready", value=1)]
+    one = [ProbeSample(t_s=14.1, name="ready", value=1)]
+    assert recovered_at(checks, data, one, 10.0, 30.0, 3) is None  # one sample: no evidence
+    probes = [ProbeSample(t_s=10.1 + t / 2, name="ready", value=1) for t in range(30)]
     assert recovered_at(checks, data, probes, 10.0, 30.0, 3) == 10.0
 
 
@@ -105,7 +108,9 @@ def test_detection_falls_back_to_the_first_broken_steady_check() -> None:
     assert found is not None
     assert (found.at_s, found.signal) == (12.5, f"steady: {ERRORS[0].text}")
     # the SUT's own signal wins when it shows
-    probes = [ProbeSample(t_s=13.2, name="breaker.postgres", value=2)]
+    # (seen closed first: detection is a change, issue 20)
+    probes = [ProbeSample(t_s=t, name="breaker.postgres", value=0 if t < 13 else 2)
+              for t in (5.0, 13.2)]  # fmt: skip
     found = detect(probes, 10.0, 20.0, "postgres", ERRORS, data)
     assert found is not None
     assert (found.at_s, found.signal) == (13.2, "breaker.postgres")
@@ -254,7 +259,8 @@ def test_a_named_dependency_is_detected_only_by_the_suts_own_signals() -> None:
     found = detect([], 8.0, 20.0, None, checks, broken)
     assert found is not None
     assert found.signal.startswith("steady: ")
-    breaker = [ProbeSample(t_s=9.5, name="breaker.postgres", value=2)]
+    breaker = [ProbeSample(t_s=t, name="breaker.postgres", value=0 if t < 9 else 2)
+               for t in (5.0, 9.5)]  # seen closed first: detection is a change  # fmt: skip
     assert detect(breaker, 8.0, 20.0, "postgres", checks, broken) == Detection(
         9.5, "breaker.postgres"
     )
