@@ -86,6 +86,8 @@ def test_one_slow_request_among_20_is_no_detection() -> None:
 def test_a_run_with_no_data_for_a_check_in_most_of_its_slices_is_no_recovery() -> None:
     """A request seen in one burst, then silent: the burst alone is not a recovered run."""
     burst = [b for b in healthy(30.0, per_slice=40) if 20.0 <= b.start_s < 20.5]
+    other = [b.model_copy(update={"name": "GET /api/other"}) for b in healthy(30.0)]
+    burst += [b for b in other if b.start_s >= 20.5]  # the run goes on, without GET
     assert recovered_at([CHECK], burst, [], 20.0, 30.0) is None
     assert recovered_at([CHECK], healthy(30.0, per_slice=40), [], 20.0, 30.0) == 20.0
 
