@@ -35,6 +35,7 @@ __all__ = [
     "measure_probes",
     "opposite",
     "shown",
+    "shown_broken",
     "slice_holds",
     "window_spans",
 ]
@@ -144,6 +145,20 @@ def opposite(kpi: Kpi) -> Kpi | None:
     return dataclasses.replace(kpi, comparator=_OPPOSITE[kpi.comparator])
 
 
+def shown_broken(
+    kpi: Kpi, buckets: Sequence[SliceBucket], probes: Sequence[ProbeSample], seconds: float
+) -> bool:
+    """Is the KPI shown broken over these pooled buckets / probe samples (a window so far), by
+    the breach's own evidence rule (`opposite`; `==`: its own verdict failing on its floor)?"""
+    claim = opposite(kpi) or kpi
+    if _reads_probes(kpi, {b.name for b in buckets}, {p.name for p in probes}):
+        values = _probe_values(p for p in probes if p.name == kpi.argument)
+        measured = claim.entry.measure(_inputs(claim, values=values, seconds=seconds))
+    else:
+        measured = _measure_buckets(claim, buckets, seconds)
+    return shown(claim, measured) is (claim is not kpi)
+
+
 def margin(comparator: str, measured: float, threshold: float) -> float:
     if comparator in ("<", "<="):
         return threshold - measured
@@ -212,7 +227,9 @@ def evaluate(kpi: Kpi, result: ScenarioResult) -> KpiVerdict:
             judged.message = judged.message.replace(" ms ", " ")
         return judged
     buckets = [b for b in result.series if _inside(b.mid_s, spans)]
-    seconds = sum(end - start for start, end in spans)
+    # over the time the load really ran: after an early stop, no sends past the last slice
+    ran_until = max((b.end_s for b in result.series), default=result.duration_s)
+    seconds = sum(max(0.0, min(end, ran_until) - start) for start, end in spans)
     why = f"no {kpi.argument} requests in {window}"
     return verdict(kpi, _measure_buckets(kpi, buckets, seconds), window, why, spans)
 

@@ -87,3 +87,16 @@ def test_count_and_rps_need_a_five_second_window(expression: str) -> None:
     assert short.status == "insufficient"
     assert "at least 5 s" in short.message
     assert evaluate(parse_kpi(f"{expression} during baseline"), result(series)).passed
+
+
+def test_rps_is_over_the_time_the_load_really_ran() -> None:
+    """An early stop at 16 s in a fault window planned 10-20: 6 s of sends, not 10 (old code
+    divided by the planned window: 60 rps read as 36)."""
+    series = [bucket(s, 15, quarter=q) for s in range(16) for q in range(SLICES_PER_S)]
+    phases = [Phase(name="baseline", kind="baseline", start_s=0, end_s=10),
+              Phase(name="fault:f", kind="fault", start_s=10, end_s=20)]  # fmt: skip
+    stopped = ScenarioResult(name="s", status="pass", t0=0.0, duration_s=17.5, phases=phases,
+                             series=series)  # fmt: skip
+    verdict = evaluate(parse_kpi(f"rps({ITEMS}) > 50 during fault:f"), stopped)
+    assert verdict.measured == pytest.approx(60.0)
+    assert verdict.passed
