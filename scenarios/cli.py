@@ -102,7 +102,8 @@ def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path
     from reports.compare import parse_tolerance
     from reports.load import load_result
 
-    scenarios = resolve(list(items), suite)  # every file validated before anything starts
+    # every file validated before anything starts (--check: and each KPI's planned n)
+    scenarios = resolve(list(items), suite, planned=check)
     # a bad baseline or tolerance is bad input: say so before a stack starts, not after the run
     base = load_result(baseline) if baseline is not None else None
     allowed = parse_tolerance(tolerance)
