@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 
+from hdrh.histogram import HdrHistogram
+
 from reports.kpi_functions import (
     Inputs,
     KpiFunction,
@@ -81,9 +83,13 @@ def _measure_buckets(kpi: Kpi, buckets: Sequence[SliceBucket], seconds: float) -
     return kpi.entry.measure(_inputs(kpi, buckets=chosen, seconds=seconds))
 
 
-def measure_pooled(kpi: Kpi, chosen: Sequence[SliceBucket], seconds: float) -> Measurement:
-    """The KPI's whole measurement (value, bound, n) over buckets already chosen for it."""
-    return kpi.entry.measure(_inputs(kpi, buckets=chosen, seconds=seconds))
+def measure_pooled(
+    kpi: Kpi, chosen: Sequence[SliceBucket], seconds: float, merged: HdrHistogram | None = None
+) -> Measurement:
+    """The KPI's whole measurement (value, bound, n) over buckets already chosen for it
+    (`merged`: their histograms already merged, so a caller pooling many runs decodes once)."""
+    inputs = _inputs(kpi, buckets=chosen, seconds=seconds)
+    return kpi.entry.measure(dataclasses.replace(inputs, merged=merged))
 
 
 def measure_buckets(kpi: Kpi, buckets: Sequence[SliceBucket], seconds: float) -> float | None:

@@ -66,6 +66,7 @@ class Inputs:
     values: Sequence[float] | None = None
     seconds: float = 0.0
     result: ScenarioResult | None = None
+    merged: HdrHistogram | None = None  # the buckets' histograms already merged (recovery)
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,9 @@ def _latency(
         if inputs.values is not None:
             values = sorted(inputs.values)
             return Measurement(probe(values) if values else None, len(values))
-        histogram = hdr.merge(b.histogram for b in inputs.buckets)
+        histogram = inputs.merged
+        if histogram is None:
+            histogram = hdr.merge(b.histogram for b in inputs.buckets)
         n = histogram.get_total_count()
         return Measurement(statistic(histogram) / 1000.0 if n else None, n)
 
@@ -210,7 +213,7 @@ def _rank(values: list[float], percentile: float) -> float:
 def _percentile(percentile: float) -> KpiFunction:
     name = "p999" if percentile == 99.9 else f"p{percentile:g}"
     measure = _latency(
-        lambda h: float(h.get_value_at_percentile(percentile)), lambda v: _rank(v, percentile)
+        lambda h: float(hdr.value_at_percentile(h, percentile)), lambda v: _rank(v, percentile)
     )
     needed = percentile_needed(percentile)
     return KpiFunction(name, "ms", "probe-or-request", True, measure, lambda _c, _t: needed)

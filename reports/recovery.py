@@ -30,6 +30,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from hdrh.histogram import HdrHistogram
+
+from reports import hdr
 from reports.kpi_eval import (
     holds,
     matches,
@@ -113,6 +116,7 @@ class _Pool:
                 ]
                 if values:
                     self.values[index] = values
+        self._histograms: dict[int, HdrHistogram] = {}
         self.counts = {i: sum(b.count for b in found) for i, found in self.buckets.items()}
         self.counts.update({i: len(v) for i, v in self.values.items()})
         # count/rps: a window of at least MIN_COUNT_WINDOW_S (kpi_functions)
@@ -130,7 +134,19 @@ class _Pool:
             return kpi.entry.measure(Inputs(kpi.argument, kpi.comparator, kpi.threshold,
                                             values=values, seconds=seconds))  # fmt: skip
         chosen = [b for i in range(first, last + 1) for b in self.buckets.get(i, ())]
-        return measure_pooled(kpi, chosen, seconds)
+        if kpi.function not in LATENCY:
+            return measure_pooled(kpi, chosen, seconds)  # counts only: nothing to decode
+        merged = hdr.new_histogram()
+        for index in range(first, last + 1):
+            if index in self.buckets:
+                merged.add(self._decoded(index))
+        return measure_pooled(kpi, chosen, seconds, merged)
+
+    def _decoded(self, index: int) -> HdrHistogram:
+        """One slice's histograms merged, decoded once per pool (runs overlap a lot)."""
+        if index not in self._histograms:
+            self._histograms[index] = hdr.merge(b.histogram for b in self.buckets[index])
+        return self._histograms[index]
 
     def evidence_end(self, kpi: Kpi, first: int, stop: int, least: int) -> int | None:
         """The last slice of the shortest run from `first` (at least `least` slices) holding
@@ -171,6 +187,9 @@ def recovered_at(
     until = end_s if in_flight_until_s is None else min(end_s, in_flight_until_s)
     buckets, samples = _by_slice(series, probes)
     pools = [_Pool(check, buckets, samples) for check in checks]
+    cheap_first = sorted(
+        pools, key=lambda pool: pool.check.function in LATENCY
+    )  # counts: no decode
     data_end = max([*buckets, *samples], default=-1) + 1  # slices past the data: not judged
     stop = data_end if math.isinf(until) else min(math.floor(until / SLICE_S + 1e-9), data_end)
     for first in range(slice_of(removed_at_s), stop):
@@ -182,7 +201,7 @@ def recovered_at(
         last = max(end for end in ends if end is not None)
         if all(
             pool.covers(first, last) and shown(pool.check, pool.measure(pool.check, first, last))
-            for pool in pools
+            for pool in cheap_first
         ):
             return round(max(first * SLICE_S, removed_at_s), 3)
     return None

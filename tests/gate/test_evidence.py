@@ -100,3 +100,16 @@ def test_rps_is_over_the_time_the_load_really_ran() -> None:
     verdict = evaluate(parse_kpi(f"rps({ITEMS}) > 50 during fault:f"), stopped)
     assert verdict.measured == pytest.approx(60.0)
     assert verdict.passed
+
+
+def test_the_numpy_percentile_is_hdrhs_own() -> None:
+    import random
+
+    rng = random.Random(5)
+    for size in (1, 7, 100, 5000):
+        histogram = hdr.new_histogram()
+        for _ in range(size):
+            histogram.record_value(int(rng.lognormvariate(9, 1.5)) + 1)
+        for p in (0.0, 50.0, 90.0, 95.0, 99.0, 99.9, 100.0):
+            assert hdr.value_at_percentile(histogram, p) == histogram.get_value_at_percentile(p)
+    assert hdr.value_at_percentile(hdr.new_histogram(), 95.0) == 0
