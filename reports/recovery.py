@@ -30,7 +30,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hdrh.histogram import HdrHistogram
+import numpy
 
 from reports import hdr
 from reports.kpi_eval import (
@@ -88,6 +88,9 @@ def _by_slice(
     return buckets, samples
 
 
+Counts = numpy.ndarray  # an HDR histogram's counts (reports.hdr)
+
+
 class _Pool:
     """One check's samples per slice, pooled over any run of slices [first, last]."""
 
@@ -116,7 +119,8 @@ class _Pool:
                 ]
                 if values:
                     self.values[index] = values
-        self._histograms: dict[int, HdrHistogram] = {}
+        self._decoded: dict[int, Counts] = {}
+        self._window: tuple[int, int, Counts] | None = None
         self.counts = {i: sum(b.count for b in found) for i, found in self.buckets.items()}
         self.counts.update({i: len(v) for i, v in self.values.items()})
         # count/rps: a window of at least MIN_COUNT_WINDOW_S (kpi_functions)
@@ -136,17 +140,34 @@ class _Pool:
         chosen = [b for i in range(first, last + 1) for b in self.buckets.get(i, ())]
         if kpi.function not in LATENCY:
             return measure_pooled(kpi, chosen, seconds)  # counts only: nothing to decode
-        merged = hdr.new_histogram()
-        for index in range(first, last + 1):
-            if index in self.buckets:
-                merged.add(self._decoded(index))
-        return measure_pooled(kpi, chosen, seconds, merged)
+        return measure_pooled(kpi, chosen, seconds, hdr.from_counts(self._counts(first, last)))
 
-    def _decoded(self, index: int) -> HdrHistogram:
-        """One slice's histograms merged, decoded once per pool (runs overlap a lot)."""
-        if index not in self._histograms:
-            self._histograms[index] = hdr.merge(b.histogram for b in self.buckets[index])
-        return self._histograms[index]
+    def _slice_counts(self, index: int) -> Counts:
+        """One slice's histograms merged into counts, decoded once per pool."""
+        if index not in self._decoded:
+            merged = hdr.merge(b.histogram for b in self.buckets[index])
+            self._decoded[index] = hdr.counts_of(merged)
+        return self._decoded[index]
+
+    def _counts(self, first: int, last: int) -> Counts:
+        """The run's merged counts, kept as a sliding window: recovery and detection move both
+        ends forward, so each slice is added once and taken out once (else: rebuilt)."""
+        window = self._window
+        if window is None or first < window[0] or last < window[1] or first > window[1]:
+            counts = hdr.counts_of(hdr.new_histogram())
+            for index in range(first, last + 1):
+                if index in self.buckets:
+                    counts = counts + self._slice_counts(index)
+        else:
+            counts = window[2]
+            for index in range(window[1] + 1, last + 1):
+                if index in self.buckets:
+                    counts = counts + self._slice_counts(index)
+            for index in range(window[0], first):
+                if index in self.buckets:
+                    counts = counts - self._slice_counts(index)
+        self._window = (first, last, counts)
+        return counts
 
     def evidence_end(self, kpi: Kpi, first: int, stop: int, least: int) -> int | None:
         """The last slice of the shortest run from `first` (at least `least` slices) holding
