@@ -261,6 +261,9 @@ def _first_breach(
     first = math.ceil(injected_at_s / SLICE_S - 1e-9)  # wholly after: no sends from before
     stop = math.ceil(until_s / SLICE_S - 1e-9)
     pools = [_Pool(check, buckets, samples) for check in checks]
+    # detection is a change: a check already shown broken just before the injection (its
+    # last evidence-sized run before it) cannot detect this fault
+    pools = [pool for pool in pools if not _broken_before(pool, first)]
     for index in range(first, stop):
         for pool in pools:
             check = pool.check
@@ -275,6 +278,21 @@ def _first_breach(
             if last is not None and shown(claim, pool.measure(claim, index, last)) is want:
                 return Detection(round(index * SLICE_S, 3), f"steady: {check.text}")
     return None
+
+
+def _broken_before(pool: _Pool, first: int) -> bool:
+    """Is the check shown broken over the shortest run of slices ending just before `first`
+    that holds the samples the breach's evidence needs?"""
+    check = pool.check
+    claim, want = (check, False) if opposite(check) is None else (opposite(check), True)
+    assert claim is not None
+    needed = claim.entry.needed(claim.comparator, claim.threshold)
+    total = 0
+    for start in range(first - 1, -1, -1):
+        total += pool.counts.get(start, 0)
+        if total >= needed and first - start >= pool.min_slices:
+            return shown(claim, pool.measure(claim, start, first - 1)) is want
+    return False
 
 
 def detect(

@@ -103,3 +103,15 @@ def test_a_signal_already_broken_before_the_injection_does_not_detect() -> None:
     found = detect(changed, 10.0, 30.0, "mcp-b", [], [])
     assert found is not None
     assert found.at_s == 12.0
+
+
+def test_a_steady_check_already_broken_before_the_injection_does_not_detect() -> None:
+    """A check failing from the start (every request slow) is no sign of this fault."""
+    slow = healthy(30.0, ms=900.0)
+    p95 = parse_kpi(f"p95({GET}) < 200ms")
+    assert detect([], 10.0, 30.0, None, [p95], slow) is None
+    # healthy before, slow after: detected where it went bad
+    changed = healthy(12.0) + [b for b in slow if b.start_s >= 12.0]
+    found = detect([], 10.0, 30.0, None, [p95], changed)
+    assert found is not None
+    assert found.at_s == 12.0
