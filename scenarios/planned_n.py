@@ -29,7 +29,7 @@ import yaml
 
 from reports.kpi_functions import WS_SEND, matches
 from reports.kpi_parse import Kpi
-from scenarios.load.plan import RateStep
+from scenarios.load.plan import LoadPlan, RateStep
 from scenarios.load.schedule import segments
 from scenarios.users import USER_CLASSES, is_mix
 
@@ -213,20 +213,40 @@ def plan(scenario: object) -> list[Planned]:
             planned = load.websocket_rps * scenario.duration_s
             out.append(Planned(index, spec.expression, planned, needed))
             continue
+        if kpi.function == "recovery":  # each steady check must be shown over the recovery
+            window = f"recovery:{kpi.argument}"
+            for check in scenario.steady_checks():
+                spans = [(p_s, p_e) for name, _k, p_s, p_e in phases if name == window]
+                planned = _planned(check, spans, load, shares, PROBE_SERIES)
+                floor = check.entry.needed(check.comparator, check.threshold)
+                what = f"{spec.expression}: its steady check {check.text} over {window}"
+                out.append(Planned(index, what, planned, floor, "; ".join(notes)))
+            continue
         if not kpi.entry.windowed:
             continue
         spans = _spans(kpi, phases, scenario.duration_s)
-        seconds = sum(e - s for s, e in spans)
-        if kpi.argument in PROBE_SERIES and kpi.argument not in shares:
-            planned = seconds / PROBE_INTERVAL_S
-        else:
-            sends = sum(sends_between(load.rate, s, e) for s, e in spans)
-            share = sum(v for name, v in shares.items() if matches(kpi.entry, kpi.argument, name))
-            planned = sends * share
-            if matches(kpi.entry, kpi.argument, WS_SEND):  # WebSocket sends: their own rate
-                planned += load.websocket_rps * seconds
+        planned = _planned(kpi, spans, load, shares, PROBE_SERIES)
         out.append(Planned(index, spec.expression, planned, needed, "; ".join(notes)))
     return out
+
+
+def _planned(
+    kpi: Kpi,
+    spans: Sequence[tuple[float, float]],
+    load: LoadPlan,
+    shares: dict[str, float],
+    probe_series: frozenset[str],
+) -> float:
+    """Samples a windowed KPI's argument is planned to get over these spans."""
+    seconds = sum(e - s for s, e in spans)
+    if kpi.argument in probe_series and kpi.argument not in shares:
+        return seconds / PROBE_INTERVAL_S
+    sends = sum(sends_between(load.rate, s, e) for s, e in spans)
+    share = sum(v for name, v in shares.items() if matches(kpi.entry, kpi.argument, name))
+    planned = sends * share
+    if matches(kpi.entry, kpi.argument, WS_SEND):  # WebSocket sends: their own rate
+        planned += load.websocket_rps * seconds
+    return planned
 
 
 def problems(scenario: object, source: str, root: yaml.Node | None) -> list[str]:
