@@ -77,3 +77,26 @@ def test_phases_are_cut_at_the_abort_and_stretched_to_the_end() -> None:
     cut = _stretch(PHASES, 31.5, Breach("x", 12.0, 15.0))
     assert [(p.name, p.end_s) for p in cut] == [("baseline", 10), ("fault:f", 15.0)]
     assert _stretch(PHASES, 31.5, None)[-1].end_s == 31.5
+
+
+def test_an_aborted_kpi_keeps_its_own_verdict() -> None:
+    """Old code forced the aborting KPI to FAIL whatever its own evaluation said."""
+    from typing import Any, cast
+
+    from reports.model import ScenarioResult
+    from scenarios.abort import Breach
+    from scenarios.runner import ScenarioRun
+    from scenarios.schema import Scenario
+
+    scenario = Scenario.model_validate({
+        "name": "a", "load": {"users": ["dashboard"], "rate": [{"rps": 50, "hold_s": 30}]},
+        "kpis": [{"expression": "error_rate(*) < 5% during whole", "abort": True}],
+    })  # fmt: skip
+    run = ScenarioRun.__new__(ScenarioRun)
+    run.scenario = scenario
+    run.breach = Breach("error_rate(*) < 5% during whole", 3.0, 4.0)
+    result = ScenarioResult(name="a", status="pass", t0=0.0, duration_s=30, phases=PHASES,
+                            series=[bucket(s, [10.0] * 50) for s in range(30)])  # fmt: skip
+    (verdict,) = cast(Any, run)._verdicts(result)
+    assert verdict.aborted_run
+    assert (verdict.status, verdict.passed) == ("pass", True)
