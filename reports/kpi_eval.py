@@ -4,8 +4,10 @@ Windows are sets of buckets: a bucket belongs to a phase when its middle (`mid_s
 [start_s, end_s). `fault` / `recovery` without a name are the union of every fault / recovery
 phase. A KPI with nothing to measure FAILS (a gate that passes on no data is the worst bug a
 gate can have); one measured on fewer samples than its function needs is `insufficient`.
-Per-slice checks (recovery, the abort watch) read the point value, without evidence rules: a
-slice is a fraction of a window and is never a verdict of its own.
+Recovery, detection and the abort watch judge POOLED samples (a run of slices, a window so far)
+with the same evidence rules (`shown`, `shown_broken`): a slice is a fraction of a window and is
+never a verdict of its own. `slice_holds` (a point value) remains for callers that show a
+second's state, never for a verdict.
 """
 
 from __future__ import annotations
