@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from reports.kpi_functions import WS_SEND, matches
+from reports.kpi_functions import MIN_COUNT_WINDOW_S, WS_SEND, matches
 from reports.kpi_parse import Kpi
 from scenarios.load.plan import LoadPlan, RateStep
 from scenarios.load.schedule import segments
@@ -250,10 +250,13 @@ def _planned(
 
 
 def problems(scenario: object, source: str, root: yaml.Node | None) -> list[str]:
-    """file:line lines for each KPI planned below FACTOR x its floor."""
+    """file:line lines for each KPI planned below FACTOR x its floor, and each count/rps
+    over a window shorter than the MIN_COUNT_WINDOW_S its verdict needs."""
     from scenarios.loader import kpi_line
+    from scenarios.schema import Scenario
 
-    return [
+    assert isinstance(scenario, Scenario)
+    out = [
         f"{source}:{kpi_line(root, p.index)}: kpis.{p.index}: {p.expression}: planned"
         f" {p.planned:.0f} samples, a verdict needs {p.needed} (the plan must give"
         f" {FACTOR:g}x: {FACTOR * p.needed:.0f}); raise the rate or lengthen the window"
@@ -261,3 +264,15 @@ def problems(scenario: object, source: str, root: yaml.Node | None) -> list[str]
         for p in plan(scenario)
         if p.short
     ]
+    phases = [(p.name, p.kind, p.start_s, p.end_s) for p in scenario.phases()]
+    for index, spec in enumerate(scenario.kpis):
+        kpi = spec.kpi
+        if kpi.function in ("count", "rps"):
+            seconds = sum(e - s for s, e in _spans(kpi, phases, scenario.duration_s))
+            if seconds < MIN_COUNT_WINDOW_S:
+                out.append(
+                    f"{source}:{kpi_line(root, index)}: kpis.{index}: {spec.expression}: a"
+                    f" window of {seconds:g} s; {kpi.function} needs at least"
+                    f" {MIN_COUNT_WINDOW_S:g} s"
+                )
+    return out

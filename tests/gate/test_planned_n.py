@@ -64,6 +64,22 @@ def test_check_refuses_a_kpi_planned_below_twice_its_floor(
     assert "kpis.0" not in err  # error_rate < 5%: 380 planned, needs 58
 
 
+def test_check_refuses_a_count_over_a_window_shorter_than_five_seconds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "short.yaml"
+    path.write_text(THIN.replace("  - p95(GET /api/items) < 200ms during whole\n", "").replace(
+        "kpis:\n", "faults:\n  - {name: f, at_s: 10, for_s: 3s, target: postgres, fault: down}\n"
+        "kpis:\n  - rps(*) > 5 during fault:f\n"))  # fmt: skip
+    with pytest.raises(SystemExit) as exited:
+        main(["run", str(path), "--check"])
+    assert exited.value.code == EXIT_BAD_INPUT
+    assert (
+        "rps(*) > 5 during fault:f: a window of 3 s; rps needs at least 5 s"
+        in capsys.readouterr().err
+    )
+
+
 # Shortfalls reported to the lead (the KPI lines are theirs, rates only raised where the SUT
 # is not overloaded): strict, so they flip to failures once fixed.
 KNOWN_SHORT = {
