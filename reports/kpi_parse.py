@@ -112,7 +112,12 @@ def parse_kpi(text: str) -> Kpi:
     scan = _Scanner(text)
     function, argument = _metric(scan)
     comparator = _comparator(scan)
+    quantity_at = scan.pos
     threshold, unit = _quantity(scan, function)
+    try:  # a form no evidence can ever show (e.g. `error_rate == 37%`) is refused here
+        REGISTRY[function].needed(comparator, threshold)
+    except ValueError as error:
+        raise scan.fail(str(error), quantity_at) from None
     window = _window(scan, function)
     if not scan.at_end():
         raise scan.fail("unexpected text after the expression")

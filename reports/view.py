@@ -98,6 +98,12 @@ def margin(kpi: KpiVerdict) -> str:
 def failure_message(kpi: KpiVerdict) -> str:
     """measured vs threshold, in one line, as CI systems show it (the gate's own wording,
     `kpi.message`, goes in the JUnit failure body, where it does not repeat this line)."""
+    if (
+        kpi.status == "insufficient"
+        and kpi.samples is not None
+        and kpi.samples >= (kpi.needed or 0)
+    ):
+        return kpi.message  # enough samples, too short a window (count, rps)
     if kpi.status == "insufficient":
         return f"insufficient evidence: {kpi.samples} samples, {kpi.function} needs {kpi.needed}"
     return f"measured {number(kpi.measured, kpi.unit)}, required {threshold(kpi)} (margin {margin(kpi)})"

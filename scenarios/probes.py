@@ -54,9 +54,13 @@ def is_ready(spec: ReadySignal, response: httpx.Response) -> bool:
     return spec.ready_value is None or found == spec.ready_value
 
 
-def query_times(spec: ReadySignal, body: Any, dependencies: Sequence[str]) -> dict[str, float]:
+def query_times(
+    spec: ReadySignal, body: Any, dependencies: Sequence[str], failed_ms: float | None = None
+) -> dict[str, float]:
     """Each dependency's query time from the readiness body. A check that says `ok: false`
-    beside its time timed a failure, not a query: skipped (the reference SUT's shape)."""
+    beside its time timed a failure, not a query: it counts as `failed_ms` (the probe's
+    timeout: a query that did not answer took at least that long; skipping it would let
+    `avg(db_query)` read only the checks that worked), or is skipped when None."""
     if spec.dependency_query_ms is None:
         return {}
     found = {}
@@ -69,6 +73,8 @@ def query_times(spec: ReadySignal, body: Any, dependencies: Sequence[str]) -> di
         except (KeyError, TypeError, IndexError, ValueError):
             continue
         if isinstance(check, dict) and check.get("ok") is False:
+            if failed_ms is not None:
+                found[query_series(dependency)] = failed_ms
             continue
         if isinstance(value, int | float) and not isinstance(value, bool):
             found[query_series(dependency)] = float(value)
@@ -154,8 +160,7 @@ class Probes:
         if ready is not None:
             try:
                 response = client.get(self.signals.ready_url(self.base_url) or "")
-            except httpx.HTTPError as error:
-                self._add(t_s, "ready", 0.0)
+            except httpx.HTTPError as error:  # the probe's own failure, not "not ready"
                 self._add(t_s, "probe.error", type(error).__name__)
                 return
             self._add(t_s, "ready", 1.0 if is_ready(ready, response) else 0.0)
@@ -163,7 +168,8 @@ class Probes:
                 body = response.json() if ready.dependency_query_ms else None
             except ValueError:
                 body = None
-            for series, value in query_times(ready, body, self.dependencies).items():
+            failed_ms = self.timeout_s * 1000.0
+            for series, value in query_times(ready, body, self.dependencies, failed_ms).items():
                 self._add(t_s, series, value)
         if metrics is None:
             return

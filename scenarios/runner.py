@@ -222,7 +222,7 @@ class ScenarioRun:
                 if verdict.expression == self.breach.expression:
                     verdict.aborted_run = True
                     verdict.breached_at_s = self.breach.first_broken_s
-                    verdict.passed, verdict.status = False, "fail"
+                    # its verdict is its own evaluation (issue 20), never forced to FAIL
                     verdict.message = f"aborted the run at {self.breach.decided_at_s:g}s: broken since {self.breach.first_broken_s:g}s; {verdict.message}"
         return verdicts
 
