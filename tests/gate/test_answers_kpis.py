@@ -70,6 +70,7 @@ def test_outcome_rates_are_judged_by_their_wilson_bound(function: str, field: st
     kpi = f"{function}({NAME}) < 1% during baseline"
     clean = scenario([second(s, ok=40) for s in range(10)])  # 400 requests, none marked
     assert judge(kpi, clean)[:2] == ("pass", 0.0)
+
     # 0.75 % marked: below 1 %, but the 95 % upper bound is not: fail, as error_rate would
     def one(s: int, kind: str) -> int:
         return int(s < 3 and field == kind)

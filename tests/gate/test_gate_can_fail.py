@@ -212,7 +212,7 @@ def test_every_weakening_names_shipped_kpis_of_its_scenario() -> None:
 
 def test_a_weakened_run_stops_only_after_the_windows_it_judges(tmp_path: Path) -> None:
     cut = load_scenario(weakened_file(WEAKENINGS["pg-latency-small-pool"], tmp_path))
-    assert cut.load.duration_s == pytest.approx(12 + 15 + MARGIN_S)  # fault:pg-latency ends at 27 s
+    assert cut.load.duration_s == pytest.approx(12 + 20 + MARGIN_S)  # fault:pg-latency ends at 32 s
     assert [k.expression for k in cut.kpis] == list(WEAKENINGS["pg-latency-small-pool"].fails)
     # recovery needs the rest of the run: the full scenario
     whole = load_scenario(weakened_file(WEAKENINGS["pg-down-slow-breaker"], tmp_path))
