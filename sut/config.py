@@ -143,6 +143,9 @@ class CacheSettings(_Section):
     enabled: bool = True
     dashboard_ttl_s: Seconds = 30
     deadline_ms: Millis = 50  # a cache call slower than this counts as a miss; 0 = wait
+    fail_open: bool = (
+        True  # a cache that fails or is slow is a miss (false: the request fails, 503)
+    )
 
 
 class DashboardSettings(_Section):
@@ -151,6 +154,9 @@ class DashboardSettings(_Section):
     part_deadline_ms: Millis = 250  # a part not done by then is served as degraded; 0 = wait
     stale_while_revalidate: bool = True  # past its TTL, serve the last good answer and refresh
     stale_for_s: Seconds = 300  # how long past its TTL a good answer may still be served
+    partial_answers: bool = (
+        True  # a degraded part is marked in a 200 (false: the request fails, 503)
+    )
 
 
 class HealthSettings(_Section):

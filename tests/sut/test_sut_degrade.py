@@ -396,3 +396,29 @@ async def test_a_degraded_miss_refreshes_the_cache_so_the_next_answer_is_whole(
         again = await client.get(DASHBOARD, params={"user_id": "cold"})
         assert again.headers["x-dashboard-cache"] == "hit", again.headers
         assert again.json()["degraded"] == []
+
+
+async def test_without_fail_open_a_stalled_redis_fails_the_dashboard_fast(
+    sut_config_factory: ConfigFactory, redis_server: LocalService
+) -> None:
+    """`cache.fail_open: false` (the fast-failure weakening of the redis scenarios): the cache
+    past its deadline is a 503 at once, where the shipped SUT computes the answer whole."""
+    settings = load_sut_settings(
+        sut_config_factory(**{"redis.socket_timeout_s": 1, "cache.fail_open": False})
+    )
+    results = await _dashboard_with_redis_stalled(settings, redis_server)
+    assert [r.status_code for _, r in results] == [503] * len(results)
+    assert max(elapsed for elapsed, _ in results) < 0.5  # fast: the 50 ms cache deadline
+
+
+async def test_without_partial_answers_a_stalled_warehouse_fails_the_dashboard(
+    sut_config_factory: ConfigFactory, warehouse: LocalService, eventually: Eventually
+) -> None:
+    """`dashboard.partial_answers: false`: a part past its deadline fails the whole answer (503)
+    where the shipped SUT answers 200 with that part marked degraded."""
+    settings = load_sut_settings(
+        sut_config_factory(**{"warehouse.network_timeout_s": 2, "dashboard.partial_answers": False})
+    )
+    results = await _stalled_dashboard(settings, warehouse, eventually, users=4)
+    assert [r.status_code for _, r in results] == [503] * 4
+    assert all(r.headers["content-type"] == PROBLEM for _, r in results)

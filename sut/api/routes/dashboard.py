@@ -15,6 +15,8 @@ While a dependency is broken the dashboard still answers within its deadline:
 - **Cache read deadline** (`cache.deadline_ms`): a slow Redis is a cache miss.
 
 Each knob has an off value (0 / false) so a test can weaken the SUT; Redis down -> uncached.
+`cache.fail_open: false` and `dashboard.partial_answers: false` turn the fallbacks off: the
+request fails with 503 instead (the gate's fast-failure weakenings).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from sut.api import deps
 from sut.api.background import Background, Missed
 from sut.api.routes.warehouse import daily_metrics
 from sut.config import SutSettings
-from sut.errors import DependencyError
+from sut.errors import DependencyError, DependencyUnavailable
 
 router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
 
@@ -120,7 +122,9 @@ async def _cached(request: Request, key: str) -> tuple[float, bytes] | None:
     deadline = _deadline(deps.settings(request).cache.deadline_ms)
     try:
         raw = await _background(request).within(_read(request, key), deadline, f"read {key}")
-    except (DependencyError, Missed):
+    except (DependencyError, Missed) as error:
+        if not deps.settings(request).cache.fail_open:  # weakened: no fallback past the cache
+            raise DependencyUnavailable(f"dashboard cache: {error}", dependency="redis") from None
         return None  # a cache that fails or is slow is a miss
     return decode_entry(raw) if raw is not None else None
 
@@ -197,6 +201,8 @@ async def performance(
         request, user_id, _deadline(settings.dashboard.part_deadline_ms)
     )
     headers = {"X-Dashboard-Cache": "miss" if use_cache else "disabled"}
+    if degraded and not settings.dashboard.partial_answers:  # weakened: all or nothing
+        raise DependencyUnavailable(f"dashboard parts degraded: {', '.join(degraded)}")
     if degraded:
         headers["X-Dashboard-Degraded"] = ",".join(degraded)
         if use_cache:  # compute it whole in the background (once per key): the next is a hit
