@@ -121,6 +121,51 @@ WEAKENINGS: dict[str, Weakening] = {
         "ws-restart", "queue room (1 message per client)", {"websocket.queue_max": 1},
         ("error_rate(WS send) < 1% during whole",),
     ),
+    # -- what the service does, not only how fast (issue 21) --
+    "baseline-degraded": Weakening(
+        "baseline", "whole dashboard answers (no cache, a 1 ms part deadline)",
+        {"cache.enabled": False, "dashboard.part_deadline_ms": 1},
+        ("degraded_rate(GET /api/dashboard/performance) < 1% during baseline",),
+    ),
+    "client-bandwidth-fast-503": Weakening(
+        "client-bandwidth", "admission room (4 requests in flight, then a fast 503)",
+        {"service.max_in_flight": 4},
+        ("error_rate(*) < 1% during fault:thin-client",),
+    ),
+    "pool-exhaustion-hangs": Weakening(
+        "pool-exhaustion", "failing fast (callers wait 30 s for a connection, no breaker)",
+        {"postgres.pool.max_waiting": 0, "postgres.pool.acquire_timeout_s": 30,
+         "postgres.breaker.enabled": False, "postgres.statement_timeout_s": 30,
+         "postgres.connect_timeout_s": 30},
+        ("timeout_rate(GET /api/items) < 1% during fault:pg-pool",),
+    ),
+    "redis-timeout-fast-503": Weakening(
+        "redis-timeout", "the cache's fallback (a failing cache fails the request)",
+        {"cache.fail_open": False},
+        ("error_rate(*) < 1% during fault:redis-timeout",),
+    ),
+    "redis-flapping-fast-503": Weakening(
+        "redis-flapping", "the cache's fallback (a failing cache fails the request)",
+        {"cache.fail_open": False},
+        ("error_rate(*) < 1% during fault:redis-flap",),
+    ),
+    "warehouse-timeout-fast-503": Weakening(
+        "warehouse-timeout", "partial answers (a degraded part fails the request)",
+        {"dashboard.partial_answers": False},
+        ("error_rate(*) < 1% during fault:wh-timeout",),
+    ),
+    "warehouse-timeout-no-swr": Weakening(
+        "warehouse-timeout", "stale-while-revalidate (expired answers recomputed, degraded)",
+        {"dashboard.stale_while_revalidate": False},
+        ("degraded_rate(GET /api/dashboard/performance) < 10% during fault:wh-timeout",),
+    ),
+    "replica-no-failover": Weakening(
+        "replica-killed", "failover and hedging (a call given to a dead or hung replica fails)",
+        {"mcp.gateway.failover": False, "mcp.gateway.hedge_after_ms": 0,
+         "mcp.gateway.health_interval_s": 60, "mcp.gateway.replica_breaker.enabled": False},
+        ("error_rate(*) < 1% during fault:replica-down",
+         "error_rate(*) < 1% during fault:replica-hung"),
+    ),
 }  # fmt: skip
 
 
