@@ -26,11 +26,13 @@ from typing import Literal
 
 from hdrh.histogram import HdrHistogram
 
-from reports import hdr
+from reports import hdr, kpi_cost
 from reports.model import ScenarioResult, SliceBucket, WebSocketSummary
 
 Unit = Literal["ms", "s", "%", "count"]
-ArgumentKind = Literal["request", "probe-or-request", "fault", "websocket"]
+# edge: a dependency with a calls counter (`calls.<edge>`), optionally ", REQUEST NAME";
+# series: a probe series, read over the whole result around a fault (returns)
+ArgumentKind = Literal["request", "probe-or-request", "fault", "websocket", "edge", "series"]
 
 WS_PREFIX = "WS "
 WS_SEND = "WS send"
@@ -52,6 +54,8 @@ class Inputs:
     values: Sequence[float] | None = None
     seconds: float = 0.0
     result: ScenarioResult | None = None
+    spans: Sequence[tuple[float, float]] = ()  # the window's spans (edge and series kinds)
+    window: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,11 +83,12 @@ class KpiFunction:
     measure: Callable[[Inputs], Measurement]
     needed: Callable[[str, float], int]  # (comparator, threshold in `unit`) -> samples needed
     star_includes_ws_sends: bool = False  # does `*` take in "WS send"?
+    per_slice: bool = True  # False: windowed, but judged only on the whole result
 
     @property
     def live(self) -> bool:
         """May it be a steady-state check or abort the run? (judged per slice, as it goes)"""
-        return self.windowed
+        return self.windowed and self.per_slice
 
 
 # -- minimum evidence -------------------------------------------------------------------------
@@ -235,6 +240,83 @@ def _websocket(
     return measure
 
 
+def edge_argument(argument: str) -> tuple[str, str | None]:
+    """`amplification(EDGE[, REQUEST NAME])` -> (edge, request name or None: every request)."""
+    edge, comma, name = argument.partition(",")
+    return edge.strip(), (name.strip() or None) if comma else None
+
+
+def _points(result: ScenarioResult, series: str) -> list[tuple[float, float]]:
+    return [
+        (p.t_s, float(p.value))
+        for p in result.probes
+        if p.name == series and isinstance(p.value, int | float)
+    ]
+
+
+def _amplification(inputs: Inputs) -> Measurement:
+    """Calls on the edge per request of the load in the window (see reports.kpi_cost)."""
+    assert inputs.result is not None
+    edge, name = edge_argument(inputs.argument)
+    inside = [b for b in inputs.result.series if any(a <= b.mid_s < z for a, z in inputs.spans)]
+    chosen = [b for b in inside if (b.name == name if name else not b.name.startswith(WS_PREFIX))]
+    requests = _count(chosen)
+    if requests == 0:
+        return Measurement(None, detail=f"no {name or 'HTTP'} requests in {inputs.window}")
+    calls = [
+        p
+        for p in _points(inputs.result, f"calls.{edge}")
+        if any(a <= p[0] < z for a, z in inputs.spans)
+    ]
+    value = kpi_cost.amplification(calls, requests, inputs.seconds)
+    if value is None:  # the counter was not read twice: the harness saw too little, not the SUT
+        detail = f"{len(calls)} sample(s) of calls.{edge} in {inputs.window}: no increase to read"
+        return Measurement(0.0, 0, detail=detail)
+    counted = kpi_cost.counter_increase(calls)
+    assert counted is not None
+    detail = (
+        f"{counted[0]:g} calls on {edge} in {counted[1]:.1f} s, {requests} requests in"
+        f" {inputs.seconds:.1f} s"
+    )
+    return Measurement(value, requests, detail=detail)
+
+
+def _returns(inputs: Inputs) -> Measurement:
+    """Seconds from the fault's removal until the series is back in its pre-fault band."""
+    assert inputs.result is not None
+    fault = inputs.window.partition(":")[2]
+    phase = next((p for p in inputs.result.phases if p.kind == "fault" and p.fault == fault), None)
+    if phase is None or not inputs.spans:
+        return Measurement(None, detail=f"fault {fault!r} did not run")
+    points = _points(inputs.result, inputs.argument)
+    band = kpi_cost.pre_fault_band(points, phase.start_s)
+    if band is None:
+        seen = sum(1 for t, _ in points if phase.start_s - kpi_cost.PRE_FAULT_S <= t < phase.start_s)
+        detail = f"{seen} sample(s) of {inputs.argument} in the {kpi_cost.PRE_FAULT_S:g} s before {fault}"
+        return Measurement(0.0, seen, detail=detail)
+    end = max(z for _, z in inputs.spans)
+    back = kpi_cost.returned(band, points, phase.end_s, end)
+    if back.after_s is not None:
+        return Measurement(back.after_s, band.samples, detail=f"back in {band}")
+    if back.observed_s < inputs.threshold:  # it may still come back: too short to tell
+        detail = f"not back in {band} yet, but only {back.observed_s:.1f} s were seen after removal"
+        return Measurement(back.observed_s, 0, detail=detail)
+    return Measurement(
+        None,
+        band.samples,
+        detail=f"{inputs.argument} not back in {band} {back.observed_s:.1f} s after {fault}'s"
+        f" removal (last value {back.last:g})",
+    )
+
+
+def _amplification_needed(_comparator: str, _threshold: float) -> int:
+    return kpi_cost.AMPLIFICATION_MIN_REQUESTS
+
+
+def _returns_needed(_comparator: str, _threshold: float) -> int:
+    return kpi_cost.PRE_FAULT_MIN_SAMPLES
+
+
 def _ws(result: ScenarioResult) -> WebSocketSummary:
     assert result.websocket is not None
     return result.websocket
@@ -262,6 +344,9 @@ def _registry() -> dict[str, KpiFunction]:
                     _websocket(lambda r: float(len(_ws(r).unacknowledged))), _one),
         KpiFunction("delivered", "%", "websocket", False,
                     _websocket(lambda r: 100.0 * (_ws(r).delivered_ratio or 0.0), True), _one),
+        KpiFunction("amplification", "count", "edge", True, _amplification,
+                    _amplification_needed, per_slice=False),
+        KpiFunction("returns", "s", "series", True, _returns, _returns_needed, per_slice=False),
     ]  # fmt: skip
     return {entry.name: entry for entry in entries}
 

@@ -1,0 +1,144 @@
+"""What each edge and process of the stack costs, sampled beside the probes (every ~0.5 s).
+
+Series, and the counter each comes from:
+  - `edge.<dep>.open`: established TCP connections whose far end is the proxy's listen port,
+    from /proc/net/tcp and tcp6 (cheap: psutil.net_connections would scan every process's fds).
+    Only for a proxy listening on this machine's loopback (a local stack or a local Toxiproxy).
+  - `edge.<dep>.bytes_up` / `bytes_down`: Toxiproxy's `toxiproxy_proxy_received_bytes_total`
+    with `direction="upstream"` (client -> dependency) / `"downstream"` (`-proxy-metrics`).
+    Toxiproxy 2.12 adds a connection's bytes only when it CLOSES (measured): a pooled
+    connection that stays open adds nothing until it is cut, so these are not per-request costs.
+  - `proc.<process>.rss_mb` / `fds`: resident memory (MiB) and open file descriptors of a
+    process the stack runs itself or names by pid file, with its descendants (psutil on /proc).
+    A container's process is not visible here: no series for it.
+The calls a service makes on each dependency (`calls.<dep>`) are the service's own counter,
+named by its signals profile (scenarios.probes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import httpx
+import psutil
+from prometheus_client.parser import text_string_to_metric_families
+
+from fixtures.stack import Address, Stack
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+_ESTABLISHED = "01"
+_TCP_TABLES = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
+_RECEIVED = "toxiproxy_proxy_received_bytes_total"
+_DIRECTION = {"upstream": "bytes_up", "downstream": "bytes_down"}
+
+
+def established_to(ports: Iterable[int], tables: Iterable[Path] = _TCP_TABLES) -> dict[int, int]:
+    """Established TCP connections per remote port (of `ports`), from the kernel's tables."""
+    wanted = {port: 0 for port in ports}
+    for table in tables:
+        try:
+            lines = table.read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 4 or fields[3] != _ESTABLISHED:
+                continue
+            port = int(fields[2].rsplit(":", 1)[1], 16)
+            if port in wanted:
+                wanted[port] += 1
+    return wanted
+
+
+def toxiproxy_bytes(text: str, proxies: Iterable[str]) -> dict[str, float]:
+    """`edge.<proxy>.bytes_up|bytes_down` from Toxiproxy's Prometheus text."""
+    names, found = set(proxies), {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name != _RECEIVED:
+                continue
+            proxy, part = sample.labels.get("proxy", ""), _DIRECTION.get(
+                sample.labels.get("direction", "")
+            )
+            if proxy in names and part:
+                key = f"edge.{proxy}.{part}"
+                found[key] = found.get(key, 0.0) + float(sample.value)
+    return found
+
+
+def process_of(control: object) -> psutil.Process | None:
+    """The live process behind a stack control: one we started (`.process.pid`) or one a pid
+    file names (`._find()`); None for a container or a process that is not running."""
+    managed = getattr(control, "process", None)
+    pid = getattr(managed, "pid", None)
+    try:
+        if isinstance(pid, int):
+            return psutil.Process(pid)
+        find: Callable[[], tuple[psutil.Process | None, str]] | None = getattr(
+            control, "_find", None
+        )
+        return find()[0] if find is not None else None
+    except (psutil.Error, OSError):
+        return None
+
+
+def process_usage(process: psutil.Process) -> tuple[float, float] | None:
+    """(RSS MiB, open fds) of a process and its descendants; None when it is gone."""
+    rss, fds = 0.0, 0.0
+    try:
+        family = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return None
+    for member in family:
+        try:
+            rss += member.memory_info().rss / 2**20
+            fds += member.num_fds()
+        except psutil.Error:
+            continue  # a child that just exited, or one of another user's
+    return round(rss, 2), fds
+
+
+class ResourceProbe:
+    """One sample of every edge and process of a stack (`sample()` -> series -> value)."""
+
+    def __init__(
+        self,
+        toxiproxy_url: str | None,
+        edges: Mapping[str, Address],
+        controls: Mapping[str, object],
+        *,
+        sockets_visible: bool = True,
+    ) -> None:
+        self.toxiproxy_url = toxiproxy_url
+        self.edges = dict(edges)
+        # sockets to a proxy are ours to see only when it listens on this machine's loopback
+        self.local_edges = {
+            n: a.port for n, a in self.edges.items() if sockets_visible and a.host in LOOPBACK
+        }
+        self.controls = dict(controls)
+
+    @classmethod
+    def for_stack(cls, stack: Stack) -> ResourceProbe:
+        edges = {name: stack.proxied(name) for name in stack.dependencies}
+        local = stack.toxiproxy.address.host in LOOPBACK
+        return cls(stack.toxiproxy_url, edges, stack.controls, sockets_visible=local)
+
+    def sample(self, client: httpx.Client) -> dict[str, float]:
+        found: dict[str, float] = {}
+        by_port = established_to(self.local_edges.values())
+        for name, port in self.local_edges.items():
+            found[f"edge.{name}.open"] = float(by_port[port])
+        if self.toxiproxy_url and self.edges:
+            try:
+                response = client.get(f"{self.toxiproxy_url.rstrip('/')}/metrics")
+                response.raise_for_status()
+                found.update(toxiproxy_bytes(response.text, self.edges))
+            except (httpx.HTTPError, ValueError):
+                pass  # no -proxy-metrics, or Toxiproxy busy: no byte series this sample
+        for name, control in self.controls.items():
+            process = process_of(control)
+            usage = process_usage(process) if process is not None else None
+            if usage is not None:
+                found[f"proc.{name}.rss_mb"], found[f"proc.{name}.fds"] = usage
+        return found
