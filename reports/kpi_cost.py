@@ -1,9 +1,9 @@
 """The arithmetic of the cost and resource KPIs (`amplification`, `returns`), on plain numbers.
 
-amplification(edge) = the rate of calls on the edge / the rate of the load's requests, over the
-window: calls from the service's own cumulative counter (`calls.<edge>` probe samples: its
-increase between the window's first and last sample, over the time between them), requests
-from the load's buckets in the window (their count over the window's length).
+amplification(edge) = calls on the edge / the load's requests, both between the window's first
+and last sample of the service's own cumulative counter (`calls.<edge>`): its increase between
+them, and the requests sent between them (by intended send time, 0.25 s slices), so a window
+longer than the load (its ramp, its drain) changes neither side.
 
 returns(series) during recovery:FAULT = seconds from the fault's removal until the series is
 back in its pre-fault band and stays there for RETURN_SAMPLES consecutive samples (~1 s).
@@ -28,25 +28,23 @@ AMPLIFICATION_MIN_REQUESTS = 100
 Point = tuple[float, float]  # (t_s, value)
 
 
-def counter_increase(points: Sequence[Point]) -> tuple[float, float] | None:
-    """(increase, seconds) of a cumulative counter between its first and last sample; a drop
-    is a restarted process (its counter starts from 0 again). None: fewer than 2 samples."""
+@dataclass(frozen=True)
+class Increase:
+    calls: float
+    start_s: float  # the first sample's time
+    end_s: float  # the last sample's time
+
+
+def counter_increase(points: Sequence[Point]) -> Increase | None:
+    """The increase of a cumulative counter between its first and last sample; a drop is a
+    restarted process (its counter starts from 0 again). None: fewer than 2 samples."""
     ordered = sorted(points)
     if len(ordered) < 2 or ordered[-1][0] <= ordered[0][0]:
         return None
     increase = 0.0
     for (_, before), (_, after) in zip(ordered, ordered[1:], strict=False):
         increase += after - before if after >= before else after
-    return increase, ordered[-1][0] - ordered[0][0]
-
-
-def amplification(calls: Sequence[Point], requests: int, window_s: float) -> float | None:
-    """Calls per request (rates); None when either side has nothing to measure."""
-    counted = counter_increase(calls)
-    if counted is None or requests <= 0 or window_s <= 0:
-        return None
-    increase, seconds = counted
-    return (increase / seconds) / (requests / window_s)
+    return Increase(increase, ordered[0][0], ordered[-1][0])
 
 
 @dataclass(frozen=True)

@@ -255,30 +255,32 @@ def _points(result: ScenarioResult, series: str) -> list[tuple[float, float]]:
 
 
 def _amplification(inputs: Inputs) -> Measurement:
-    """Calls on the edge per request of the load in the window (see reports.kpi_cost)."""
+    """Calls on the edge per request of the load, between the window's first and last sample
+    of the calls counter (see reports.kpi_cost)."""
     assert inputs.result is not None
     edge, name = edge_argument(inputs.argument)
-    inside = [b for b in inputs.result.series if any(a <= b.mid_s < z for a, z in inputs.spans)]
-    chosen = [b for b in inside if (b.name == name if name else not b.name.startswith(WS_PREFIX))]
-    requests = _count(chosen)
-    if requests == 0:
-        return Measurement(None, detail=f"no {name or 'HTTP'} requests in {inputs.window}")
     calls = [
         p
         for p in _points(inputs.result, f"calls.{edge}")
         if any(a <= p[0] < z for a, z in inputs.spans)
     ]
-    value = kpi_cost.amplification(calls, requests, inputs.seconds)
-    if value is None:  # the counter was not read twice: the harness saw too little, not the SUT
+    counted = kpi_cost.counter_increase(calls)
+    if counted is None:  # the counter was not read twice: the harness saw too little, not the SUT
         detail = f"{len(calls)} sample(s) of calls.{edge} in {inputs.window}: no increase to read"
         return Measurement(0.0, 0, detail=detail)
-    counted = kpi_cost.counter_increase(calls)
-    assert counted is not None
-    detail = (
-        f"{counted[0]:g} calls on {edge} in {counted[1]:.1f} s, {requests} requests in"
-        f" {inputs.seconds:.1f} s"
+    requests = sum(
+        b.count
+        for b in inputs.result.series
+        if counted.start_s <= b.mid_s < counted.end_s
+        and (b.name == name if name else not b.name.startswith(WS_PREFIX))
     )
-    return Measurement(value, requests, detail=detail)
+    if requests == 0:
+        return Measurement(None, detail=f"no {name or 'HTTP'} requests in {inputs.window}")
+    detail = (
+        f"{counted.calls:g} calls on {edge} per {requests} {name or 'HTTP'} requests, from"
+        f" {counted.start_s:.1f} s to {counted.end_s:.1f} s"
+    )
+    return Measurement(counted.calls / requests, requests, detail=detail)
 
 
 def _returns(inputs: Inputs) -> Measurement:

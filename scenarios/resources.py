@@ -24,7 +24,7 @@ import httpx
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
-from fixtures.stack import Address, Stack
+from fixtures.stack import DEPENDENCIES, Address, Stack
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _ESTABLISHED = "01"
@@ -34,20 +34,21 @@ _DIRECTION = {"upstream": "bytes_up", "downstream": "bytes_down"}
 
 
 def established_to(ports: Iterable[int], tables: Iterable[Path] = _TCP_TABLES) -> dict[int, int]:
-    """Established TCP connections per remote port (of `ports`), from the kernel's tables."""
-    wanted = {port: 0 for port in ports}
+    """Established TCP connections per remote port (of `ports`), from the kernel's tables
+    (a table line: `sl local_address rem_address st ...`, addresses as HEXIP:HEXPORT)."""
+    hex_port = {f":{port:04X}": port for port in ports}
+    wanted = dict.fromkeys(hex_port.values(), 0)
     for table in tables:
         try:
             lines = table.read_text().splitlines()[1:]
         except OSError:
             continue
         for line in lines:
-            fields = line.split()
-            if len(fields) < 4 or fields[3] != _ESTABLISHED:
-                continue
-            port = int(fields[2].rsplit(":", 1)[1], 16)
-            if port in wanted:
-                wanted[port] += 1
+            fields = line.split(None, 4)
+            if len(fields) > 3 and fields[3] == _ESTABLISHED:
+                port = hex_port.get(fields[2][-5:])
+                if port is not None:
+                    wanted[port] += 1
     return wanted
 
 
@@ -117,12 +118,26 @@ class ResourceProbe:
             n: a.port for n, a in self.edges.items() if sockets_visible and a.host in LOOPBACK
         }
         self.controls = dict(controls)
+        self._processes: dict[str, psutil.Process | None] = {}
 
     @classmethod
     def for_stack(cls, stack: Stack) -> ResourceProbe:
         edges = {name: stack.proxied(name) for name in stack.dependencies}
         local = stack.toxiproxy.address.host in LOOPBACK
-        return cls(stack.toxiproxy_url, edges, stack.controls, sockets_visible=local)
+        # the reference stack's dependencies and Toxiproxy are ours, not the service's: their
+        # processes cost a sample tens of ms (Postgres has a process per connection)
+        ours = set(DEPENDENCIES) | {"toxiproxy"} if stack.backend != "external" else set()
+        controls = {n: c for n, c in stack.controls.items() if n not in ours}
+        return cls(stack.toxiproxy_url, edges, controls, sockets_visible=local)
+
+    def _process(self, name: str, control: object) -> psutil.Process | None:
+        """The control's process, kept between samples while it runs (psutil checks that the
+        pid was not reused); looked up again after a restart."""
+        known = self._processes.get(name)
+        if known is not None and known.is_running():
+            return known
+        found = self._processes[name] = process_of(control)
+        return found
 
     def sample(self, client: httpx.Client) -> dict[str, float]:
         found: dict[str, float] = {}
@@ -137,7 +152,7 @@ class ResourceProbe:
             except (httpx.HTTPError, ValueError):
                 pass  # no -proxy-metrics, or Toxiproxy busy: no byte series this sample
         for name, control in self.controls.items():
-            process = process_of(control)
+            process = self._process(name, control)
             usage = process_usage(process) if process is not None else None
             if usage is not None:
                 found[f"proc.{name}.rss_mb"], found[f"proc.{name}.fds"] = usage
