@@ -14,6 +14,7 @@ one MiB), so the ordinary jitter of a busy series is inside it.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ def counter_increase(points: Sequence[Point]) -> Increase | None:
     if len(ordered) < 2 or ordered[-1][0] <= ordered[0][0]:
         return None
     increase = 0.0
-    for (_, before), (_, after) in zip(ordered, ordered[1:], strict=False):
+    for (_, before), (_, after) in itertools.pairwise(ordered):
         increase += after - before if after >= before else after
     return Increase(increase, ordered[0][0], ordered[-1][0])
 

@@ -293,7 +293,9 @@ def _returns(inputs: Inputs) -> Measurement:
     points = _points(inputs.result, inputs.argument)
     band = kpi_cost.pre_fault_band(points, phase.start_s)
     if band is None:
-        seen = sum(1 for t, _ in points if phase.start_s - kpi_cost.PRE_FAULT_S <= t < phase.start_s)
+        seen = sum(
+            1 for t, _ in points if phase.start_s - kpi_cost.PRE_FAULT_S <= t < phase.start_s
+        )
         detail = f"{seen} sample(s) of {inputs.argument} in the {kpi_cost.PRE_FAULT_S:g} s before {fault}"
         return Measurement(0.0, seen, detail=detail)
     end = max(z for _, z in inputs.spans)

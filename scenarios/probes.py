@@ -23,9 +23,9 @@ import httpx
 
 from fixtures.faults.sut_metrics import Samples, read_metrics
 from fixtures.signals import (
+    EDGE_PARTS,
     MetricsSignal,
     ReadySignal,
-    EDGE_PARTS,
     SignalsProfile,
     calls_series,
     query_series,

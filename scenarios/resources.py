@@ -54,13 +54,14 @@ def established_to(ports: Iterable[int], tables: Iterable[Path] = _TCP_TABLES) -
 
 def toxiproxy_bytes(text: str, proxies: Iterable[str]) -> dict[str, float]:
     """`edge.<proxy>.bytes_up|bytes_down` from Toxiproxy's Prometheus text."""
-    names, found = set(proxies), {}
+    names, found = set(proxies), dict[str, float]()
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name != _RECEIVED:
                 continue
-            proxy, part = sample.labels.get("proxy", ""), _DIRECTION.get(
-                sample.labels.get("direction", "")
+            proxy, part = (
+                sample.labels.get("proxy", ""),
+                _DIRECTION.get(sample.labels.get("direction", "")),
             )
             if proxy in names and part:
                 key = f"edge.{proxy}.{part}"
