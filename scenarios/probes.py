@@ -125,6 +125,11 @@ class Probes:
         self.samples: list[ProbeSample] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="probes", daemon=True)
+        # edges and processes on a thread of their own: a slow service must not thin them out,
+        # nor their /proc reads (10-500 ms on a busy host) the readiness samples
+        self._resource_thread = threading.Thread(
+            target=self._resource_loop, name="probes-resources", daemon=True
+        )
         self._lock = threading.Lock()
 
     @classmethod
@@ -139,12 +144,15 @@ class Probes:
     def __enter__(self) -> Probes:
         if self.enabled:
             self._thread.start()
+            if self.resources is not None:
+                self._resource_thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(self.timeout_s * 2 + self.interval_s)
+        for thread in (self._thread, self._resource_thread):
+            if thread.is_alive():
+                thread.join(self.timeout_s * 2 + self.interval_s)
 
     def snapshot(self) -> list[ProbeSample]:
         with self._lock:
@@ -161,11 +169,17 @@ class Probes:
                 self.sample(client)
                 self._stop.wait(max(0.0, self.interval_s - (time.time() - started)))
 
+    def _resource_loop(self) -> None:
+        assert self.resources is not None
+        with httpx.Client(timeout=self.timeout_s) as client:
+            while not self._stop.is_set():
+                started = time.time()
+                for series, value in self.resources.sample(client).items():
+                    self._add(started - self.t0, series, value)
+                self._stop.wait(max(0.0, self.interval_s - (time.time() - started)))
+
     def sample(self, client: httpx.Client) -> None:
         t_s = time.time() - self.t0
-        if self.resources is not None:  # first: a dead readiness URL must not hide them
-            for series, value in self.resources.sample(client).items():
-                self._add(t_s, series, value)
         ready, metrics = self.signals.ready, self.signals.metrics
         if ready is not None:
             try:

@@ -17,6 +17,7 @@ named by its signals profile (scenarios.probes).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -31,6 +32,7 @@ _ESTABLISHED = "01"
 _TCP_TABLES = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
 _RECEIVED = "toxiproxy_proxy_received_bytes_total"
 _DIRECTION = {"upstream": "bytes_up", "downstream": "bytes_down"}
+FAMILY_TTL_S = 5.0  # how long a process's list of descendants is reused
 
 
 def established_to(ports: Iterable[int], tables: Iterable[Path] = _TCP_TABLES) -> dict[int, int]:
@@ -85,20 +87,25 @@ def process_of(control: object) -> psutil.Process | None:
         return None
 
 
-def process_usage(process: psutil.Process) -> tuple[float, float] | None:
-    """(RSS MiB, open fds) of a process and its descendants; None when it is gone."""
-    rss, fds = 0.0, 0.0
+def family(process: psutil.Process) -> list[psutil.Process] | None:
+    """A process and its descendants (a scan of every pid: refreshed only now and then)."""
     try:
-        family = [process, *process.children(recursive=True)]
+        return [process, *process.children(recursive=True)]
     except psutil.Error:
         return None
-    for member in family:
+
+
+def process_usage(members: Iterable[psutil.Process]) -> tuple[float, float] | None:
+    """(RSS MiB, open fds) summed over a process family; None when none of it is left."""
+    rss, fds, seen = 0.0, 0.0, False
+    for member in members:
         try:
             rss += member.memory_info().rss / 2**20
             fds += member.num_fds()
+            seen = True
         except psutil.Error:
             continue  # a child that just exited, or one of another user's
-    return round(rss, 2), fds
+    return (round(rss, 2), fds) if seen else None
 
 
 class ResourceProbe:
@@ -119,7 +126,7 @@ class ResourceProbe:
             n: a.port for n, a in self.edges.items() if sockets_visible and a.host in LOOPBACK
         }
         self.controls = dict(controls)
-        self._processes: dict[str, psutil.Process | None] = {}
+        self._families: dict[str, tuple[float, list[psutil.Process]]] = {}
 
     @classmethod
     def for_stack(cls, stack: Stack) -> ResourceProbe:
@@ -131,14 +138,19 @@ class ResourceProbe:
         controls = {n: c for n, c in stack.controls.items() if n not in ours}
         return cls(stack.toxiproxy_url, edges, controls, sockets_visible=local)
 
-    def _process(self, name: str, control: object) -> psutil.Process | None:
-        """The control's process, kept between samples while it runs (psutil checks that the
-        pid was not reused); looked up again after a restart."""
-        known = self._processes.get(name)
-        if known is not None and known.is_running():
-            return known
-        found = self._processes[name] = process_of(control)
-        return found
+    def _family(self, name: str, control: object) -> list[psutil.Process]:
+        """The control's process family, kept for FAMILY_TTL_S while its main process runs
+        (psutil checks the pid was not reused); looked up again after a restart."""
+        known = self._families.get(name)
+        if known and time.monotonic() - known[0] < FAMILY_TTL_S and known[1][0].is_running():
+            return known[1]
+        process = process_of(control)
+        members = family(process) if process is not None else None
+        if not members:
+            self._families.pop(name, None)
+            return []
+        self._families[name] = (time.monotonic(), members)
+        return members
 
     def sample(self, client: httpx.Client) -> dict[str, float]:
         found: dict[str, float] = {}
@@ -153,8 +165,7 @@ class ResourceProbe:
             except (httpx.HTTPError, ValueError):
                 pass  # no -proxy-metrics, or Toxiproxy busy: no byte series this sample
         for name, control in self.controls.items():
-            process = self._process(name, control)
-            usage = process_usage(process) if process is not None else None
+            usage = process_usage(self._family(name, control))
             if usage is not None:
                 found[f"proc.{name}.rss_mb"], found[f"proc.{name}.fds"] = usage
         return found
