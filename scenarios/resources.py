@@ -9,8 +9,9 @@ Series, and the counter each comes from:
     Toxiproxy 2.12 adds a connection's bytes only when it CLOSES (measured): a pooled
     connection that stays open adds nothing until it is cut, so these are not per-request costs.
   - `proc.<process>.rss_mb` / `fds`: resident memory (MiB) and open file descriptors of a
-    process the stack runs itself or names by pid file, with its descendants (psutil on /proc).
-    A container's process is not visible here: no series for it.
+    process the stack runs itself or names by pid file, with its descendants (psutil on /proc);
+    for a container, its main process as the local engine's host pid (checked by its cgroup;
+    a remote engine's containers: no series).
 The calls a service makes on each dependency (`calls.<dep>`) are the service's own counter,
 named by its signals profile (scenarios.probes).
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -71,9 +73,23 @@ def toxiproxy_bytes(text: str, proxies: Iterable[str]) -> dict[str, float]:
     return found
 
 
+def container_pid(container: Any) -> int | None:
+    """The host pid of a container's main process, when the engine runs on this machine: the
+    pid's cgroup must name the container (a remote engine's pid means nothing here)."""
+    try:
+        container.reload()
+        pid = int(container.attrs.get("State", {}).get("Pid") or 0)
+        if pid and container.id in Path(f"/proc/{pid}/cgroup").read_text():
+            return pid
+    except Exception:  # docker's and the OS's errors alike: no series, never a dead thread
+        return None
+    return None
+
+
 def process_of(control: object) -> psutil.Process | None:
-    """The live process behind a stack control: one we started (`.process.pid`) or one a pid
-    file names (`._find()`); None for a container or a process that is not running."""
+    """The live process behind a stack control: one we started (`.process.pid`), one a pid
+    file names (`._find()`), or a container's main process on a local engine (`.docker()` of
+    ours, `._get()` of a target's); None otherwise."""
     managed = getattr(control, "process", None)
     pid = getattr(managed, "pid", None)
     try:
@@ -82,7 +98,11 @@ def process_of(control: object) -> psutil.Process | None:
         find: Callable[[], tuple[psutil.Process | None, str]] | None = getattr(
             control, "_find", None
         )
-        return find()[0] if find is not None else None
+        if find is not None:
+            return find()[0]
+        container = getattr(control, "docker", None) or getattr(control, "_get", None)
+        found = container_pid(container()) if callable(container) else None
+        return psutil.Process(found) if found else None
     except (psutil.Error, OSError):
         return None
 

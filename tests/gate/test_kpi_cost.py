@@ -4,22 +4,27 @@ Pure logic: no stack."""
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 
+import httpx
 import pytest
 
 from chaosgate.cli import main
 from chaosgate.errors import EXIT_BAD_INPUT, ScenarioError
 from fixtures.faults.sut_metrics import Samples
 from fixtures.signals import reference_signals
+from fixtures.stack import Address
 from reports import hdr, kpi_cost
 from reports.kpi_eval import evaluate
 from reports.kpi_parse import parse_kpi
 from reports.model import SLICES_PER_S, Phase, ProbeSample, ScenarioResult, SliceBucket
 from scenarios.loader import load_scenario
 from scenarios.probes import metric_series
-from scenarios.resources import established_to, toxiproxy_bytes
+from scenarios.resources import ResourceProbe, container_pid, established_to, toxiproxy_bytes
 
 pytestmark = pytest.mark.unit
 
@@ -300,3 +305,35 @@ def test_the_reference_profile_reads_calls_per_dependency() -> None:
         ("sut_dependency_calls_created", (("dependency", "warehouse"),)): 1.7e9,
     }
     assert metric_series(metrics, samples) == {"calls.warehouse": 12.0}
+
+
+def test_a_resource_probe_counts_open_connections_and_reads_its_processes() -> None:
+    """A real listener on loopback as the 'proxy', two clients connected to it, and this test's
+    own process as the stack's 'backend' (as a started process: `.process.pid`)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+    accepted = [server.accept()[0] for _ in clients]
+    backend = SimpleNamespace(process=SimpleNamespace(pid=os.getpid()))
+    gone = SimpleNamespace(process=SimpleNamespace(pid=None))
+    probe = ResourceProbe(None, {"db": Address("127.0.0.1", port)}, {"backend": backend, "x": gone})
+    try:
+        with httpx.Client() as client:
+            found = probe.sample(client)
+    finally:
+        for sock in [*clients, *accepted, server]:
+            sock.close()
+    assert found["edge.db.open"] == 2
+    assert found["proc.backend.rss_mb"] > 1
+    assert found["proc.backend.fds"] >= 5  # at least the sockets above and stdio
+    assert not any(name.startswith("proc.x.") for name in found)
+
+
+def test_a_container_is_read_only_when_its_pid_is_in_this_machine_s_cgroups() -> None:
+    own = Path("/proc/self/cgroup").read_text().splitlines()[0]
+
+    def container(ident: str) -> SimpleNamespace:
+        return SimpleNamespace(id=ident, attrs={"State": {"Pid": os.getpid()}}, reload=lambda: None)
+
+    assert container_pid(container(own)) == os.getpid()
+    assert container_pid(container("a-remote-engine-s-container")) is None
