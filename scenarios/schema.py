@@ -364,6 +364,13 @@ class Scenario(_Model):
                 " (seconds from that fault's removal)",
                 where,
             )
+        watched = [p.end_s - p.start_s for p in self.phases() if p.name == kpi.window]
+        if watched and kpi.threshold > watched[0]:  # it could only pass or be insufficient
+            raise LocatedValueError(
+                f"{kpi.text!r}: the run watches only {watched[0]:g}s after that fault's removal"
+                f" (its recovery window): a threshold of at most {watched[0]:g}s",
+                where,
+            )
 
     def request_names(self) -> frozenset[str]:
         """Every request name the scenario's users declare (`request_names` on each class)."""

@@ -231,6 +231,7 @@ def test_good_cost_kpis_validate(tmp_path: Path, kpi: str) -> None:
         ("returns(pool.postgres.in_use) < 10s", "during recovery:FAULT"),
         ("returns(pool.postgres.in_use) > 10s during recovery:pg-down", "during recovery:FAULT"),
         ("returns(pool.postgres.in_use) < 10 during recovery:pg-down", "needs a unit"),
+        ("returns(pool.postgres.in_use) < 30s during recovery:pg-down", "watches only 24s"),
     ],
 )
 def test_bad_cost_kpis_are_bad_input_at_file_line(tmp_path: Path, kpi: str, expected: str) -> None:
