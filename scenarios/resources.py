@@ -4,6 +4,8 @@ Series, and the counter each comes from:
   - `edge.<dep>.open`: established TCP connections whose far end is the proxy's listen port,
     from /proc/net/tcp and tcp6 (cheap: psutil.net_connections would scan every process's fds).
     Only for a proxy listening on this machine's loopback (a local stack or a local Toxiproxy).
+    Every client of the proxy counts: on the reference stack the backend's pool (10) and the
+    memory replicas' (2 x 10) share the Postgres edge, so 30 when idle.
   - `edge.<dep>.bytes_up` / `bytes_down`: Toxiproxy's `toxiproxy_proxy_received_bytes_total`
     with `direction="upstream"` (client -> dependency) / `"downstream"` (`-proxy-metrics`).
     Toxiproxy 2.12 adds a connection's bytes only when it CLOSES (measured): a pooled
