@@ -384,6 +384,20 @@ class Scenario(_Model):
         """The load plan with the scenario's seed applied."""
         return self.load if self.seed is None else self.load.model_copy(update={"seed": self.seed})
 
+    def watched_until_s(self) -> float:
+        """The load may not end early (end_on_recovery) before this scenario second: each
+        `returns(...) < Ns during recovery:FAULT` needs N s of samples after that fault's end
+        (+1 s for the undo and the last samples), or it could only be insufficient."""
+        ends = {step.name: step.end_s for step in self.faults}
+        return max(
+            (
+                ends[s.kpi.window.split(":", 1)[1]] + s.kpi.threshold + 1.0
+                for s in self.kpis
+                if s.kpi.function == "returns" and s.kpi.window and ":" in s.kpi.window
+            ),
+            default=0.0,
+        )
+
     def steady_checks(self) -> list[Kpi]:
         if self.steady_state is not None:
             return [parse_kpi(e) for e in self.steady_state]

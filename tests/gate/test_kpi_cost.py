@@ -248,6 +248,18 @@ def test_a_cost_kpi_typo_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert f"{path}:12: kpis.1" in capsys.readouterr().err
 
 
+def test_the_load_does_not_end_early_before_returns_has_seen_its_seconds(
+    tmp_path: Path,
+) -> None:
+    """Old code: the load ended once the SUT had recovered, 9.9 s after the removal, and
+    `returns(...) < 10s` on a leaked pool was insufficient (INVALID) instead of FAIL."""
+    scenario = load_scenario(
+        write(tmp_path, "returns(pool.postgres.in_use) < 10s during recovery:pg-down")
+    )
+    assert scenario.watched_until_s() == 18 + 10 + 1
+    assert load_scenario(write(tmp_path, "count(*) > 0")).watched_until_s() == 0
+
+
 def test_cost_kpis_are_no_steady_state_checks(tmp_path: Path) -> None:
     """A baseline amplification is judged on the whole window, never per recovery slice."""
     scenario = load_scenario(write(tmp_path, "amplification(redis) < 2 during baseline"))
