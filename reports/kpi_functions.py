@@ -240,77 +240,23 @@ def _websocket(
     return measure
 
 
-def edge_argument(argument: str) -> tuple[str, str | None]:
-    """`amplification(EDGE[, REQUEST NAME])` -> (edge, request name or None: every request)."""
-    edge, comma, name = argument.partition(",")
-    return edge.strip(), (name.strip() or None) if comma else None
-
-
-def _points(result: ScenarioResult, series: str) -> list[tuple[float, float]]:
-    return [
-        (p.t_s, float(p.value))
-        for p in result.probes
-        if p.name == series and isinstance(p.value, int | float)
-    ]
+def _from_cost(found: kpi_cost.Found) -> Measurement:
+    return Measurement(found.value, found.n, detail=found.detail)
 
 
 def _amplification(inputs: Inputs) -> Measurement:
-    """Calls on the edge per request of the load, between the window's first and last sample
-    of the calls counter (see reports.kpi_cost)."""
     assert inputs.result is not None
-    edge, name = edge_argument(inputs.argument)
-    calls = [
-        p
-        for p in _points(inputs.result, f"calls.{edge}")
-        if any(a <= p[0] < z for a, z in inputs.spans)
-    ]
-    counted = kpi_cost.counter_increase(calls)
-    if counted is None:  # the counter was not read twice: the harness saw too little, not the SUT
-        detail = f"{len(calls)} sample(s) of calls.{edge} in {inputs.window}: no increase to read"
-        return Measurement(0.0, 0, detail=detail)
-    requests = sum(
-        b.count
-        for b in inputs.result.series
-        if counted.start_s <= b.mid_s < counted.end_s
-        and (b.name == name if name else not b.name.startswith(WS_PREFIX))
+    return _from_cost(
+        kpi_cost.measure_amplification(inputs.result, inputs.argument, inputs.spans, inputs.window)
     )
-    if requests == 0:
-        return Measurement(None, detail=f"no {name or 'HTTP'} requests in {inputs.window}")
-    detail = (
-        f"{counted.calls:g} calls on {edge} per {requests} {name or 'HTTP'} requests, from"
-        f" {counted.start_s:.1f} s to {counted.end_s:.1f} s"
-    )
-    return Measurement(counted.calls / requests, requests, detail=detail)
 
 
 def _returns(inputs: Inputs) -> Measurement:
-    """Seconds from the fault's removal until the series is back in its pre-fault band."""
     assert inputs.result is not None
-    fault = inputs.window.partition(":")[2]
-    phase = next((p for p in inputs.result.phases if p.kind == "fault" and p.fault == fault), None)
-    if phase is None or not inputs.spans:
-        return Measurement(None, detail=f"fault {fault!r} did not run")
-    points = _points(inputs.result, inputs.argument)
-    band = kpi_cost.pre_fault_band(points, phase.start_s)
-    if band is None:
-        seen = sum(
-            1 for t, _ in points if phase.start_s - kpi_cost.PRE_FAULT_S <= t < phase.start_s
-        )
-        detail = f"{seen} sample(s) of {inputs.argument} in the {kpi_cost.PRE_FAULT_S:g} s before {fault}"
-        return Measurement(0.0, seen, detail=detail)
-    end = max(z for _, z in inputs.spans)
-    back = kpi_cost.returned(band, points, phase.end_s, end)
-    if back.after_s is not None:
-        return Measurement(back.after_s, band.samples, detail=f"back in {band}")
-    if back.observed_s < inputs.threshold:  # it may still come back: too short to tell
-        detail = f"not back in {band} yet, but only {back.observed_s:.1f} s were seen after removal"
-        return Measurement(back.observed_s, 0, detail=detail)
-    return Measurement(
-        None,
-        band.samples,
-        detail=f"{inputs.argument} not back in {band} {back.observed_s:.1f} s after {fault}'s"
-        f" removal (last value {back.last:g})",
+    found = kpi_cost.measure_returns(
+        inputs.result, inputs.argument, inputs.window, inputs.spans, inputs.threshold
     )
+    return _from_cost(found)
 
 
 def _amplification_needed(_comparator: str, _threshold: float) -> int:

@@ -336,7 +336,7 @@ class Scenario(_Model):
         profile names `calls`); returns(SERIES) during recovery:FAULT: a probe series."""
         series = self.probe_series()
         if kpi.entry.argument == "edge":
-            from reports.kpi_functions import edge_argument
+            from reports.kpi_cost import edge_argument
 
             edge, name = edge_argument(kpi.argument)
             edges = sorted(s.split(".", 1)[1] for s in series if s.startswith("calls."))
