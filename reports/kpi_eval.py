@@ -224,6 +224,11 @@ def evaluate(kpi: Kpi, result: ScenarioResult) -> KpiVerdict:
     spans = window_spans(window, result.phases, result.duration_s)
     if not spans:
         return verdict(kpi, Measurement(None), window, f"the scenario has no {window!r} window")
+    if kpi.entry.argument in ("edge", "series"):  # reads requests and probes around the window
+        seconds = sum(end - start for start, end in spans)
+        inputs = Inputs(kpi.argument, kpi.comparator, kpi.threshold, seconds=seconds,
+                        result=result, spans=tuple(spans), window=window)  # fmt: skip
+        return verdict(kpi, kpi.entry.measure(inputs), window, f"nothing in {window}", spans)
     names = {b.name for b in result.series}
     if _reads_probes(kpi, names, {p.name for p in result.probes}):
         samples = [p for p in result.probes if p.name == kpi.argument and _inside(p.t_s, spans)]

@@ -39,11 +39,13 @@ from typing import Literal
 
 from hdrh.histogram import HdrHistogram
 
-from reports import hdr
+from reports import hdr, kpi_cost
 from reports.model import ScenarioResult, SliceBucket, WebSocketSummary
 
 Unit = Literal["ms", "s", "%", "count"]
-ArgumentKind = Literal["request", "probe-or-request", "fault", "websocket"]
+# edge: a dependency with a calls counter (`calls.<edge>`), optionally ", REQUEST NAME";
+# series: a probe series, read over the whole result around a fault (returns)
+ArgumentKind = Literal["request", "probe-or-request", "fault", "websocket", "edge", "series"]
 
 WS_PREFIX = "WS "
 WS_SEND = "WS send"
@@ -67,6 +69,8 @@ class Inputs:
     seconds: float = 0.0
     result: ScenarioResult | None = None
     merged: HdrHistogram | None = None  # the buckets' histograms already merged (recovery)
+    spans: Sequence[tuple[float, float]] = ()  # the window's spans (edge and series kinds)
+    window: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,11 +99,12 @@ class KpiFunction:
     measure: Callable[[Inputs], Measurement]
     needed: Callable[[str, float], int]  # (comparator, threshold in `unit`) -> samples needed
     star_includes_ws_sends: bool = False  # does `*` take in "WS send"?
+    per_slice: bool = True  # False: windowed, but judged only on the whole result
 
     @property
     def live(self) -> bool:
         """May it be a steady-state check or abort the run? (judged per slice, as it goes)"""
-        return self.windowed
+        return self.windowed and self.per_slice
 
 
 # -- minimum evidence -------------------------------------------------------------------------
@@ -287,6 +292,33 @@ def _websocket(
     return measure
 
 
+def _from_cost(found: kpi_cost.Found) -> Measurement:
+    return Measurement(found.value, found.n, detail=found.detail)
+
+
+def _amplification(inputs: Inputs) -> Measurement:
+    assert inputs.result is not None
+    return _from_cost(
+        kpi_cost.measure_amplification(inputs.result, inputs.argument, inputs.spans, inputs.window)
+    )
+
+
+def _returns(inputs: Inputs) -> Measurement:
+    assert inputs.result is not None
+    found = kpi_cost.measure_returns(
+        inputs.result, inputs.argument, inputs.window, inputs.spans, inputs.threshold
+    )
+    return _from_cost(found)
+
+
+def _amplification_needed(_comparator: str, _threshold: float) -> int:
+    return kpi_cost.AMPLIFICATION_MIN_REQUESTS
+
+
+def _returns_needed(_comparator: str, _threshold: float) -> int:
+    return kpi_cost.PRE_FAULT_MIN_SAMPLES
+
+
 def _ws(result: ScenarioResult) -> WebSocketSummary:
     assert result.websocket is not None
     return result.websocket
@@ -330,6 +362,9 @@ def _registry() -> dict[str, KpiFunction]:
         KpiFunction("unacked", "count", "websocket", False,
                     _websocket(lambda r: float(len(_ws(r).unacknowledged))), _one),
         KpiFunction("delivered", "%", "websocket", False, _delivered, rate_needed),
+        KpiFunction("amplification", "count", "edge", True, _amplification,
+                    _amplification_needed, per_slice=False),
+        KpiFunction("returns", "s", "series", True, _returns, _returns_needed, per_slice=False),
     ]  # fmt: skip
     return {entry.name: entry for entry in entries}
 

@@ -14,6 +14,8 @@ Functions, their units and arguments are the registry's (`reports.kpi_functions.
         in the WebSocket sends, "WS send")
     recovery, detect (s)                            argument: a fault name
     lost, duplicated, unacked (count), delivered (%) argument: `ws`
+    amplification (count)                           argument: an edge, optionally ", REQUEST"
+    returns (s, only `< Ns during recovery:FAULT`)  argument: a probe series (reports.kpi_cost)
 
 Probe series: when the argument names no request but a numeric probe series (`ProbeSample.name`),
 the latency functions aggregate the probe values in the window. `db_query` is such a series: the

@@ -75,6 +75,9 @@ class ScenarioRun:
         the next fault's injection? (ends the run early)"""
         if not self.scenario.steady_checks():
             return False
+        # each returns(...) KPI needs its seconds of samples after its fault, whatever recovery says
+        if self.journal.now_s() < self.offset + self.scenario.watched_until_s():
+            return False
         self.load.latest_second()
         series, probes = self.load.collector.series(), self.probes.snapshot()
         end = self.journal.now_s() - 1  # the newest slices may still have requests in flight

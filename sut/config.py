@@ -95,6 +95,9 @@ class PostgresSettings(_Section):
     # Test-only weakening (the release gate's "can fail" tests): every use of a connection first
     # runs `pg_sleep` this long, a slow query as a missing index would make it. 0 = off.
     slow_query_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
+    # Test-only weakening: a connection whose query fails (timed out, cut) is never given back
+    # to the pool, as a missing `finally: release` would do. False = off.
+    leak_on_error: bool = False
 
 
 class RedisPool(_Section):

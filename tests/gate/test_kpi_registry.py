@@ -64,7 +64,10 @@ def test_every_parsed_function_is_one_registry_entry() -> None:
     assert frozenset(FUNCTIONS) == kpi_parse.FUNCTIONS
     for name, entry in FUNCTIONS.items():
         assert entry.name == name
-        assert entry.live == entry.windowed  # only windowed ones may be steady-state / abort
+        # only windowed ones judged per slice may be steady-state / abort
+        assert entry.live == (entry.windowed and entry.per_slice)
+    assert not FUNCTIONS["amplification"].live
+    assert not FUNCTIONS["returns"].live
     kinds = {name: entry.argument for name, entry in FUNCTIONS.items()}
     assert kinds["rps"] == kinds["count"] == kinds["error_rate"] == "request"
     assert kinds["p95"] == kinds["avg"] == "probe-or-request"
