@@ -27,6 +27,7 @@ from pathlib import Path
 
 import yaml
 
+from reports.kpi_cost import edge_argument
 from reports.kpi_functions import MIN_COUNT_WINDOW_S, WS_SEND, matches
 from reports.kpi_parse import Kpi
 from scenarios.load.plan import LoadPlan, RateStep
@@ -242,9 +243,12 @@ def _planned(
     if kpi.argument in probe_series and kpi.argument not in shares:
         return seconds / PROBE_INTERVAL_S
     sends = sum(sends_between(load.rate, s, e) for s, e in spans)
-    share = sum(v for name, v in shares.items() if matches(kpi.entry, kpi.argument, name))
+    argument = kpi.argument
+    if kpi.entry.argument == "edge":  # amplification(EDGE[, NAME]): rests on the SUT requests
+        argument = edge_argument(kpi.argument)[1] or "*"
+    share = sum(v for name, v in shares.items() if matches(kpi.entry, argument, name))
     planned = sends * share
-    if matches(kpi.entry, kpi.argument, WS_SEND):  # WebSocket sends: their own rate
+    if matches(kpi.entry, argument, WS_SEND):  # WebSocket sends: their own rate
         planned += load.websocket_rps * seconds
     return planned
 

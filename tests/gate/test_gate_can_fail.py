@@ -60,7 +60,8 @@ WEAKENINGS: dict[str, Weakening] = {
     ),
     "pg-down-no-breaker": Weakening(
         "pg-down", "the Postgres circuit breaker", {"postgres.breaker.enabled": False},
-        ("max(breaker.postgres) >= 2 during fault:pg-down",),
+        ("max(breaker.postgres) >= 2 during fault:pg-down",
+         "amplification(postgres) < 0.1 during fault:pg-down"),
     ),
     "pg-down-slow-breaker": Weakening(
         "pg-down", "a prompt half-open trial (breaker stays open 60 s)",
@@ -158,6 +159,21 @@ WEAKENINGS: dict[str, Weakening] = {
         "warehouse-timeout", "stale-while-revalidate (expired answers recomputed, degraded)",
         {"dashboard.stale_while_revalidate": False},
         ("degraded_rate(GET /api/dashboard/performance) < 10% during fault:wh-timeout",),
+    ),
+    "baseline-no-cache-calls": Weakening(
+        "baseline", "the dashboard cache (warehouse calls per dashboard answer)",
+        {"cache.enabled": False},
+        ("amplification(warehouse, GET /api/dashboard/performance) < 0.8 during baseline",),
+    ),
+    "pool-exhaustion-leak": Weakening(
+        "pool-exhaustion", "connections given back on an error path",
+        {"postgres.leak_on_error": True},
+        ("returns(pool.postgres.in_use) < 10s during recovery:pg-pool",),
+    ),
+    "redis-timeout-no-breaker": Weakening(
+        "redis-timeout", "the Redis breaker (no calls into a blackholed Redis)",
+        {"redis.breaker.enabled": False},
+        ("amplification(redis, GET /api/dashboard/performance) < 0.2 during fault:redis-timeout",),
     ),
     "replica-no-failover": Weakening(
         "replica-killed", "failover and hedging (a call given to a dead or hung replica fails)",
