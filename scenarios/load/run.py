@@ -90,6 +90,7 @@ class LoadRun:
         self._started_at: float | None = None
         self._aborted = False
         self._outcome: LoadOutcome | None = None
+        self._setup_printed = 0
         # ids of WebSocket messages the server originated (posted by a scenario step): received,
         # they are expected, not "unexpected"
         self.server_message_ids: set[str] = set()
@@ -183,6 +184,7 @@ class LoadRun:
         try:
             while any(p.is_running() for p in self.processes) and time.time() < deadline:
                 self.collector.poll()
+                self._print_setup()
                 self.progress.update(time.time() - self._started_at, self.latest_second())
                 time.sleep(self.timeouts.poll_interval_s * 4)
         finally:
@@ -190,6 +192,13 @@ class LoadRun:
         if any(p.is_running() for p in self.processes):
             return self.stop()
         return self.result()
+
+    def _print_setup(self) -> None:
+        """The mixes' set-up (log-in) time, as soon as the workers report it."""
+        for line in self.collector.setup[self._setup_printed :]:
+            if self.progress.enabled:
+                print(line, flush=True)
+        self._setup_printed = len(self.collector.setup)
 
     def stop(self) -> LoadOutcome:
         """Abort: workers stop sending, wait for their requests in flight (up to the plan's
@@ -292,6 +301,7 @@ class LoadRun:
             cpu_percent_max=max((max(s) for s in c.cpu_samples.values() if s), default=0.0),
             workers=plan.workers,
             rss_mb_max=c.rss_mb_max,
+            setup=list(c.setup),
             valid=not reasons,
             reason="; ".join(reasons) or None,
         )

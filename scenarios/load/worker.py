@@ -126,6 +126,14 @@ def wait_ready(env: Environment, users: int, timeout_s: float) -> None:
         gevent.sleep(0.02)
 
 
+def ship_setup(sink: Sink) -> None:
+    """How long the request mixes' `setup:` (log-ins) took here: one record per class."""
+    from scenarios.users.mix_setup import setup_lines
+
+    for line in setup_lines():
+        sink({"type": "setup", "message": line})
+
+
 def install_hook(env: Environment) -> None:
     def on_request(
         name: str,
@@ -273,6 +281,7 @@ def run_local(args: argparse.Namespace, plan: LoadPlan) -> None:
     except SetupFailed as error:
         runner.quit()
         fail(sink, error)
+    ship_setup(sink)
     engine = Engine(plan, args.t0, time.time() + 0.05, 0, 1)
     _abort_on_term(lambda: engine)
     drive(env, engine, sink)
