@@ -64,6 +64,20 @@ class LoadOutcome:
             )
 
 
+# what the load's own failures say (a class that raised, a worker gone): not the generator
+# falling behind its schedule, and not to be reported as if it were
+_BROKE = ("raised", "without a final record", "exited with code", "set-up", "nothing was", "failed")
+
+
+def invalid_reason(generator: GeneratorHealth) -> str:
+    """Why a load's result is no evidence, with the right head: the generator fell behind its
+    schedule (late sends, CPU), or the load could not run as planned (a user class crash)."""
+    reason = generator.reason or "no reason recorded"
+    if any(word in reason for word in _BROKE):
+        return f"load could not run as planned: {reason}"
+    return f"load generator behind: {reason}"
+
+
 class LoadRun:
     def __init__(
         self,
