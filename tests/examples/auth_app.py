@@ -2,7 +2,9 @@
 code shared with `sut/` or that template): OpenAPI under /api/v1, an OAuth2 password login,
 protected routes with UUID, integer and enum path parameters, a health check under /utils.
 
-`python tests/examples/auth_app.py --port P [--login-delay-ms D]` (D: a slow password hash).
+`python tests/examples/auth_app.py --port P [--login-delay-ms D] [--store URL]` (D: a slow
+password hash; URL: an HTTP "session store" every protected call and the health check ask, the
+dependency a gate cuts).
 Test-only controls: `POST /api/v1/_expire` revokes every token; `GET /api/v1/_stats` counts.
 """
 
@@ -15,6 +17,7 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Any
 
+import httpx
 import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Path
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
@@ -28,14 +31,25 @@ class Colour(StrEnum):
     green = "green"
 
 
-def create_app(login_delay_s: float = 0.0) -> FastAPI:
+def create_app(login_delay_s: float = 0.0, store: str | None = None) -> FastAPI:
     app = FastAPI(title="auth-app", openapi_url=f"{PREFIX}/openapi.json")
+    client = httpx.AsyncClient(timeout=1.0)
+
+    async def ask_store() -> None:
+        if store is None:
+            return
+        try:
+            (await client.get(store)).raise_for_status()
+        except httpx.HTTPError as error:
+            raise HTTPException(503, f"session store: {type(error).__name__}") from None
+
     oauth2 = OAuth2PasswordBearer(tokenUrl=f"{PREFIX}/login/access-token")
     tokens: set[str] = set()
     items = {uuid.uuid4(): {"title": f"item {n}"} for n in range(5)}
     stats = {"logins": 0, "unauthorized": 0}
 
-    def user(token: Annotated[str, Depends(oauth2)]) -> str:
+    async def user(token: Annotated[str, Depends(oauth2)]) -> str:
+        await ask_store()
         if token not in tokens:
             stats["unauthorized"] += 1
             raise HTTPException(401, "Could not validate credentials")
@@ -53,6 +67,7 @@ def create_app(login_delay_s: float = 0.0) -> FastAPI:
 
     @app.get(f"{PREFIX}/utils/health-check/")
     async def health() -> bool:
+        await ask_store()
         return True
 
     @app.get(f"{PREFIX}/items/")
@@ -92,8 +107,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--login-delay-ms", type=float, default=0.0)
+    parser.add_argument("--store", default=None, help="http://127.0.0.1:PORT/ of the store")
     args = parser.parse_args()
-    app = create_app(args.login_delay_ms / 1000)
+    app = create_app(args.login_delay_ms / 1000, args.store)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 

@@ -102,18 +102,18 @@ def test_a_bad_setup_names_file_line_and_what_was_expected(
     assert expected in str(error.value)
 
 
-def start_auth_app(tmp_path: Path, *args: str) -> tuple[str, ManagedProcess]:
-    port = free_port()
+def start_auth_app(tmp_path: Path, *args: str, port: int = 0) -> tuple[str, ManagedProcess]:
+    port = port or free_port()
     process = ManagedProcess(
         "auth-app",
         [sys.executable, str(HERE / "auth_app.py"), "--port", str(port), *args],
-        tmp_path / "auth-app.log",
+        tmp_path / f"auth-app-{port}-{time.monotonic_ns()}.log",
     ).start()
     url = f"http://127.0.0.1:{port}"
 
-    def up() -> bool:
+    def up() -> bool:  # the OpenAPI document: the health check asks the store, maybe not there
         try:
-            return httpx.get(f"{url}/api/v1/utils/health-check/", timeout=1).status_code == 200
+            return httpx.get(f"{url}/api/v1/openapi.json", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
 
