@@ -208,10 +208,10 @@ class LoadRun:
         return self.result()
 
     def _print_setup(self) -> None:
-        """The mixes' set-up (log-in) time, as soon as the workers report it."""
+        """The mixes' set-up (log-in) time, as soon as the workers report it (even without a
+        progress line: a slow log-in is what makes a run's start late)."""
         for line in self.collector.setup[self._setup_printed :]:
-            if self.progress.enabled:
-                print(line, flush=True)
+            print(line, flush=True)
         self._setup_printed = len(self.collector.setup)
 
     def stop(self) -> LoadOutcome:

@@ -103,6 +103,7 @@ def test_init_drafts_a_login_gate_that_checks_and_runs_with_no_errors(
         (scenario,) = result["scenarios"]
         errors = {v["expression"]: v["measured"] for v in scenario["kpis"]}
         assert errors["error_rate(*) < 1% during baseline"] == 0, said
+        assert "set-up: " in ran.stdout, said  # the log-in's time, printed at the start
         # a busy shared host can make the generator late: INVALID for that reason alone is
         # the harness's own verdict on the machine, not on the draft
         busy = ran.returncode == 3 and scenario["invalid_reason"].startswith(
