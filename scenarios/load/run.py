@@ -198,7 +198,6 @@ class LoadRun:
         try:
             while any(p.is_running() for p in self.processes) and time.time() < deadline:
                 self.collector.poll()
-                self._print_setup()
                 self.progress.update(time.time() - self._started_at, self.latest_second())
                 time.sleep(self.timeouts.poll_interval_s * 4)
         finally:
@@ -229,6 +228,7 @@ class LoadRun:
     def latest_second(self) -> SecondView | None:
         """The newest second that is (nearly) complete: the one before the current second."""
         self.collector.poll()
+        self._print_setup()
         seconds = [s for s in self.collector.seconds() if s <= int(time.time() - self.t0) - 1]
         return self.collector.view(seconds[-1]) if seconds else None
 
