@@ -112,9 +112,24 @@ def _send(user: Any, step: SetupStep, captured: dict[str, Any]) -> None:
             error = getattr(response, "error", None)
             why = f" ({type(error).__name__}: {error})" if status == 0 and error else ""
             response.failure(f"status {status}")
-            raise SetupError(f"set-up {request.name}: status {status}{why}, expected {expected}")
+            raise SetupError(
+                f"set-up {request.name}: status {status}{why}, expected {expected}"
+                + (_crowd(user) if status == 0 else "")
+            )
         _capture(request, response, captured)
         response.success()
+
+
+def _crowd(user: Any) -> str:
+    """A log-in that timed out while every user logs in at once: say what helps."""
+    setup = user.mix.setup
+    if setup is None or setup.once != "per_user":
+        return ""
+    users = getattr(getattr(user.environment, "runner", None), "user_count", None) or "all"
+    return (
+        f" ({users} users log in at once with `once: per_user`; `once: per_worker` logs in "
+        "once per load worker, shared by its users)"
+    )
 
 
 def _run_steps(user: Any, setup: Setup, state: SetupState, figures: SetupFigures) -> None:

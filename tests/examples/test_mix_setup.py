@@ -173,3 +173,24 @@ def test_per_user_setup_logs_in_each_user_and_a_401_logs_in_again_bounded(
     assert 1 <= errors <= 12  # the requests in flight or sent before each re-login
     kinds = {k for b in outcome.series for k in b.error_kinds}
     assert kinds == {"http_401"}
+
+
+@pytest.mark.integration
+def test_a_setup_that_times_out_makes_the_run_invalid_and_says_what_helps(
+    tmp_path: Path, credentials: None
+) -> None:
+    url, app = start_auth_app(tmp_path, "--login-delay-ms", "1500")
+    try:
+        mix = _mix(tmp_path, LOGIN_MIX.format(once="per_user"))
+        plan = LoadPlan(
+            users=[str(mix)], rate=[{"rps": 10, "hold_s": 1}], concurrency=5,
+            request_timeout_s=0.5,
+        )  # fmt: skip
+        run = LoadRun(plan, url, time.time(), tmp_path / "out", progress=False).start()
+        outcome = run.wait()
+    finally:
+        app.stop(5)
+    assert not outcome.generator.valid
+    reason = outcome.generator.reason or ""
+    assert "set-up log in: status 0" in reason, reason
+    assert "`once: per_worker` logs in once per load worker" in reason, reason
