@@ -126,11 +126,12 @@ def wait_ready(env: Environment, users: int, timeout_s: float) -> None:
         gevent.sleep(0.02)
 
 
-def ship_setup(sink: Sink) -> None:
-    """How long the request mixes' `setup:` (log-ins) took here: one record per class."""
-    from scenarios.users.mix_setup import setup_lines
+def ship_setup(sink: Sink, *, reruns: bool = False) -> None:
+    """How long the request mixes' `setup:` (log-ins) took here, one record per class; at the
+    end (`reruns`), the log-ins again after a 401, if any."""
+    from scenarios.users.mix_setup import rerun_lines, setup_lines
 
-    for line in setup_lines():
+    for line in rerun_lines() if reruns else setup_lines():
         sink({"type": "setup", "message": line})
 
 
@@ -218,6 +219,7 @@ def drive(env: Environment, engine: Engine, sink: Sink) -> None:
     stopping.set()
     flushing.join()
     runner.stop()
+    ship_setup(sink, reruns=True)
     sink(
         engine.recorder.flush(
             final=True,

@@ -207,6 +207,16 @@ def rerun(user: Any, mix: Mix, status: int) -> None:
         user.cg_setup_seen = state.generation
 
 
+def rerun_lines() -> list[str]:
+    """At the end: the classes that logged in again (after a `rerun_on` status)."""
+    return [
+        f"set-up again: {figures.reruns} time(s) for {name} after a rerun_on status"
+        f"{f', {figures.failures} set-up(s) failed: {figures.errors[-1]}' if figures.failures else ''}"
+        for name, figures in sorted(FIGURES.items())
+        if figures.reruns
+    ]
+
+
 def setup_lines() -> list[str]:
     """One line per class that ran a set-up in this process, for the run's start."""
     return [figures.line(name) for name, figures in sorted(FIGURES.items())]

@@ -173,6 +173,7 @@ def test_per_user_setup_logs_in_each_user_and_a_401_logs_in_again_bounded(
     assert 1 <= errors <= 12  # the requests in flight or sent before each re-login
     kinds = {k for b in outcome.series for k in b.error_kinds}
     assert kinds == {"http_401"}
+    assert outcome.generator.setup[-1].startswith("set-up again: 4 time(s) for Mix_mix_")
 
 
 @pytest.mark.integration
