@@ -271,5 +271,10 @@ def init(url: str, upstream_specs: tuple[str, ...], directory: Path, force: bool
             f"  point the service's {up.name} at 127.0.0.1:{up.listen} (not {up.address}):"
             " chaosgate's proxy listens there during runs"
         )
+    if not upstreams:  # fixtures.target requires one: say so now, not at --check
+        click.echo(
+            "  no --upstream: add the service's dependency to target.yaml (upstreams: {name: "
+            "{upstream: host:port}}) or run init again with --upstream NAME=HOST:PORT --force"
+        )
     scenario = directory / SCENARIO
     click.echo(f"next: chaosgate run --check {scenario} && chaosgate run {scenario}")
