@@ -41,6 +41,10 @@ def render_markdown(result: RunResult) -> str:
         )
         lines.append("")
     for scenario in result.scenarios:
+        setup = scenario.generator.setup if scenario.generator else []
+        lines.extend(f"`{scenario.name}` {line}" for line in setup)  # log-in time, unscored
+        if setup:
+            lines.append("")
         errors = view.error_rows(scenario)
         if errors:
             lines.append(f"**Errors by request** (`{scenario.name}`)")

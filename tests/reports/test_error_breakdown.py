@@ -95,3 +95,15 @@ def test_a_margin_against_a_bound_says_so_and_insufficient_has_none(
     lines = render_markdown(result).splitlines()
     row = next(line for line in lines if line.startswith("|") and "error_rate" in line)
     assert row.rstrip(" |").endswith("n/a"), row
+
+
+def test_the_users_setup_time_is_in_the_summary_and_html(
+    result_path: Callable[[str], Path],
+) -> None:
+    result = load_result(result_path("pass"))
+    generator = result.scenarios[0].generator
+    assert generator is not None
+    line = "set-up: 60 users of Mix_mix_1 ready in 0.4 s, 1 log-in(s) shared (per_worker)"
+    generator.setup = [line]
+    assert f"`{result.scenarios[0].name}` {line}" in render_markdown(result)
+    assert line in unescape(render_html(result))
