@@ -23,7 +23,7 @@ def render_markdown(result: RunResult) -> str:
         f"## {_ICON[result.status]} chaosgate {view.headline(result)}",
         "",
         f"Run `{run.run_id}` · commit `{view.short_commit(run.commit)}` · backend "
-        f"`{run.backend or 'n/a'}` · seed `{run.seed}` · {view.when(run.started_at)} · "
+        f"`{run.backend or 'n/a'}` · seed `{view.seed(run.seed)}` · {view.when(run.started_at)} · "
         f"{run.ended_at - run.started_at:.0f} s · exit {result.exit_code}",
         "",
     ]
@@ -40,13 +40,23 @@ def render_markdown(result: RunResult) -> str:
             for row in failed
         )
         lines.append("")
+    for scenario in result.scenarios:
+        setup = scenario.generator.setup if scenario.generator else []
+        lines.extend(f"`{scenario.name}` {line}" for line in setup)  # log-in time, unscored
+        if setup:
+            lines.append("")
+        errors = view.error_rows(scenario)
+        if errors:
+            lines.append(f"**Errors by request** (`{scenario.name}`)")
+            lines.extend(f"- `{_cell(row.name)}`: {row.text()}" for row in errors)
+            lines.append("")
     if rows:
         lines.append("| | Scenario | KPI | Window | Measured | Threshold | Margin |")
         lines.append("|---|---|---|---|---:|---:|---:|")
         for row in rows:
             kpi = row.kpi
             cells = [
-                _ICON[row.outcome],
+                _ICON[row.outcome] + (" not judged" if row.outcome == "invalid" else ""),
                 f"`{row.scenario.name}`",
                 f"`{kpi.expression}`",
                 kpi.window,

@@ -146,6 +146,10 @@ class GeneratorHealth(_Model):
     cpu_percent_max: float
     workers: int = Field(ge=1)
     rss_mb_max: float = 0.0
+    setup: list[str] = Field(
+        default_factory=list,
+        description="a request mix's set-up (log-in): users ready in how long, per worker",
+    )
     valid: bool
     reason: str | None = None
 

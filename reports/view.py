@@ -6,6 +6,7 @@ in HTML, Markdown and JUnit alike), and orders KPIs the same way: failures first
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -38,6 +39,15 @@ class KpiRow:
     @property
     def note(self) -> str:
         return mostly_errors(self.scenario, self.kpi)
+
+    @property
+    def word(self) -> str:
+        """The verdict as printed: an invalid run's KPIs were never judged."""
+        if self.outcome == "invalid":
+            return "not judged"
+        if self.kpi.status == "insufficient":
+            return f"insufficient ({self.kpi.samples} of {self.kpi.needed} samples)"
+        return "pass" if self.kpi.passed else "FAIL"
 
 
 def mostly_errors(scenario: ScenarioResult, kpi: KpiVerdict) -> str:
@@ -88,11 +98,73 @@ def threshold(kpi: KpiVerdict) -> str:
     return f"{kpi.comparator} {number(kpi.threshold, kpi.unit)}"
 
 
+def bound(kpi: KpiVerdict) -> float | None:
+    """What the threshold was compared with when it is not the measured value (a rate's
+    confidence bound: 0 errors in 270 requests is "at most 1.11 %", not "0 %"), else None."""
+    if kpi.margin is None or kpi.measured is None or kpi.comparator not in "<=>=":
+        return None
+    compared = (
+        kpi.threshold - kpi.margin if kpi.comparator in ("<", "<=") else kpi.threshold + kpi.margin
+    )
+    return compared if abs(compared - kpi.measured) > 1e-9 * max(1.0, abs(compared)) else None
+
+
 def margin(kpi: KpiVerdict) -> str:
-    if kpi.margin is None:
+    """Headroom to the threshold; from the bound when the verdict compared a bound (else a
+    0 % error rate would show a margin of "-0.11 %" and no reason)."""
+    if kpi.margin is None or kpi.status == "insufficient":
         return "n/a"
     sign = "+" if kpi.margin > 0 else ""
-    return sign + number(kpi.margin, kpi.unit)
+    text = sign + number(kpi.margin, kpi.unit)
+    compared = bound(kpi)
+    if compared is not None:
+        side = "upper" if kpi.comparator in ("<", "<=") else "lower"
+        text += f" (of the {side} bound {number(compared, kpi.unit)})"
+    return text
+
+
+def seed(value: int | None) -> str:
+    return "not set" if value is None else str(value)
+
+
+def status_label(kind: str) -> str:
+    """An error kind as people read it: `http_401` is "401", an exception its name."""
+    return kind.removeprefix("http_")
+
+
+@dataclass(frozen=True)
+class ErrorRow:
+    """One request name's errors over a scenario, by kind (HTTP status or exception)."""
+
+    name: str
+    requests: int
+    errors: int
+    kinds: tuple[tuple[str, int], ...]  # most frequent first
+
+    def text(self) -> str:
+        pct = 100 * self.errors / self.requests if self.requests else 0.0
+        kinds = ", ".join(f"{status_label(kind)} \u00d7 {n}" for kind, n in self.kinds)
+        share = f"{pct:.0f}" if pct >= 10 else f"{pct:.1f}"
+        return (
+            f"{share} % errors ({self.errors} of {self.requests}): {kinds or 'kind not recorded'}"
+        )
+
+
+def error_rows(scenario: ScenarioResult) -> list[ErrorRow]:
+    """The request names that had errors, most errors first ("84 % errors: 401 x 602")."""
+    counts: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    kinds: dict[str, Counter[str]] = {}
+    for bucket in scenario.series:
+        counts[bucket.name] += bucket.count
+        errors[bucket.name] += bucket.errors
+        kinds.setdefault(bucket.name, Counter()).update(bucket.error_kinds)
+    rows = [
+        ErrorRow(name, counts[name], n, tuple(kinds[name].most_common()))
+        for name, n in errors.items()
+        if n
+    ]
+    return sorted(rows, key=lambda row: (-row.errors, row.name))
 
 
 def failure_message(kpi: KpiVerdict) -> str:

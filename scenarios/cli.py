@@ -19,9 +19,9 @@ from rich.table import Table
 
 from chaosgate.cli import stack_option
 from chaosgate.settings import load_settings
+from reports import view
 from reports.model import RunResult
 from reports.renderers import write_reports
-from reports.view import mostly_errors
 from scenarios.loader import load_scenario, resolve, shipped_scenarios
 
 _STYLE = {"pass": "green", "fail": "red", "invalid": "yellow"}
@@ -40,16 +40,19 @@ def verdict_table(result: RunResult) -> Table:
                 "",
                 f"[yellow]invalid: {scenario.invalid_reason}[/]",
             )
-        for kpi in scenario.kpis:
+        for row in (view.KpiRow(scenario, kpi) for kpi in scenario.kpis):
+            kpi = row.kpi
             measured = "—" if kpi.measured is None else f"{kpi.measured:.4g} {kpi.unit}"
-            if note := mostly_errors(scenario, kpi):
+            if note := row.note:
                 measured += f" — {note}"
-            word = "pass" if kpi.passed else "FAIL" + (" (aborted)" if kpi.aborted_run else "")
-            colour = "green" if kpi.passed else "red"
+            word = row.word + (" (aborted)" if kpi.aborted_run and row.word == "FAIL" else "")
+            colour = {"pass": "green", "fail": "red"}.get(row.outcome, "yellow")
             if kpi.status == "insufficient":
-                word, colour = f"insufficient ({kpi.samples} of {kpi.needed} samples)", "yellow"
+                colour = "yellow"
             table.add_row(scenario.name, kpi.expression, measured, f"{kpi.comparator} {kpi.threshold:g} {kpi.unit}",
                           f"[{colour}]{word}[/]")  # fmt: skip
+        for error in view.error_rows(scenario):  # why requests failed: "84 % errors: 401 x 602"
+            table.add_row(scenario.name, f"[dim]{error.name}[/]", f"[red]{error.text()}[/]", "", "")
         for measure in scenario.recoveries:
             recovery = "never" if measure.recovery_s is None else f"{measure.recovery_s:.2f} s"
             if measure.recovery_s is None and measure.cut_short_by:

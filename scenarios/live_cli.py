@@ -14,6 +14,7 @@ from chaosgate.settings import load_settings
 from reports.model import Event, RunMetadata, RunResult, ScenarioResult, Status
 from scenarios.live import LiveLoad, display, fault_phases, output_dir, resolve_target
 from scenarios.load.plan import LoadPlan, RateStep, parse_duration
+from scenarios.load.run import invalid_reason
 
 FOREVER_S = 7 * 24 * 3600.0  # "until Ctrl-C": the schedule must end somewhere
 
@@ -49,9 +50,7 @@ def scenario_result(name: str, description: str, t0: float, outcome_end_s: float
         name=name,
         description=description,
         status=status,
-        invalid_reason=None
-        if status == "pass"
-        else f"load generator behind: {outcome.generator.reason}",
+        invalid_reason=None if status == "pass" else invalid_reason(outcome.generator),
         t0=t0,
         duration_s=end_s,
         phases=fault_phases(events, end_s),
@@ -153,6 +152,8 @@ def load(ctx: click.Context, url: str | None, toxiproxy: str | None, rate: float
     result = RunResult(run=meta, status=scenario.status, exit_code=code, scenarios=[scenario])
     write_reports(result, run_dir)
     faults = sum(1 for e in scenario.events if e.kind == "fault.inject")
+    if scenario.invalid_reason:  # else only result.json would say why (exit 3)
+        console.print(f"[yellow]INVALID: {scenario.invalid_reason}[/]")
     console.print(
         f"result: {run_dir / 'result.json'} ({faults} fault(s) seen, status {scenario.status})"
     )

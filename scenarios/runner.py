@@ -23,7 +23,7 @@ from reports.model import KpiVerdict, Phase, RecoveryMeasure, ScenarioResult, St
 from scenarios.abort import AbortWatch, Breach
 from scenarios.fault_clock import Times, measure, removed_at
 from scenarios.journal import Journal
-from scenarios.load.run import LoadOutcome, LoadRun
+from scenarios.load.run import LoadOutcome, LoadRun, invalid_reason
 from scenarios.probes import Probes
 from scenarios.schema import Scenario
 
@@ -203,7 +203,7 @@ class ScenarioRun:
         if thin and self.breach is None:  # too few samples to judge: no verdict (an abort is one)
             reasons.append(f"insufficient evidence: {'; '.join(thin)}")
         if not outcome.generator.valid:  # even with a KPI failed: both show (verdicts + reason)
-            reasons.append(f"load generator behind: {outcome.generator.reason}")
+            reasons.append(invalid_reason(outcome.generator))
         self.invalid = "; ".join(reasons) or None
         if self.invalid:
             status = "invalid"

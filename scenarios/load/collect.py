@@ -81,6 +81,7 @@ class Collector:
         self.fatal: list[str] = []  # the workers could not start the schedule, and why
         # (flushes seen when it arrived, message): a user class that raised in a task
         self.user_errors: list[tuple[int, str]] = []
+        self.setup: list[str] = []  # "set-up: 60 users of ... ready in 7.2 s" per worker, class
         self.flushes = 0
         self.ws_events: list[dict[str, Any]] = []
 
@@ -106,6 +107,9 @@ class Collector:
             self.errors.append(str(record["message"]))
             if record.get("fatal"):
                 self.fatal.append(str(record["message"]))
+            return
+        if record.get("type") == "setup":  # a mix's log-in figures, once per worker and class
+            self.setup.append(str(record["message"]))
             return
         if record.get("type") == "user_error":
             self.user_errors.append((self.flushes, str(record["message"])))

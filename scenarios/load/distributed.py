@@ -28,6 +28,7 @@ from scenarios.load.worker import (
     install_error_report,
     install_hook,
     load_class,
+    ship_setup,
 )
 from scenarios.users import USER_CLASSES
 
@@ -136,6 +137,7 @@ def run_worker(args: argparse.Namespace) -> None:
             if getattr(env, "chaosgate_fatal", None) is not None:
                 return  # reported as a fatal error record already
             gevent.sleep(0.02)
+        ship_setup(ship)
         runner.send_message("cg_ready", None)
 
     def on_plan(msg: Message, **_: Any) -> None:

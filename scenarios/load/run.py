@@ -64,6 +64,20 @@ class LoadOutcome:
             )
 
 
+# what the load's own failures say (a class that raised, a worker gone): not the generator
+# falling behind its schedule, and not to be reported as if it were
+_BROKE = ("raised", "without a final record", "exited with code", "set-up", "nothing was", "failed")
+
+
+def invalid_reason(generator: GeneratorHealth) -> str:
+    """Why a load's result is no evidence, with the right head: the generator fell behind its
+    schedule (late sends, CPU), or the load could not run as planned (a user class crash)."""
+    reason = generator.reason or "no reason recorded"
+    if any(word in reason for word in _BROKE):
+        return f"load could not run as planned: {reason}"
+    return f"load generator behind: {reason}"
+
+
 class LoadRun:
     def __init__(
         self,
@@ -90,6 +104,7 @@ class LoadRun:
         self._started_at: float | None = None
         self._aborted = False
         self._outcome: LoadOutcome | None = None
+        self._setup_printed = 0
         # ids of WebSocket messages the server originated (posted by a scenario step): received,
         # they are expected, not "unexpected"
         self.server_message_ids: set[str] = set()
@@ -191,6 +206,13 @@ class LoadRun:
             return self.stop()
         return self.result()
 
+    def _print_setup(self) -> None:
+        """The mixes' set-up (log-in) time, as soon as the workers report it (even without a
+        progress line: a slow log-in is what makes a run's start late)."""
+        for line in self.collector.setup[self._setup_printed :]:
+            print(line, flush=True)
+        self._setup_printed = len(self.collector.setup)
+
     def stop(self) -> LoadOutcome:
         """Abort: workers stop sending, wait for their requests in flight (up to the plan's
         stop drain, the request timeout by default), record the rest as errors, ship, exit.
@@ -206,6 +228,7 @@ class LoadRun:
     def latest_second(self) -> SecondView | None:
         """The newest second that is (nearly) complete: the one before the current second."""
         self.collector.poll()
+        self._print_setup()
         seconds = [s for s in self.collector.seconds() if s <= int(time.time() - self.t0) - 1]
         return self.collector.view(seconds[-1]) if seconds else None
 
@@ -292,6 +315,7 @@ class LoadRun:
             cpu_percent_max=max((max(s) for s in c.cpu_samples.values() if s), default=0.0),
             workers=plan.workers,
             rss_mb_max=c.rss_mb_max,
+            setup=list(c.setup),
             valid=not reasons,
             reason="; ".join(reasons) or None,
         )

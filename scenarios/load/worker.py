@@ -126,6 +126,15 @@ def wait_ready(env: Environment, users: int, timeout_s: float) -> None:
         gevent.sleep(0.02)
 
 
+def ship_setup(sink: Sink, *, reruns: bool = False) -> None:
+    """How long the request mixes' `setup:` (log-ins) took here, one record per class; at the
+    end (`reruns`), the log-ins again after a 401, if any."""
+    from scenarios.users.mix_setup import rerun_lines, setup_lines
+
+    for line in rerun_lines() if reruns else setup_lines():
+        sink({"type": "setup", "message": line})
+
+
 def install_hook(env: Environment) -> None:
     def on_request(
         name: str,
@@ -209,6 +218,7 @@ def drive(env: Environment, engine: Engine, sink: Sink) -> None:
     stopping.set()
     flushing.join()
     runner.stop()
+    ship_setup(sink, reruns=True)
     sink(
         engine.recorder.flush(
             final=True,
@@ -272,6 +282,7 @@ def run_local(args: argparse.Namespace, plan: LoadPlan) -> None:
     except SetupFailed as error:
         runner.quit()
         fail(sink, error)
+    ship_setup(sink)
     engine = Engine(plan, args.t0, time.time() + 0.05, 0, 1)
     _abort_on_term(lambda: engine)
     drive(env, engine, sink)

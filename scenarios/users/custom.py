@@ -24,6 +24,7 @@ from typing import Any
 import requests
 from locust import FastHttpUser, HttpUser, TaskSet, User, task
 
+from scenarios.users import mix_setup
 from scenarios.users.answers import parse_named_rules, register
 from scenarios.users.base import OpenModelUser, TicketedUser, dispatcher_of
 from scenarios.users.locustfile import split_entry
@@ -138,6 +139,7 @@ class MixUser(OpenModelUser):
         # seeded from the plan's seed (through the dispatcher's seeded draw, in spawn order): the
         # same scenario and seed send the same paths and bodies
         self.rng = random.Random(dispatcher_of(self).rng.getrandbits(64))
+        mix_setup.start(self, self.mix)  # the mix's `setup:` (log-in), not scored
         super().on_start()
 
     def _draw(self) -> Request:
@@ -159,6 +161,8 @@ class MixUser(OpenModelUser):
             chosen.method, path, name=chosen.name, catch_response=True, **kwargs
         ) as response:
             status = response.status_code or 0
+            if self.mix.setup is not None and status in self.mix.setup.rerun_on:
+                mix_setup.rerun(self, self.mix, status)  # an expired log-in: again, bounded
             if not chosen.accepts(status):
                 expected = sorted(chosen.expect) if chosen.expect else "2xx/3xx"
                 response.failure(f"status {status}, expected {expected}")
