@@ -18,7 +18,7 @@ from pathlib import Path
 from chaosgate.errors import GeneratorBehind, RunInvalid
 from chaosgate.processes import ManagedProcess, free_port
 from chaosgate.settings import Timeouts, load_settings
-from reports.hdr import decode, merge
+from reports.hdr import merge, new_histogram
 from reports.model import GeneratorHealth, SliceBucket, UserSetup, WebSocketSummary
 from scenarios.load.collect import Collector, SecondView
 from scenarios.load.plan import LoadPlan
@@ -333,10 +333,11 @@ class LoadRun:
     def _median_service_s(self) -> float | None:
         """The SUT's own median service time over the HTTP requests (from their real start:
         what a closed loop would see), None when nothing was measured."""
-        parts = [decode(h) for name, h in self.collector.service_histograms().items()
-                 if not name.startswith("WS ")]  # fmt: skip
-        merged = merge(parts) if parts else None
-        if merged is None or merged.get_total_count() == 0:
+        merged = new_histogram()
+        for name, histogram in self.collector.service.items():
+            if not name.startswith("WS "):
+                merged.add(histogram)
+        if merged.get_total_count() == 0:
             return None
         return float(merged.get_value_at_percentile(50)) / 1e6
 
