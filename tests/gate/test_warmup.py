@@ -28,7 +28,8 @@ def test_the_warmup_ramps_to_the_first_rate_before_the_profile() -> None:
     """Fails on the old code: no `warmup_s` (the load began cold, with the judged window)."""
     plan = LoadPlan(users=["ping"], rate=[{"ramp_to_rps": 100, "over_s": 2}, {"hold_s": 4}],
                     arrival="constant", warmup_s="4s")  # fmt: skip
-    assert plan.total_s == 10 and plan.duration_s == 6
+    assert plan.total_s == 10
+    assert plan.duration_s == 6
     offsets = list(plan_offsets(plan))
     warm = [t for t in offsets if t < 4]
     assert len(warm) == pytest.approx(200, abs=1)  # 0 -> 100 rps over 4 s
@@ -39,7 +40,9 @@ def test_the_warmup_ramps_to_the_first_rate_before_the_profile() -> None:
 
 
 def test_warmup_is_in_the_published_schema() -> None:
-    schema = json.loads((Path(__file__).parents[2] / "scenarios" / "scenario.schema.json").read_text())
+    schema = json.loads(
+        (Path(__file__).parents[2] / "scenarios" / "scenario.schema.json").read_text()
+    )
     assert "warmup_s" in schema["$defs"]["LoadPlan"]["properties"]
 
 

@@ -62,7 +62,9 @@ def handler(state: State) -> type[BaseHTTPRequestHandler]:
                 self._send(200, {"posts": len(state.items), "refused": state.refused,
                                  "max_in_progress": state.max_in_progress})  # fmt: skip
             elif path.startswith("/api/items/"):
-                found = path.rsplit("/", 1)[1].isdigit() and int(path.rsplit("/", 1)[1]) in state.items
+                found = (
+                    path.rsplit("/", 1)[1].isdigit() and int(path.rsplit("/", 1)[1]) in state.items
+                )
                 self._send(200 if found else 404, {"found": found})
             else:
                 self._send(200, {"ok": True})

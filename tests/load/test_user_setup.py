@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from load.conftest import Server
 from scenarios.load.plan import LoadPlan
 from scenarios.load.run import LoadOutcome, LoadRun
-from load.conftest import Server
 
 pytestmark = pytest.mark.integration
 SERVER = str(Path(__file__).with_name("shed_server.py"))
