@@ -63,6 +63,15 @@ def render_markdown(result: RunResult) -> str:
         assert summary is not None
         lines.append("")
         lines.append(f"WebSocket `{name}`: {_websocket_counts(summary)}")
+    for scenario in result.scenarios:  # a busy host explains a slow run (scenarios.hostload)
+        busiest = scenario.host.busiest if scenario.host is not None else None
+        if scenario.host is not None and busiest is not None:
+            lines.append("")
+            lines.append(
+                f"Host `{scenario.name}`: other processes took up to "
+                f"{busiest.other_percent:.0f} % of a core ({busiest.window}; limit "
+                f"{scenario.host.limit_percent:g} %)"
+            )
     return "\n".join(lines) + "\n"
 
 
