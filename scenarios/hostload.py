@@ -258,21 +258,18 @@ def _boot_ticks(at: float) -> float:
 def stack_pid_finder(stack: Stack) -> Callable[[], set[int]]:
     """The stack's processes: what listens on its services', proxies' and Toxiproxy's ports
     (an external target's service found by its port), and its controls' processes (a target's
-    declared `processes:`). Their descendants count too (see HostSampler)."""
-    ports = {address.port for address in stack.direct.values()}
-    ports |= {edge.listen.port for edge in stack.proxies.values()}
-    with contextlib.suppress(ValueError):
-        port = urlsplit(stack.toxiproxy_url).port
-        ports |= {port} if port else set()
-    for url in (stack.sut_url, stack.sut_direct_url):
-        with contextlib.suppress(ValueError):
-            port = urlsplit(url).port
-            ports |= {port} if port else set()
+    declared `processes:`). Their descendants count too (see HostSampler). Read when asked
+    (the sampler's thread, every `refresh_s`): a restarted service listens under a new pid."""
 
     def find() -> set[int]:
-        return listening_pids(ports) | {
-            pid for c in stack.controls.values() if (pid := control_pid(c))
-        }
+        ports = {address.port for address in stack.direct.values()}
+        ports |= {edge.listen.port for edge in stack.proxies.values()}
+        for url in (stack.toxiproxy_url, stack.sut_url, stack.sut_direct_url):
+            with contextlib.suppress(ValueError):
+                port = urlsplit(url).port
+                ports |= {port} if port else set()
+        controls = {pid for c in stack.controls.values() if (pid := control_pid(c))}
+        return listening_pids(ports) | controls
 
     return find
 

@@ -93,7 +93,7 @@ def test_a_task_that_sends_nothing_is_not_a_late_send(
     outcome = LoadRun(plan, server.url, time.time(), tmp_path / "out", progress=False).start()
     health = outcome.wait().generator
     assert health.valid, health.reason
-    assert health.late_fraction < 0.02
+    assert health.late_fraction < 0.1  # the quiet half would be 0.5 (a busy host: a few late)
     quiet = health.setup["Quiet"].no_request
     assert quiet > 0
     assert quiet + health.sent == health.scheduled
