@@ -63,6 +63,15 @@ def render_markdown(result: RunResult) -> str:
         assert summary is not None
         lines.append("")
         lines.append(f"WebSocket `{name}`: {_websocket_counts(summary)}")
+    for scenario in result.scenarios:  # users that could not set up (refusals retried, or not)
+        setup = scenario.generator.setup if scenario.generator is not None else {}
+        troubled = {n: t for n, t in setup.items() if t.refused or t.failed or t.missing}
+        if troubled:
+            lines.append("")
+            lines.append(f"Set-up `{scenario.name}`: " + "; ".join(
+                f"{name} {t.users} steps, {t.refused} refused (retried), {t.failed} failed"
+                + (f", sends with nothing to act on: {sum(t.missing.values())}" if t.missing else "")
+                for name, t in troubled.items()))  # fmt: skip
     for scenario in result.scenarios:  # a busy host explains a slow run (scenarios.hostload)
         busiest = scenario.host.busiest if scenario.host is not None else None
         if scenario.host is not None and busiest is not None:

@@ -144,3 +144,19 @@ def test_a_cpu_hog_started_mid_run_makes_a_failed_kpi_invalid_host_busy(
     assert baseline["busy"], result["host"]
     assert baseline["other_percent"] > 25, result["host"]
     assert result["host"]["top"], result["host"]  # who took it, named in the report
+
+
+@pytest.mark.unit
+def test_the_summary_shows_the_host_figure_and_troubled_setups() -> None:
+    from reports.markdown import render_markdown
+    from reports.model import RunResult, UserSetup
+
+    path = REPO / "tests" / "reports" / "result_pass.json"
+    result = RunResult.model_validate_json(path.read_text())
+    scenario = result.scenarios[0]
+    scenario.host = _host(10, 20)
+    assert scenario.generator is not None
+    scenario.generator.setup = {"ApiUser": UserSetup(users=112, attempts=115, refused=3)}
+    text = render_markdown(result)
+    assert f"Host `{scenario.name}`: other processes took up to 96 % of a core (fault:f" in text
+    assert f"Set-up `{scenario.name}`: ApiUser 112 steps, 3 refused (retried), 0 failed" in text
