@@ -41,9 +41,9 @@ def render_markdown(result: RunResult) -> str:
         )
         lines.append("")
     for scenario in result.scenarios:
-        setup = scenario.generator.setup if scenario.generator else []
-        lines.extend(f"`{scenario.name}` {line}" for line in setup)  # log-in time, unscored
-        if setup:
+        mix_setup = scenario.generator.mix_setup if scenario.generator else []
+        lines.extend(f"`{scenario.name}` {line}" for line in mix_setup)  # log-in time, unscored
+        if mix_setup:
             lines.append("")
         errors = view.error_rows(scenario)
         if errors:
@@ -73,6 +73,24 @@ def render_markdown(result: RunResult) -> str:
         assert summary is not None
         lines.append("")
         lines.append(f"WebSocket `{name}`: {_websocket_counts(summary)}")
+    for scenario in result.scenarios:  # users that could not set up (refusals retried, or not)
+        setup = scenario.generator.setup if scenario.generator is not None else {}
+        troubled = {n: t for n, t in setup.items() if t.refused or t.failed or t.missing}
+        if troubled:
+            lines.append("")
+            lines.append(f"Set-up `{scenario.name}`: " + "; ".join(
+                f"{name} {t.users} steps, {t.refused} refused (retried), {t.failed} failed"
+                + (f", sends with nothing to act on: {sum(t.missing.values())}" if t.missing else "")
+                for name, t in troubled.items()))  # fmt: skip
+    for scenario in result.scenarios:  # a busy host explains a slow run (scenarios.hostload)
+        busiest = scenario.host.busiest if scenario.host is not None else None
+        if scenario.host is not None and busiest is not None:
+            lines.append("")
+            lines.append(
+                f"Host `{scenario.name}`: other processes took up to "
+                f"{busiest.other_percent:.0f} % of a core ({busiest.window}; limit "
+                f"{scenario.host.limit_percent:g} %)"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -14,7 +14,6 @@ from chaosgate.settings import load_settings
 from reports.model import Event, RunMetadata, RunResult, ScenarioResult, Status
 from scenarios.live import LiveLoad, display, fault_phases, output_dir, resolve_target
 from scenarios.load.plan import LoadPlan, RateStep, parse_duration
-from scenarios.load.run import invalid_reason
 
 FOREVER_S = 7 * 24 * 3600.0  # "until Ctrl-C": the schedule must end somewhere
 
@@ -45,12 +44,13 @@ def scenario_result(name: str, description: str, t0: float, outcome_end_s: float
     if live.interrupted:
         events.append(Event(t_s=round(outcome_end_s, 3), kind="note", message="stopped by Ctrl-C"))
     end_s = round(max([outcome_end_s, *(e.t_s for e in events)]), 3)
-    status: Status = "pass" if outcome.generator.valid else "invalid"
+    reasons = outcome.invalid_reasons()  # generator behind, too few slots, set-up failed
+    status: Status = "invalid" if reasons else "pass"
     return ScenarioResult(
         name=name,
         description=description,
         status=status,
-        invalid_reason=None if status == "pass" else invalid_reason(outcome.generator),
+        invalid_reason="; ".join(reasons) or None,
         t0=t0,
         duration_s=end_s,
         phases=fault_phases(events, end_s),

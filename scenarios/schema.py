@@ -12,6 +12,8 @@
 
 Windows follow the schedule: `baseline` is [0, first fault), `fault:<name>` is [at, at+for),
 `recovery:<name>` runs from the fault's removal to the next fault (or the end of the load).
+Second 0 is the end of the load's warm-up (`load.warmup_s`): the warm-up is in no window, and
+a scenario without one keeps the meaning it had (second 0 = the load's first second).
 Everything is validated at construction, so a file is checked whole before anything starts.
 """
 
@@ -56,10 +58,12 @@ class _Model(BaseModel):
 
 
 class FaultStep(_Model):
-    """One scheduled fault. `at_s` counts from the start of the scenario (second 0)."""
+    """One scheduled fault. `at_s` counts from second 0: the end of the load's warm-up."""
 
     name: str = Field(pattern=NAME, description="used in windows and KPIs: fault:<name>")
-    at_s: float = Field(gt=0, description="injection time, seconds from the start (30, '30s')")
+    at_s: float = Field(
+        gt=0, description="injection time, seconds from the end of the warm-up (30, '30s')"
+    )
     for_s: float = Field(gt=0, description="how long the fault stays")
     target: str = Field(description="a proxy (toxics, down, pool_exhaustion) or a service")
     fault: str = Field(description=f"fault kind: {', '.join(sorted(REGISTRY))}")

@@ -76,6 +76,10 @@ class Recorder:
         self._late = 0
         self._starved = 0
         self._ws_events: list[dict[str, Any]] = []
+        # tasks that returned without a request, per user class; of them, those that had
+        # nothing to act on because their set-up failed: class -> request name -> count
+        self._no_request: dict[str, int] = {}
+        self._missing: dict[str, dict[str, int]] = {}
         self._process = psutil.Process(os.getpid())
         self._process.cpu_percent(None)  # prime: the first reading is meaningless
         self._demand = CpuDemand(self._process)
@@ -104,20 +108,34 @@ class Recorder:
         service_s: float,
         error: str | None = None,
         outcome: str | None = None,
+        *,
+        service: bool = True,
     ) -> None:
         """A request finished `service_s` after it really started (what a closed loop reports).
         `outcome`: timeout, degraded or wrong (reports.stats.OUTCOMES), None for the plain
-        success or error that `error` says."""
+        success or error that `error` says. `service=False`: no real request (a ticket queued at
+        the stop), so not in the SUT's service times."""
         key = (self.slice_of(intended), name)
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = SliceStats(*key)
         # from the intended start; a send started early (coalesced timers) counts from its start
         bucket.record(clamp_us(max(started - intended, 0.0) + service_s), error, outcome)
-        service = self._service.get(name)
-        if service is None:
-            service = self._service[name] = new_histogram()
-        service.record_value(clamp_us(service_s))
+        if not service:
+            return
+        histogram = self._service.get(name)
+        if histogram is None:
+            histogram = self._service[name] = new_histogram()
+        histogram.record_value(clamp_us(service_s))
+
+    def record_no_request(self, user_class: str, missing: str | None = None) -> None:
+        """A ticket's task returned without sending a request: not a late send (the generator
+        was on time). `missing`: the request it could not send because its set-up failed (an
+        API user with no item of its own): counted against the class's set-up."""
+        self._no_request[user_class] = self._no_request.get(user_class, 0) + 1
+        if missing is not None:
+            per_class = self._missing.setdefault(user_class, {})
+            per_class[missing] = per_class.get(missing, 0) + 1
 
     def record_ws(
         self, kind: str, client: str, message_id: str, at: float, error: str | None = None
@@ -164,6 +182,9 @@ class Recorder:
             "rss_mb": self._process.memory_info().rss / 2**20,
             "ws": self._ws_events,
         }
+        if self._no_request:
+            record["no_request"] = self._no_request
+            record["missing"] = self._missing
         if final:
             record["final"] = True
             record["scheduled"] = scheduled
@@ -174,6 +195,7 @@ class Recorder:
         self._lag = new_histogram()
         self._sent = self._late = self._starved = 0
         self._ws_events = []
+        self._no_request, self._missing = {}, {}
         return record
 
 

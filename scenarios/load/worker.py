@@ -132,7 +132,7 @@ def ship_setup(sink: Sink, *, reruns: bool = False) -> None:
     from scenarios.users.mix_setup import rerun_lines, setup_lines
 
     for line in rerun_lines() if reruns else setup_lines():
-        sink({"type": "setup", "message": line})
+        sink({"type": "mix_setup", "message": line})
 
 
 def install_hook(env: Environment) -> None:
@@ -169,7 +169,7 @@ def attach(env: Environment, plan: LoadPlan) -> Dispatcher:
     for name in plan.users:
         cls = load_class(name, env.host or "", plan.request_timeout_s)
         classes[str(getattr(cls, "ticket_kind", "http"))].append((cls.__name__, float(cls.weight)))
-    dispatcher = Dispatcher(classes, seed=plan.seed)
+    dispatcher = Dispatcher(classes, seed=plan.seed, setup_concurrency=plan.setup_concurrency)
     env.chaosgate_dispatcher = dispatcher  # type: ignore[attr-defined]
     return dispatcher
 
@@ -282,6 +282,7 @@ def run_local(args: argparse.Namespace, plan: LoadPlan) -> None:
     except SetupFailed as error:
         runner.quit()
         fail(sink, error)
+    sink({**env.chaosgate_dispatcher.setup_record(), "worker": 0})  # type: ignore[attr-defined]
     ship_setup(sink)
     engine = Engine(plan, args.t0, time.time() + 0.05, 0, 1)
     _abort_on_term(lambda: engine)

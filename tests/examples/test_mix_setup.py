@@ -149,7 +149,7 @@ def test_per_worker_setup_logs_in_once_and_the_scored_requests_carry_the_token(
     assert sum(b.errors for b in outcome.series) == 0
     assert {b.name for b in outcome.series} == {"GET /items/", "GET /items/{id}"}  # set-up unscored
     assert _stats(url)["logins"] == 1  # 30 users, one log-in (300 ms each, not 30 x 300 ms)
-    (line,) = outcome.generator.setup
+    (line,) = outcome.generator.mix_setup
     assert line.startswith("set-up: 30 users of "), line
     took = float(line.split("ready in ")[1].split(" s")[0])
     assert took < 5.0, line  # one 300 ms log-in shared, not 30 of them one after another
@@ -176,7 +176,7 @@ def test_per_user_setup_logs_in_each_user_and_a_401_logs_in_again_bounded(
     assert 1 <= errors <= 12  # the requests in flight or sent before each re-login
     kinds = {k for b in outcome.series for k in b.error_kinds}
     assert kinds == {"http_401"}
-    assert outcome.generator.setup[-1].startswith("set-up again: 4 time(s) for Mix_mix_")
+    assert outcome.generator.mix_setup[-1].startswith("set-up again: 4 time(s) for Mix_mix_")
 
 
 @pytest.mark.integration

@@ -104,6 +104,6 @@ def test_the_users_setup_time_is_in_the_summary_and_html(
     generator = result.scenarios[0].generator
     assert generator is not None
     line = "set-up: 60 users of Mix_mix_1 ready in 0.4 s, 1 log-in(s) shared (per_worker)"
-    generator.setup = [line]
+    generator.mix_setup = [line]
     assert f"`{result.scenarios[0].name}` {line}" in render_markdown(result)
     assert line in unescape(render_html(result))
