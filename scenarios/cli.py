@@ -19,6 +19,7 @@ from rich.table import Table
 
 from chaosgate.cli import stack_option
 from chaosgate.settings import load_settings
+from reports.history.hook import history_options, remember
 from reports.model import RunResult
 from reports.renderers import write_reports
 from reports.view import mostly_errors
@@ -90,6 +91,7 @@ def verdict_table(result: RunResult) -> Table:
 @click.option(
     "--config", type=click.Path(path_type=Path, dir_okay=False), help="harness settings file"
 )
+@history_options
 @click.pass_context
 def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path | None, stack: str | None,
         baseline: Path | None, tolerance: str, check: bool, config: Path | None) -> None:  # fmt: skip
@@ -121,6 +123,7 @@ def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path
         console.print(f"result (interrupted): {run_dir / 'result.json'}")
         raise click.exceptions.Abort() from None
     write_reports(result, run_dir)
+    remember(result)  # the results store (reports.history); never changes the verdict
     console.print(verdict_table(result))
     exit_code = result.exit_code
     if base is not None:

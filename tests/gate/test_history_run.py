@@ -1,0 +1,59 @@
+"""A real `chaosgate run` of a tiny scenario lands in the results store (--history, --label):
+its KPI, n and verdict, its window histograms, the definition hash; importing its directory
+again skips it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from chaosgate.cli import main
+from reports.history.record import definition_hash
+from reports.history.store import HISTOGRAMS, open_store
+from reports.load import load_result
+
+KPI = "p50(GET /api/items) < 2s"
+SCENARIO = {
+    "name": "history-tiny",
+    "seed": 3,
+    "load": {"users": ["api"], "rate": [{"rps": 20, "hold_s": "4s"}], "concurrency": 10,
+             "tolerance_ms": 500, "late_fraction_max": 0.5},
+    "kpis": [KPI],
+}  # fmt: skip
+
+
+def cli(args: list[str]) -> int:
+    try:
+        return int(main(args) or 0)
+    except SystemExit as exited:
+        return int(exited.code or 0)
+
+
+@pytest.mark.scenario
+@pytest.mark.integration
+def test_a_real_run_is_remembered(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario_file = tmp_path / "history-tiny.yaml"
+    scenario_file.write_text(yaml.safe_dump(SCENARIO, sort_keys=False))
+    store = str(tmp_path / "history.sqlite")
+    code = cli(["run", str(scenario_file), "--stack", "local", "--out", str(tmp_path / "ci"),
+                "--history", store, "--label", "feature-x"])  # fmt: skip
+    [result_file] = (tmp_path / "ci").glob("*/result.json")
+    result = load_result(result_file)
+    assert code == result.exit_code == 0, capsys.readouterr()
+    assert f"history: run {result.run.run_id} stored in {store}" in capsys.readouterr().err
+
+    [point] = open_store(store).kpi_points(label="feature-x")
+    kpi = result.scenarios[0].kpis[0]
+    assert (point.run_id, point.expression, point.measured, point.samples, point.status) == (
+        result.run.run_id, KPI, kpi.measured, kpi.samples, kpi.status)  # fmt: skip
+    assert point.definition_hash == definition_hash(result.scenarios[0])
+    with open_store(store).engine.connect() as conn:
+        windows = {(row.window, row.request) for row in conn.execute(HISTOGRAMS.select())}
+    assert ("whole", "GET /api/items") in windows
+
+    assert cli(["history", "--history", store, "--label", "feature-x"]) == 0
+    assert "history-tiny" in capsys.readouterr().out
+    assert cli(["history", "--history", store, "import", str(tmp_path / "ci")]) == 0
+    assert "imported 0, skipped 1" in capsys.readouterr().out
