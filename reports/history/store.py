@@ -296,7 +296,8 @@ def open_store(location: str, migrate_to: int = LATEST) -> Store:
         except OSError as error:
             raise InputError(f"history store {path}: cannot create its folder: {error}") from None
     try:
-        engine = sa.create_engine(url)
+        # no pool: a command opens the store for a few statements; nothing stays connected
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     except (sa.exc.ArgumentError, ImportError) as error:
         raise InputError(f"history store {location!r}: not a usable database URL: {error}") from None
     store = Store(location, engine)
