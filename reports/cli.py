@@ -71,7 +71,9 @@ def report(result: Path, fmt: str, out: Path | None, hgrm: Path | None) -> None:
 @click.option(
     "--out", type=click.Path(path_type=Path, dir_okay=False), help="file to write (default: stdout)"
 )
-def compare(base: Path, new: Path | None, tolerance: str, fmt: str, out: Path | None, **history: str | None) -> None:
+def compare(
+    base: Path, new: Path | None, tolerance: str, fmt: str, out: Path | None, **history: str | None
+) -> None:
     """Compare NEW.json against BASE.json per KPI and per endpoint p50/p95/p99.
 
     Exit 1 when anything got worse than the tolerance allows, a KPI that passed now fails, or a

@@ -67,7 +67,7 @@ class HistoryComparison:
 
 
 def parse_against(text: str) -> int:
-    """"history" -> DEFAULT_RUNS; "history:5" -> 5."""
+    """ "history" -> DEFAULT_RUNS; "history:5" -> 5."""
     name, _, count = text.partition(":")
     if name != "history":
         raise InputError(f"--against {text!r}: expected history or history:N (e.g. history:5)")
@@ -124,13 +124,22 @@ def compare_with_history(new: RunResult, store: Store, last: int, confidence: fl
         adjusted = max(0.0, 1 - tests * (1 - tested.judgement.confidence))
         regressed = adjusted >= confidence and tested.judgement.relative > 0
         result.tested.append(
-            Tested(tested.scenario, tested.window, tested.request, tested.percentile,
-                   tested.judgement, adjusted, regressed)  # fmt: skip
+            Tested(
+                tested.scenario,
+                tested.window,
+                tested.request,
+                tested.percentile,
+                tested.judgement,
+                adjusted,
+                regressed,
+            )
         )
     return result
 
 
-def _flips(store: Store, name: str, run_ids: list[str], new: RunResult, scenario: str) -> list[KpiFlip]:
+def _flips(
+    store: Store, name: str, run_ids: list[str], new: RunResult, scenario: str
+) -> list[KpiFlip]:
     points = [p for p in store.kpi_points(scenario=name) if p.run_id in set(run_ids)]
     passed: dict[str, int] = defaultdict(int)
     seen: dict[str, int] = defaultdict(int)
@@ -175,5 +184,8 @@ def render_markdown(comparison: HistoryComparison) -> str:
         lines.append(f"\n**REGRESSION** {flip.scenario}: `{flip.expression}` passed in all "
                      f"{flip.stored} stored runs and fails now")  # fmt: skip
     count = len(comparison.regressions) + len(comparison.flips)
-    lines += ["", f"**{count} regression(s)**" if count else "No regression beyond the stored runs' spread."]
+    lines += [
+        "",
+        f"**{count} regression(s)**" if count else "No regression beyond the stored runs' spread.",
+    ]
     return "\n".join(lines) + "\n"

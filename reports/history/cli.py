@@ -21,7 +21,9 @@ _MARK = {"pass": "[green]✓[/]", "fail": "[red]✗[/]", "insufficient": "[yello
 def _store(history: str | None) -> Store:
     location, _ = configured_location(history)
     if location is None:
-        raise InputError("history is switched off (CHAOSGATE_HISTORY=off); name a store with --history")
+        raise InputError(
+            "history is switched off (CHAOSGATE_HISTORY=off); name a store with --history"
+        )
     return open_store(location)
 
 
@@ -50,7 +52,11 @@ def history_table(points: list[KpiPoint], title: str) -> Table:
 
 
 @click.group(invoke_without_command=True)
-@click.option("--history", metavar="PATH|URL", help="the store (default: $CHAOSGATE_HISTORY, else the state dir's)")
+@click.option(
+    "--history",
+    metavar="PATH|URL",
+    help="the store (default: $CHAOSGATE_HISTORY, else the state dir's)",
+)
 @click.option("--scenario", help="only this scenario")
 @click.option("--kpi", help="only this KPI expression (exactly as written)")
 @click.option("--sut-version", help="only runs of this SUT version")

@@ -30,7 +30,7 @@ def history_against_options(command: F) -> F:
 
 def compare_against_history(first: Path, second: Path | None, out: Path | None, fmt: str,
                             against: str | None, history_store: str | None,
-                            baseline_label: str | None, confidence: str) -> int:  # fmt: skip
+                            baseline_label: str | None, confidence: str | None) -> int:  # fmt: skip
     """Exit code: 0 no regression, 1 a regression, 3 NEW invalid, 2 bad input."""
     from reports.history.against import compare_with_history, parse_against, render_markdown
     from reports.history.store import configured_location, open_store
@@ -43,7 +43,7 @@ def compare_against_history(first: Path, second: Path | None, out: Path | None, 
     if fmt != "markdown":
         raise InputError("compare --against writes markdown only (--format markdown)")
     try:
-        level = float(confidence)
+        level = float(confidence or "")
     except ValueError:
         level = -1.0
     if not 0.5 <= level < 1:
@@ -52,7 +52,9 @@ def compare_against_history(first: Path, second: Path | None, out: Path | None, 
     new = load_result(first)
     location, _ = configured_location(history_store)
     if location is None:
-        raise InputError("compare --against history: history is switched off; name a store with --history")
+        raise InputError(
+            "compare --against history: history is switched off; name a store with --history"
+        )
     comparison = compare_with_history(new, open_store(location), last, level, baseline_label)
     text = render_markdown(comparison)
     if out is None:

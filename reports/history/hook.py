@@ -67,7 +67,9 @@ def remember(result: RunResult) -> None:
                 f"exit {result.exit_code}; its result.json is written)",
                 hint=error.hint,
             ) from None
-        click.secho(f"chaosgate: warning: run not remembered: {error.message}", fg="yellow", err=True)
+        click.secho(
+            f"chaosgate: warning: run not remembered: {error.message}", fg="yellow", err=True
+        )
         return
     if stored:
         click.echo(f"history: run {result.run.run_id} stored in {location}", err=True)

@@ -60,7 +60,9 @@ class RunRecord:
 def definition_hash(scenario: ScenarioResult) -> str:
     """sha256 of the validated scenario as canonical JSON; without a definition (old results,
     `chaosgate load`), of the scenario's name: such runs compare only with runs of that name."""
-    definition: Any = scenario.scenario if scenario.scenario is not None else {"name": scenario.name}
+    definition: Any = (
+        scenario.scenario if scenario.scenario is not None else {"name": scenario.name}
+    )
     canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
@@ -92,8 +94,16 @@ def run_record(result: RunResult, label: str | None = None) -> RunRecord:
             definition_hash=definition_hash(s),
             status=s.status,
             kpis=[
-                KpiRow(k.expression, k.window, k.unit, k.comparator, k.threshold, k.measured,
-                       k.samples, k.status)  # fmt: skip
+                KpiRow(
+                    k.expression,
+                    k.window,
+                    k.unit,
+                    k.comparator,
+                    k.threshold,
+                    k.measured,
+                    k.samples,
+                    k.status,
+                )
                 for k in s.kpis
             ],
             histograms=window_histograms(s),

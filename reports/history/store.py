@@ -173,7 +173,10 @@ class Store:
                     hint="upgrade chaosgate (the store is left as it is)",
                 )
         for step in range(current, to):
-            with self._refusing(f"migrate it to schema version {step + 1}"), self.engine.begin() as conn:
+            with (
+                self._refusing(f"migrate it to schema version {step + 1}"),
+                self.engine.begin() as conn,
+            ):
                 MIGRATIONS[step](conn)
                 if step == 0:
                     VERSION.create(conn)
@@ -219,11 +222,24 @@ class Store:
                    sut_version: str | None = None, label: str | None = None) -> list[KpiPoint]:  # fmt: skip
         """Every stored KPI value matching the filters, oldest run first."""
         query = (
-            sa.select(SCENARIOS.c.name, SCENARIOS.c.definition_hash, KPIS.c.expression,
-                      KPIS.c.unit, RUNS.c.run_id, RUNS.c.started_at, RUNS.c.sut_version,
-                      RUNS.c.label, KPIS.c.measured, KPIS.c.samples, KPIS.c.status)  # fmt: skip
-            .select_from(KPIS.join(SCENARIOS, KPIS.c.scenario_key == SCENARIOS.c.key)
-                         .join(RUNS, SCENARIOS.c.run_id == RUNS.c.run_id))  # fmt: skip
+            sa.select(
+                SCENARIOS.c.name,
+                SCENARIOS.c.definition_hash,
+                KPIS.c.expression,
+                KPIS.c.unit,
+                RUNS.c.run_id,
+                RUNS.c.started_at,
+                RUNS.c.sut_version,
+                RUNS.c.label,
+                KPIS.c.measured,
+                KPIS.c.samples,
+                KPIS.c.status,
+            )
+            .select_from(
+                KPIS.join(SCENARIOS, KPIS.c.scenario_key == SCENARIOS.c.key).join(
+                    RUNS, SCENARIOS.c.run_id == RUNS.c.run_id
+                )
+            )
             .order_by(SCENARIOS.c.name, RUNS.c.started_at, RUNS.c.run_id, KPIS.c.position)
         )
         for column, value in ((SCENARIOS.c.name, scenario), (KPIS.c.expression, kpi),
@@ -252,10 +268,18 @@ class Store:
 
     def histograms(self, definition_hash: str, run_ids: Sequence[str]) -> list[StoredHistogram]:
         query = (
-            sa.select(RUNS.c.run_id, RUNS.c.started_at, HISTOGRAMS.c.window,
-                      HISTOGRAMS.c.request, HISTOGRAMS.c.histogram)  # fmt: skip
-            .select_from(HISTOGRAMS.join(SCENARIOS, HISTOGRAMS.c.scenario_key == SCENARIOS.c.key)
-                         .join(RUNS, SCENARIOS.c.run_id == RUNS.c.run_id))  # fmt: skip
+            sa.select(
+                RUNS.c.run_id,
+                RUNS.c.started_at,
+                HISTOGRAMS.c.window,
+                HISTOGRAMS.c.request,
+                HISTOGRAMS.c.histogram,
+            )
+            .select_from(
+                HISTOGRAMS.join(SCENARIOS, HISTOGRAMS.c.scenario_key == SCENARIOS.c.key).join(
+                    RUNS, SCENARIOS.c.run_id == RUNS.c.run_id
+                )
+            )
             .where(SCENARIOS.c.definition_hash == definition_hash)
             .where(RUNS.c.run_id.in_(list(run_ids)))
         )
@@ -299,7 +323,9 @@ def open_store(location: str, migrate_to: int = LATEST) -> Store:
         # no pool: a command opens the store for a few statements; nothing stays connected
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     except (sa.exc.ArgumentError, ImportError) as error:
-        raise InputError(f"history store {location!r}: not a usable database URL: {error}") from None
+        raise InputError(
+            f"history store {location!r}: not a usable database URL: {error}"
+        ) from None
     store = Store(location, engine)
     store.migrate(migrate_to)
     return store

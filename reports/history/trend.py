@@ -7,21 +7,23 @@ import html
 from collections import defaultdict
 from pathlib import Path
 
-import matplotlib
+from matplotlib import pyplot as plt
 
 from chaosgate.errors import InputError
 from reports.history.store import KpiPoint
-from reports.plot_style import PLAIN, RC, plt, to_svg
+from reports.plot_style import PLAIN, RC, to_svg
 
 _STYLE = {"pass": ("#2e9d4f", "o", "pass"), "fail": ("#d13b3b", "X", "FAIL"),
           "insufficient": ("#e0a526", "s", "insufficient")}  # fmt: skip
 
 
 def trend_svg(series: list[KpiPoint], salt: str) -> str:
-    with matplotlib.rc_context(RC):
+    with plt.style.context(RC):
         figure, axes = plt.subplots(figsize=(8, 2.6))
         xs = list(range(len(series)))
-        measured = [(x, p.measured) for x, p in zip(xs, series, strict=True) if p.measured is not None]
+        measured = [
+            (x, p.measured) for x, p in zip(xs, series, strict=True) if p.measured is not None
+        ]
         axes.plot([x for x, _ in measured], [y for _, y in measured], color="#9aa0a6", linewidth=1)
         for status, (colour, marker, name) in _STYLE.items():
             chosen = [(x, p.measured) for x, p in zip(xs, series, strict=True)
@@ -30,7 +32,9 @@ def trend_svg(series: list[KpiPoint], salt: str) -> str:
                 axes.scatter([x for x, _ in chosen], [y for _, y in chosen], color=colour,
                              marker=marker, label=name, zorder=3)  # fmt: skip
         axes.set_xticks(xs)
-        axes.set_xticklabels([p.sut_version or "?" for p in series], rotation=45, ha="right", fontsize=7)
+        axes.set_xticklabels(
+            [p.sut_version or "?" for p in series], rotation=45, ha="right", fontsize=7
+        )
         axes.set_xlabel("SUT version (runs oldest → newest)")
         axes.set_ylabel(series[0].unit)
         axes.yaxis.set_major_formatter(PLAIN)

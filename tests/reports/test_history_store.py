@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 import pytest
 import sqlalchemy as sa
+from history_runs import KPI, synthetic_run
 
 from chaosgate.cli import main
 from chaosgate.errors import EXIT_BAD_INPUT, EXIT_KPI_FAILED, EXIT_OK, InputError
@@ -17,7 +18,6 @@ from reports.history.hook import history_options, remember
 from reports.history.record import run_record
 from reports.history.store import LATEST, RUNS, open_store
 from reports.renderers import render_json
-from history_runs import KPI, synthetic_run
 
 pytestmark = pytest.mark.unit
 
@@ -56,14 +56,23 @@ def test_an_older_schema_is_migrated_and_keeps_its_runs(tmp_path: Path) -> None:
     old = open_store(str(path), migrate_to=1)  # the first schema: no labels
     assert old.version() == 1
     with old.engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO runs VALUES ('r-old', 1.0, 'pass', '0.9', 'c', 'h', '0.1')"))
-        conn.execute(sa.text("INSERT INTO scenario_runs VALUES ('r-old/0', 'r-old', 's', 'x', 'pass')"))
+        conn.execute(
+            sa.text("INSERT INTO runs VALUES ('r-old', 1.0, 'pass', '0.9', 'c', 'h', '0.1')")
+        )
+        conn.execute(
+            sa.text("INSERT INTO scenario_runs VALUES ('r-old/0', 'r-old', 's', 'x', 'pass')")
+        )
         conn.execute(sa.text("INSERT INTO kpi_values VALUES "
                              "('r-old/0', 0, 'error_rate < 1%', 'whole', '%', '<', 1, 0.5, 10, 'pass')"))  # fmt: skip
     new = open_store(str(path))
     assert new.version() == LATEST == 2
     [point] = new.kpi_points()
-    assert (point.run_id, point.measured, point.label, point.sut_version) == ("r-old", 0.5, None, "0.9")
+    assert (point.run_id, point.measured, point.label, point.sut_version) == (
+        "r-old",
+        0.5,
+        None,
+        "0.9",
+    )
     assert new.append(run_record(synthetic_run(1), label="main"))  # the new column is writable
 
 
@@ -72,17 +81,22 @@ def _refused(path: Path, capsys: pytest.CaptureFixture[str], said: str) -> None:
     assert cli(["history", "--history", str(path)]) == EXIT_BAD_INPUT
     assert cli(["history", "--history", str(path), "import", str(path.parent / "none")]) in (2,)
     error = capsys.readouterr().err
-    assert said in error and "Traceback" not in error
+    assert said in error
+    assert "Traceback" not in error
     assert path.read_bytes() == before  # nothing overwritten
 
 
-def test_a_garbage_file_is_refused_and_left_as_it_is(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_garbage_file_is_refused_and_left_as_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "h.sqlite"
     path.write_bytes(bytes(range(256)) * 64)
     _refused(path, capsys, "not an SQLite database")
 
 
-def test_a_damaged_store_is_refused_and_left_as_it_is(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_damaged_store_is_refused_and_left_as_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "h.sqlite"
     store = open_store(str(path))
     for index in range(3):
@@ -103,7 +117,9 @@ def test_a_newer_store_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[
     _refused(path, capsys, "schema version 99")
 
 
-def test_another_database_is_not_taken_for_a_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_another_database_is_not_taken_for_a_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "app.sqlite"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE users (id INTEGER)")
@@ -111,7 +127,9 @@ def test_another_database_is_not_taken_for_a_store(tmp_path: Path, capsys: pytes
     _refused(path, capsys, "not a chaosgate history store")
 
 
-def test_import_counts_imported_skipped_and_bad(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_counts_imported_skipped_and_bad(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     artifacts = tmp_path / "ci"
     for index in range(3):
         _write(artifacts / "nested", index)
@@ -178,11 +196,15 @@ def test_a_planted_slowdown_is_a_regression_with_its_confidence(
     row = next(line for line in out.splitlines() if "| baseline | p95(GET /api/items)" in line)
     cells = [c.strip() for c in row.split("|")]
     effect, family = float(cells[6].rstrip("%")), float(cells[9])
-    assert 20 < effect < 40 and family >= 0.95 and "REGRESSION" in row
+    assert 20 < effect < 40
+    assert family >= 0.95
+    assert "REGRESSION" in row
 
 
 @pytest.mark.parametrize("seed", [201, 202, 203])
-def test_healthy_runs_are_no_regression(tmp_path: Path, capsys: pytest.CaptureFixture[str], seed: int) -> None:
+def test_healthy_runs_are_no_regression(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], seed: int
+) -> None:
     store = _store_healthy(tmp_path, 5)
     healthy = _write(tmp_path / "new", seed, seed=seed)
     code = cli(["compare", "--against", "history:5", str(healthy), "--history", store])
@@ -192,10 +214,14 @@ def test_healthy_runs_are_no_regression(tmp_path: Path, capsys: pytest.CaptureFi
     assert re.search(r"\d+ quantities tested", out)
 
 
-def test_too_little_history_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_too_little_history_is_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     store = _store_healthy(tmp_path, 2)
     new = _write(tmp_path / "new", 50)
-    assert cli(["compare", "--against", "history:5", str(new), "--history", store]) == EXIT_BAD_INPUT
+    assert (
+        cli(["compare", "--against", "history:5", str(new), "--history", store]) == EXIT_BAD_INPUT
+    )
     assert "3 comparable stored runs" in capsys.readouterr().err
     assert cli(["compare", "--against", "latest", str(new), "--history", store]) == EXIT_BAD_INPUT
 
@@ -205,9 +231,11 @@ def test_history_table_and_trend_page(tmp_path: Path, capsys: pytest.CaptureFixt
     page = tmp_path / "trend.html"
     assert cli(["history", "--history", store, "--kpi", KPI, "--html", str(page)]) == EXIT_OK
     out = capsys.readouterr().out
-    assert "steady" in out and "1.0, 1.1, 1.2, 1.3" in out
+    assert "steady" in out
+    assert "1.0, 1.1, 1.2, 1.3" in out
     html = page.read_text()
-    assert html.count("<svg") == 1 and "1.3" in html
+    assert html.count("<svg") == 1
+    assert "1.3" in html
     assert cli(["history", "--history", store, "--scenario", "other"]) == EXIT_OK
     assert "no stored runs match" in capsys.readouterr().out
     with open_store(store).engine.connect() as conn:
