@@ -167,7 +167,7 @@ def render_markdown(comparison: HistoryComparison) -> str:
         f"confidence of at least {comparison.confidence:.0%} that the new value is above the "
         "stored runs' spread (one-sided t prediction interval on log values).",
         "",
-        "| scenario | window | quantity | stored runs (ms) | new (ms) | effect | sigmas | confidence | family-wise | verdict |",
+        "| scenario | window | quantity | stored runs, newest first (ms) | new (ms) | effect | sigmas | confidence | family-wise | verdict |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     shown = sorted(comparison.tested, key=lambda t: (not t.regressed, -t.judgement.confidence))

@@ -39,7 +39,7 @@ def history_table(points: list[KpiPoint], title: str) -> Table:
         grouped[(point.scenario, point.expression)].append(point)
     table = Table(title=title)
     for column in ("scenario", "KPI", "runs", "values, oldest → newest (✓ pass ✗ fail ? too few samples)",
-                   "median", "last n", "SUT versions"):  # fmt: skip
+                   "median", "last n", "last SUT versions"):  # fmt: skip
         table.add_column(column)
     for (scenario, expression), series in grouped.items():
         measured = [p.measured for p in series if p.measured is not None]

@@ -130,6 +130,7 @@ class KpiPoint:
     measured: float | None
     samples: int | None
     status: str
+    threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,7 @@ class Store:
                 KPIS.c.measured,
                 KPIS.c.samples,
                 KPIS.c.status,
+                KPIS.c.threshold,
             )
             .select_from(
                 KPIS.join(SCENARIOS, KPIS.c.scenario_key == SCENARIOS.c.key).join(

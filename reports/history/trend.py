@@ -31,6 +31,9 @@ def trend_svg(series: list[KpiPoint], salt: str) -> str:
             if chosen:
                 axes.scatter([x for x, _ in chosen], [y for _, y in chosen], color=colour,
                              marker=marker, label=name, zorder=3)  # fmt: skip
+        if series[-1].threshold is not None:
+            axes.axhline(series[-1].threshold, color="#9aa0a6", linestyle="--", linewidth=0.8,
+                         label=f"threshold {series[-1].threshold:g} {series[-1].unit}")  # fmt: skip
         axes.set_xticks(xs)
         axes.set_xticklabels(
             [p.sut_version or "?" for p in series], rotation=45, ha="right", fontsize=7
