@@ -58,11 +58,17 @@ class RunRecord:
 
 
 def definition_hash(scenario: ScenarioResult) -> str:
-    """sha256 of the validated scenario as canonical JSON; without a definition (old results,
-    `chaosgate load`), of the scenario's name: such runs compare only with runs of that name."""
+    """sha256 of the validated scenario as canonical JSON, without `stack.sut_overrides`: those
+    configure the service under test (a weakened SUT is another SUT, like another version), not
+    what the scenario does to it. Without a definition (old results, `chaosgate load`), of the
+    scenario's name: such runs compare only with runs of that name."""
     definition: Any = (
         scenario.scenario if scenario.scenario is not None else {"name": scenario.name}
     )
+    stack = definition.get("stack")
+    if isinstance(stack, dict) and "sut_overrides" in stack:
+        kept = {key: value for key, value in stack.items() if key != "sut_overrides"}
+        definition = {**definition, "stack": kept}
     canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 

@@ -57,3 +57,42 @@ def test_a_real_run_is_remembered(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "history-tiny" in capsys.readouterr().out
     assert cli(["history", "--history", store, "import", str(tmp_path / "ci")]) == 0
     assert "imported 0, skipped 1" in capsys.readouterr().out
+
+
+def _run(scenario_file: Path, out: Path, store: str) -> Path:
+    code = cli(
+        ["run", str(scenario_file), "--stack", "local", "--out", str(out), "--history", store]
+    )
+    [result_file] = out.glob("*/result.json")
+    assert code == load_result(result_file).exit_code
+    return result_file
+
+
+@pytest.mark.scenario
+@pytest.mark.integration
+def test_a_slowed_sut_is_a_regression_against_its_history_and_healthy_runs_are_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Real runs of the reference SUT: 5 healthy ones stored, then one with the test-only
+    `postgres.slow_query_ms` knob (every query 100 ms slower; not part of the definition hash),
+    then 3 healthy ones, each judged against the 5 stored."""
+    healthy = tmp_path / "tiny.yaml"
+    healthy.write_text(yaml.safe_dump(SCENARIO, sort_keys=False))
+    slowed = tmp_path / "tiny-slowed.yaml"
+    slowed.write_text(yaml.safe_dump(
+        {**SCENARIO, "stack": {"sut_overrides": {"postgres.slow_query_ms": 100}}}, sort_keys=False))  # fmt: skip
+    store = str(tmp_path / "history.sqlite")
+    for index in range(5):
+        _run(healthy, tmp_path / f"stored{index}", store)
+    capsys.readouterr()
+    verdicts = []
+    for name, file in [("slowed", slowed), *((f"healthy{i}", healthy) for i in range(3))]:
+        result = _run(file, tmp_path / name, "off")
+        code = cli(["compare", "--against", "history:5", str(result), "--history", store])
+        verdicts.append((name, code, capsys.readouterr().out))
+    report = "\n".join(out for _, _, out in verdicts)
+    assert [code for _, code, _ in verdicts] == [1, 0, 0, 0], report
+    slow_out = verdicts[0][2]
+    assert "against 5 stored run(s)" in slow_out
+    assert "**REGRESSION**" in slow_out
+    print(report)  # the effect sizes and confidences, for the record

@@ -240,3 +240,18 @@ def test_history_table_and_trend_page(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "no stored runs match" in capsys.readouterr().out
     with open_store(store).engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(RUNS)).scalar() == 4
+
+
+def test_the_definition_hash_ignores_sut_overrides_only() -> None:
+    from reports.history.record import definition_hash
+
+    scenario = synthetic_run(1).scenarios[0]
+    plain = {"name": "s", "load": {"rps": 5}, "stack": {"requires": [], "sut_overrides": {}}}
+    weakened = {**plain, "stack": {"requires": [], "sut_overrides": {"postgres.slow_query_ms": 50}}}
+    other_load = {**plain, "load": {"rps": 6}}
+
+    def digest(definition: dict[str, object]) -> str:
+        return definition_hash(scenario.model_copy(update={"scenario": definition}))
+
+    assert digest(plain) == digest(weakened)  # a weakened SUT is another SUT, same scenario
+    assert digest(plain) != digest(other_load)
