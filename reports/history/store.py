@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 import sqlalchemy as sa
@@ -328,9 +329,25 @@ def open_store(location: str, migrate_to: int = LATEST) -> Store:
         raise InputError(
             f"history store {location!r}: not a usable database URL: {error}"
         ) from None
+    if engine.dialect.name == "sqlite":
+        _transactional_ddl(engine)
     store = Store(location, engine)
     store.migrate(migrate_to)
     return store
+
+
+def _transactional_ddl(engine: Engine) -> None:
+    """Python's sqlite3 commits before DDL on its own; SQLAlchemy's documented recipe hands
+    transactions to SQLAlchemy, so a migration step (ALTER, CREATE INDEX, version bump) is all
+    or nothing."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _no_implicit_commit(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
 
 
 def _looks_like_sqlite(path: Path) -> bool:

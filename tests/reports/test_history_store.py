@@ -255,3 +255,27 @@ def test_the_definition_hash_ignores_sut_overrides_only() -> None:
 
     assert digest(plain) == digest(weakened)  # a weakened SUT is another SUT, same scenario
     assert digest(plain) != digest(other_load)
+
+
+def test_a_failed_migration_step_leaves_the_store_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reports.history import store as store_module
+
+    path = tmp_path / "old.sqlite"
+    open_store(str(path), migrate_to=1).engine.dispose()
+
+    def half_done(conn: sa.Connection) -> None:
+        conn.execute(sa.text("ALTER TABLE runs ADD COLUMN label VARCHAR(200)"))
+        conn.execute(sa.text("CREATE INDEX broken ON no_such_table (x)"))
+
+    monkeypatch.setattr(store_module, "MIGRATIONS", (store_module.MIGRATIONS[0], half_done))
+    with pytest.raises(InputError, match="migrate it to schema version 2"):
+        open_store(str(path))
+    monkeypatch.undo()
+    with sqlite3.connect(path) as conn:
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(runs)")]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    conn.close()
+    assert "label" not in columns  # the ALTER was rolled back with the failed step
+    assert open_store(str(path)).version() == LATEST
