@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -246,11 +247,15 @@ def test_the_definition_hash_ignores_sut_overrides_only() -> None:
     from reports.history.record import definition_hash
 
     scenario = synthetic_run(1).scenarios[0]
-    plain = {"name": "s", "load": {"rps": 5}, "stack": {"requires": [], "sut_overrides": {}}}
+    plain: dict[str, Any] = {
+        "name": "s",
+        "load": {"rps": 5},
+        "stack": {"requires": [], "sut_overrides": {}},
+    }
     weakened = {**plain, "stack": {"requires": [], "sut_overrides": {"postgres.slow_query_ms": 50}}}
     other_load = {**plain, "load": {"rps": 6}}
 
-    def digest(definition: dict[str, object]) -> str:
+    def digest(definition: dict[str, Any]) -> str:
         return definition_hash(scenario.model_copy(update={"scenario": definition}))
 
     assert digest(plain) == digest(weakened)  # a weakened SUT is another SUT, same scenario
