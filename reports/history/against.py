@@ -116,7 +116,7 @@ def compare_with_history(new: RunResult, store: Store, last: int, confidence: fl
     if not judged_any and not result.invalid:
         raise InputError(
             f"compare --against history: no scenario of run {new.run.run_id} has {MIN_RUNS} "
-            f"comparable stored runs in {store.location}",
+            f"comparable stored runs in {store.where}",
             hint="store more runs (chaosgate history import DIR, or run the scenario again)",
         )
     tests = max(len(candidates), 1)

@@ -75,13 +75,13 @@ def history(ctx: click.Context, history: str | None, scenario: str | None, kpi: 
     store = _store(history)
     points = store.kpi_points(scenario, kpi, sut_version, label)
     console = Console(width=None if sys.stdout.isatty() else 200)
-    console.print(history_table(points, f"chaosgate history: {store.location}"))
+    console.print(history_table(points, f"chaosgate history: {store.where}"))
     if not points:
         console.print("no stored runs match")
     if html is not None:
         from reports.history.trend import write_trend_page
 
-        write_trend_page(points, html, store.location)
+        write_trend_page(points, html, store.where)
         click.echo(f"wrote {html}", err=True)
 
 
@@ -111,5 +111,5 @@ def import_command(ctx: click.Context, directory: Path, label: str | None) -> No
         else:
             skipped += 1
     click.echo(f"imported {imported}, skipped {skipped} (already stored), bad {bad} "
-               f"into {store.location}")  # fmt: skip
+               f"into {store.where}")  # fmt: skip
     ctx.exit(2 if bad else 0)

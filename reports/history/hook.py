@@ -59,7 +59,8 @@ def remember(result: RunResult) -> None:
         return
     label = meta.get(_LABEL) or os.environ.get(LABEL_ENV) or None
     try:
-        stored = open_store(location).append(run_record(result, label))
+        store = open_store(location)
+        stored = store.append(run_record(result, label))
     except InputError as error:
         if explicit:
             raise InputError(
@@ -72,4 +73,4 @@ def remember(result: RunResult) -> None:
         )
         return
     if stored:
-        click.echo(f"history: run {result.run.run_id} stored in {location}", err=True)
+        click.echo(f"history: run {result.run.run_id} stored in {store.where}", err=True)

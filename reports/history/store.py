@@ -44,8 +44,11 @@ def engine_url(location: str) -> str:
 
 
 def _where(location: str) -> str:
-    """The location without a password, for messages."""
-    return sa.engine.make_url(engine_url(location)).render_as_string(hide_password=True)
+    """The location for messages: a file as its path, a URL without its password."""
+    url = engine_url(location)
+    if url.startswith("sqlite:///"):
+        return url[len("sqlite:///") :]
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
 
 
 # --- schema: ordered migrations; never edit a released step, add the next one -----------------
@@ -147,6 +150,11 @@ class Store:
     def __init__(self, location: str, engine: Engine) -> None:
         self.location = location
         self.engine = engine
+
+    @property
+    def where(self) -> str:
+        """The location for messages: a URL's password hidden."""
+        return _where(self.location)
 
     @contextmanager
     def _refusing(self, doing: str) -> Iterator[None]:

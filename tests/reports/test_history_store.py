@@ -284,3 +284,11 @@ def test_a_failed_migration_step_leaves_the_store_as_it_was(
     conn.close()
     assert "label" not in columns  # the ALTER was rolled back with the failed step
     assert open_store(str(path)).version() == LATEST
+
+
+def test_messages_never_show_a_store_password(capsys: pytest.CaptureFixture[str]) -> None:
+    url = "postgresql://ci:s3cret@127.0.0.1:1/nothing"
+    assert cli(["history", "--history", url]) == EXIT_BAD_INPUT
+    error = capsys.readouterr().err
+    assert "s3cret" not in error
+    assert "ci:***@127.0.0.1:1/nothing" in error
