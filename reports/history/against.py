@@ -99,10 +99,14 @@ def compare_with_history(new: RunResult, store: Store, last: int, confidence: fl
         for row in store.histograms(digest, run_ids):
             stored[(row.window, row.request)][row.run_id] = row.histogram
         order = {run_id: i for i, run_id in enumerate(run_ids)}  # newest first
-        for window in window_histograms(scenario):
+        windows = window_histograms(scenario)
+        whole = {w.request: w.histogram for w in windows if w.window == "whole"}
+        for window in windows:
             history = stored.get((window.window, window.request), {})
             if len(history) < MIN_RUNS:
                 continue
+            if window.window != "whole" and whole.get(window.request) == window.histogram:
+                continue  # a window that is the whole run (no faults): tested once, as whole
             runs = [hdr.decode(history[r]) for r in sorted(history, key=order.__getitem__)]
             now = hdr.decode(window.histogram)
             for p in PERCENTILES:
