@@ -3,9 +3,9 @@
 against the stored runs (`chaosgate compare --against history[:N]`).
 
     record.py   a RunResult -> the rows the store keeps (definition hash, KPIs, window histograms)
-    store.py    the SQL layer (SQLAlchemy Core), versioned migrations, refusing what it cannot read
+    store.py    the SQL layer (SQLAlchemy Core), refusing what it cannot read; migrations.py its schema steps
     hook.py     `--history` / `--label` options and the one call each command makes
     cli.py      `chaosgate history` (table, --html) and `chaosgate history import DIR`
     trend.py    the HTML page with one trend plot per KPI
-    against.py  the statistics of a new run against its history
+    against.py  a new run against its history (stats.py: the prediction interval); compare_cli.py its options
 """
