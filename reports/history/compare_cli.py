@@ -14,16 +14,31 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def history_against_options(command: F) -> F:
-    for option in (
-        click.option("--against", metavar="history[:N]",
-                     help="judge NEW (the one argument) against the last N stored comparable runs "
-                     "(default N 10, at least 3)"),
-        click.option("--history", "history_store", metavar="PATH|URL",
-                     help="with --against: the store (default: $CHAOSGATE_HISTORY, else the state dir's)"),
-        click.option("--baseline-label", help="with --against: only stored runs with this --label"),
-        click.option("--confidence", default="0.95", show_default=True,
-                     help="with --against: family-wise confidence a regression needs"),
-    ):  # fmt: skip
+    for option in reversed(
+        (
+            click.option(
+                "--against",
+                metavar="history[:N]",
+                help="judge NEW (the one argument) against the last N stored comparable runs "
+                "(default N 10, at least 3)",
+            ),
+            click.option(
+                "--history",
+                "history_store",
+                metavar="PATH|URL",
+                help="with --against: the store (default: $CHAOSGATE_HISTORY, else the state dir's)",
+            ),
+            click.option(
+                "--baseline-label", help="with --against: only stored runs with this --label"
+            ),
+            click.option(
+                "--confidence",
+                default="0.95",
+                show_default=True,
+                help="with --against: family-wise confidence a regression needs",
+            ),
+        )
+    ):  # fmt: skip  (reversed: click lists the last decorator first)
         command = option(command)
     return command
 
