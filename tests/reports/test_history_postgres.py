@@ -17,8 +17,9 @@ from chaosgate.cli import main
 from chaosgate.errors import EXIT_BAD_INPUT, EXIT_KPI_FAILED
 from chaosgate.processes import free_port
 from fixtures.local.services import LocalService, start_postgres
+from reports.history.migrations import LATEST
 from reports.history.record import run_record
-from reports.history.store import LATEST, open_store
+from reports.history.store import open_store
 from reports.renderers import render_json
 
 pytestmark = pytest.mark.integration

@@ -16,8 +16,9 @@ from history_runs import KPI, synthetic_run
 from chaosgate.cli import main
 from chaosgate.errors import EXIT_BAD_INPUT, EXIT_KPI_FAILED, EXIT_OK, InputError
 from reports.history.hook import history_options, remember
+from reports.history.migrations import LATEST, MIGRATIONS
 from reports.history.record import run_record
-from reports.history.store import LATEST, RUNS, open_store
+from reports.history.store import RUNS, open_store
 from reports.renderers import render_json
 
 pytestmark = pytest.mark.unit
@@ -274,7 +275,7 @@ def test_a_failed_migration_step_leaves_the_store_as_it_was(
         conn.execute(sa.text("ALTER TABLE runs ADD COLUMN label VARCHAR(200)"))
         conn.execute(sa.text("CREATE INDEX broken ON no_such_table (x)"))
 
-    monkeypatch.setattr(store_module, "MIGRATIONS", (store_module.MIGRATIONS[0], half_done))
+    monkeypatch.setattr(store_module, "MIGRATIONS", (MIGRATIONS[0], half_done))
     with pytest.raises(InputError, match="migrate it to schema version 2"):
         open_store(str(path))
     monkeypatch.undo()
