@@ -123,8 +123,8 @@ def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path
         console.print(f"result (interrupted): {run_dir / 'result.json'}")
         raise click.exceptions.Abort() from None
     write_reports(result, run_dir)
-    remember(result)  # the results store (reports.history); never changes the verdict
     console.print(verdict_table(result))
+    remember(result)  # the results store (reports.history); never changes the verdict
     exit_code = result.exit_code
     if base is not None:
         regression_exit = _compare(base, result, allowed, run_dir, console)
