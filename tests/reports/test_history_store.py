@@ -293,3 +293,19 @@ def test_messages_never_show_a_store_password(capsys: pytest.CaptureFixture[str]
     error = capsys.readouterr().err
     assert "s3cret" not in error
     assert "ci:***@127.0.0.1:1/nothing" in error
+
+
+def test_baseline_label_picks_the_runs_to_judge_against(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = str(tmp_path / "h.sqlite")
+    store = open_store(path)
+    for index in range(5):
+        store.append(run_record(synthetic_run(index), label="main"))
+    for index in range(10, 15):  # newer, and already slow: the last 5 runs of any label
+        store.append(run_record(synthetic_run(index, slowdown=1.3), label="feature"))
+    slow = _write(tmp_path / "new", 100, slowdown=1.3)
+    against = ["compare", "--against", "history:5", str(slow), "--history", path]
+    assert cli(against) == EXIT_OK
+    assert cli([*against, "--baseline-label", "main"]) == EXIT_KPI_FAILED
+    assert "**REGRESSION**" in capsys.readouterr().out
