@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "bench": "scenarios.bench.cli:bench",
     "report": "reports.cli:report",
     "compare": "reports.cli:compare",
+    "history": "reports.history.cli:history",
     "load": "scenarios.live_cli:load",
     "replay": "scenarios.replay:replay",
     "deploy": "fixtures.deploy.cli:deploy",

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from chaosgate.errors import InputError
+from reports.history.compare_cli import compare_against_history, history_against_options
 from reports.load import load_result
 from reports.renderers import TEXT_FORMATS, renderer
 
@@ -55,7 +56,8 @@ def report(result: Path, fmt: str, out: Path | None, hgrm: Path | None) -> None:
 
 @click.command()
 @click.argument("base", type=click.Path(path_type=Path, dir_okay=False))
-@click.argument("new", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("new", type=click.Path(path_type=Path, dir_okay=False), required=False)
+@history_against_options
 @click.option(
     "--tolerance", default="10%", show_default=True, help="allowed worsening, e.g. 10% or 0.1"
 )
@@ -75,14 +77,23 @@ def report(result: Path, fmt: str, out: Path | None, hgrm: Path | None) -> None:
     help="compare scenarios whose definitions differ (else exit 3)",
 )
 def compare(
-    base: Path, new: Path, tolerance: str, fmt: str, out: Path | None, allow_changed: bool
+    base: Path,
+    new: Path | None,
+    tolerance: str,
+    fmt: str,
+    out: Path | None,
+    allow_changed: bool,
+    **history: str | None,
 ) -> None:
     """Compare NEW.json against BASE.json per KPI and per endpoint p50/p95/p99.
 
     Exit 1 when anything got worse than the tolerance allows, a KPI that passed now fails, or a
     scenario, KPI or endpoint of BASE is missing from NEW; exit 3 when either run is INVALID or
     a scenario's definition differs between them (unless --allow-changed): no verdict.
+    `compare --against history[:N] NEW` judges NEW against its stored runs (chaosgate history).
     """
+    if history["against"] is not None or new is None:  # compare --against history[:N] NEW
+        sys.exit(compare_against_history(base, new, out, fmt, **history))
     from reports.compare import compare_results, parse_tolerance
     from reports.compare_render import render_comparison_html, render_comparison_markdown
 

@@ -20,6 +20,7 @@ from rich.table import Table
 from chaosgate.cli import stack_option
 from chaosgate.settings import load_settings
 from reports import view
+from reports.history.hook import history_options, remember
 from reports.model import RunResult
 from reports.renderers import write_reports
 from scenarios.loader import load_scenario, resolve, shipped_scenarios
@@ -98,6 +99,7 @@ def verdict_table(result: RunResult) -> Table:
 @click.option(
     "--config", type=click.Path(path_type=Path, dir_okay=False), help="harness settings file"
 )
+@history_options
 @click.pass_context
 def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path | None, stack: str | None,
         baseline: Path | None, tolerance: str, allow_changed: bool, check: bool,
@@ -132,6 +134,7 @@ def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path
         raise click.exceptions.Abort() from None
     write_reports(result, run_dir)
     console.print(verdict_table(result))
+    remember(result)  # the results store (reports.history); never changes the verdict
     exit_code = result.exit_code
     if base is not None:
         regression_exit = _compare(base, result, allowed, run_dir, console, allow_changed)

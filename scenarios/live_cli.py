@@ -11,6 +11,7 @@ import click
 
 from chaosgate.errors import EXIT_INVALID, EXIT_OK
 from chaosgate.settings import load_settings
+from reports.history.hook import history_options, remember
 from reports.model import Event, RunMetadata, RunResult, ScenarioResult, Status
 from scenarios.live import LiveLoad, display, fault_phases, output_dir, resolve_target
 from scenarios.load.plan import LoadPlan, RateStep, parse_duration
@@ -111,6 +112,7 @@ def scenario_result(name: str, description: str, t0: float, outcome_end_s: float
     "--web", is_flag=True, help="also serve Locust's web UI on 127.0.0.1 (see --web-port)"
 )
 @click.option("--web-port", type=click.IntRange(1, 65535), default=8089, show_default=True)
+@history_options
 @click.pass_context
 def load(ctx: click.Context, url: str | None, toxiproxy: str | None, rate: float, users: str, duration: str | None,
          arrival: str, seed: int, concurrency: int | None, ws_clients: int, name: str, out: Path | None,
@@ -151,6 +153,7 @@ def load(ctx: click.Context, url: str | None, toxiproxy: str | None, rate: float
                        backend=target.backend, seed=seed, machine=machine(), versions=versions())  # fmt: skip
     result = RunResult(run=meta, status=scenario.status, exit_code=code, scenarios=[scenario])
     write_reports(result, run_dir)
+    remember(result)  # the results store (reports.history)
     faults = sum(1 for e in scenario.events if e.kind == "fault.inject")
     if scenario.invalid_reason:  # else only result.json would say why (exit 3)
         console.print(f"[yellow]INVALID: {scenario.invalid_reason}[/]")

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from chaosgate.cli import stack_option
 from chaosgate.errors import ScenarioError
+from reports.history.hook import history_options, remember
 from reports.model import Event, KpiVerdict, RunResult
 from scenarios.loader import scenario_from_data
 from scenarios.schema import Scenario
@@ -111,6 +112,7 @@ def comparison_table(rows: list[Row], recorded: RunResult, replayed: RunResult) 
 @click.option("--scenario", "names", multiple=True, help="replay only this scenario (repeatable)")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="reports directory")
 @stack_option
+@history_options
 @click.pass_context
 def replay(
     ctx: click.Context,
@@ -145,6 +147,7 @@ def replay(
             ),
         )
     write_reports(result, run_dir)
+    remember(result)  # the results store (reports.history)
     rows = side_by_side(recorded, result)
     console.print(comparison_table(rows, recorded, result))
     same = sum(row.same for row in rows)

@@ -59,3 +59,10 @@ def _running_up(where: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[b
 def chaosgate_up() -> UpStarter:
     """Start `chaosgate up --stack local` as a child: `with chaosgate_up(where, env) as up:`."""
     return _running_up
+
+
+@pytest.fixture(autouse=True)
+def _no_default_history(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs made by tests are not remembered in the user's results store (reports.history);
+    the history tests name their own stores."""
+    monkeypatch.setenv("CHAOSGATE_HISTORY", "off")
