@@ -129,8 +129,8 @@ WEAKENINGS: dict[str, Weakening] = {
         ("degraded_rate(GET /api/dashboard/performance) < 1% during baseline",),
     ),
     "client-bandwidth-fast-503": Weakening(
-        "client-bandwidth", "admission room (4 requests in flight, then a fast 503)",
-        {"service.max_in_flight": 4},
+        "client-bandwidth", "admission room (1 request in flight, then a fast 503)",
+        {"service.max_in_flight": 1},
         ("error_rate(*) < 1% during fault:thin-client",),
     ),
     "pool-exhaustion-hangs": Weakening(
