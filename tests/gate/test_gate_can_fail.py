@@ -229,7 +229,7 @@ def weakened_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunSe
     the stack checked clean before and after each scenario."""
     out = tmp_path_factory.mktemp("weakened")
     session = RunSession(load_settings(), backend="local", out_dir=out, run_id=new_run_id(),
-                         command="test_gate_can_fail", report=stderr_report)  # fmt: skip
+                         command="test_gate_can_fail", report=stderr_report, progress=False)  # fmt: skip
     yield session
     session.close()
 
