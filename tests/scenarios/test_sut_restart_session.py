@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from test_session import SCENARIO, FakeProcess, FakeToxiproxy  # the fakes of the session tests
 
 import scenarios.orchestrator as orchestrator
 from chaosgate.errors import StackError
@@ -22,38 +23,6 @@ from scenarios.loader import load_scenario
 from scenarios.schema import Scenario
 
 pytestmark = pytest.mark.unit
-
-SCENARIO = """\
-name: {name}
-load:
-  users: [api]
-  rate: [{{rps: 5, hold_s: 5}}]
-kpis:
-  - error_rate(*) < 1%
-{extra}"""
-
-
-class FakeToxiproxy:
-    base_url = "http://127.0.0.1:1"
-
-    def version(self) -> str:
-        return "2.12.0"
-
-    def dirty(self) -> list[str]:
-        return []
-
-    def reset(self) -> None:
-        pass
-
-
-class FakeProcess:
-    name = "backend"
-
-    def is_running(self) -> bool:
-        return True
-
-    def is_paused(self) -> bool:
-        return False
 
 
 class Opened:
@@ -80,7 +49,7 @@ class Opened:
                 toxiproxy=cast(ToxiproxyAdapter, FakeToxiproxy()),
                 sut_url="http://127.0.0.1:2",
                 sut_direct_url=f"http://127.0.0.1:{8000 + len(self.opened)}",
-                controls={"backend": cast(ServiceControl, FakeProcess())},
+                controls={"backend": cast(ServiceControl, FakeProcess("backend"))},
                 restart_sut=self.restart if self.restartable else None,
             )
         finally:
