@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from chaosgate.stacks import StackName
+
 SchemaVersion = Literal["chaosgate.result/2"]
 SCHEMA_VERSION: SchemaVersion = "chaosgate.result/2"
 
@@ -327,7 +329,9 @@ class ScenarioResult(_Model):
     )
 
 
-StackKind = Literal["local", "containers", "external"]
+# the stack names are listed once, in chaosgate/stacks.py: a backend added there is a valid
+# result's `target.stack` without a second edit here
+StackKind = StackName
 
 
 class Target(_Model):

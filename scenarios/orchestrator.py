@@ -2,7 +2,9 @@
 stack reset and CHECKED clean between scenarios, run metadata (versions, commit, machine).
 
 Scenarios are grouped by their `sut_overrides` (first appearance order); each group shares one
-stack, which is what keeps the release suite inside its wall-time budget. A scenario after which
+stack, which is what keeps the release suite inside its wall-time budget. A stack that can restart
+its SUT (`Stack.restart_sut`, the local backend) serves every group: the next group's overrides
+restart only the SUT's processes on fresh data, the dependencies stay up. A scenario after which
 the stack is dirty (a toxic left, a process paused or dead) is INVALID: its faults did not undo
 themselves, or the SUT died under them, so its verdict cannot be trusted.
 """
@@ -163,6 +165,8 @@ class RunSession:
         return result
 
     def _stack(self, key: Key, scenario: Scenario) -> Stack:
+        if key not in self._stacks and scenario.external_target() is None:
+            self._restart_sut(key, scenario)
         if key not in self._stacks:
             overrides = dict(scenario.stack.sut_overrides) or None
             target = scenario.external_target()  # a scenario's own target: its external stack
@@ -173,6 +177,20 @@ class RunSession:
             self._backend_used, self._toxiproxy = stack.backend, stack.toxiproxy.version()
             self.target = self.target or Target.model_validate(target_identity(stack, target))
         return self._stacks[key][1]
+
+    def _restart_sut(self, key: Key, scenario: Scenario) -> None:
+        """An open reference stack that can restart its SUT is given this scenario's overrides
+        and moves to its key: the dependencies stay up (one bring-up per run, not per group)."""
+        for other, (_manager, stack) in list(self._stacks.items()):
+            if stack.restart_sut is not None:  # an external stack (a target's) never can
+                self._stacks[key] = self._stacks.pop(other)  # torn down under `key` if it fails
+                stack.restart_sut(dict(scenario.stack.sut_overrides) or None)
+                return
+
+    def reusable(self, key: Key) -> bool:
+        """The stack of `key` can serve the next group with other overrides (keep it open)."""
+        opened = self._stacks.get(key)
+        return opened is not None and opened[1].restart_sut is not None
 
     def _run_on(self, stack: Stack, scenario: Scenario) -> ScenarioResult:
         found = restore_clean(stack)
@@ -251,7 +269,8 @@ def run_all(
                     interrupted = True
                     done = sum(1 for r in session.results if r.invalid_reason != INTERRUPTED)
                     report(f"interrupted: {done} scenario(s) done; writing the result so far")
-            session.release(overrides_key(group[0]))
+            if not session.reusable(overrides_key(group[0])):
+                session.release(overrides_key(group[0]))
     finally:
         session.close()
     run = session.result()

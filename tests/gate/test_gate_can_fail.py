@@ -7,6 +7,10 @@ window) with a function the registry can judge live stops the load `MARGIN_S` af
 only those KPIs: a window's verdict reads only the traffic sent inside it, so the prefix proves
 the same failure in less time. Recovery, detection and whole-run KPIs keep the full scenario.
 
+The weakened runs share one run session (`weakened_session`): the local stack comes up once and
+each weakening restarts only the SUT's processes with its overrides, on reset data, with the
+stack checked clean around each scenario, as `chaosgate run` does with several override groups.
+
 The table is the README's "Every KPI can fail" table. The baseline KPIs that other scenarios repeat
 (`p95(GET /api/items) < 200ms during baseline`, `error_rate(*) < 1% during baseline`) are the same
 expressions the baseline weakenings fail; there they define steady state for recovery.
@@ -14,7 +18,7 @@ expressions the baseline weakenings fail; there they define steady state for rec
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,10 +26,12 @@ from typing import Any
 import pytest
 import yaml
 
-from chaosgate.cli import main
+from chaosgate.settings import load_settings
+from fixtures.stack import stderr_report
 from reports.kpi_parse import parse_kpi
 from scenarios.load.plan import parse_duration
 from scenarios.loader import load_scenario, shipped_scenarios
+from scenarios.orchestrator import RunSession, new_run_id, overall
 
 pytestmark = [pytest.mark.scenario, pytest.mark.integration]
 
@@ -221,7 +227,7 @@ def cut_rate(steps: list[dict[str, Any]], end_s: float) -> list[dict[str, Any]]:
     return kept
 
 
-def weakened_file(weakening: Weakening, tmp_path: Path) -> Path:
+def weakened_file(weakening: Weakening, tmp_path: Path, name: str | None = None) -> Path:
     data = yaml.safe_load(shipped_scenarios()[weakening.scenario].read_text())
     data.setdefault("stack", {}).setdefault("sut_overrides", {}).update(weakening.overrides)
     for fault in data.get("faults", []):
@@ -234,17 +240,11 @@ def weakened_file(weakening: Weakening, tmp_path: Path) -> Path:
         data["faults"] = [f for f in data.get("faults", []) if float(f["at_s"]) < until]
         data["kpis"] = list(weakening.fails)
         data.pop("steady_state", None)
+    if name is not None:  # scenarios of one session have distinct names (and report dirs)
+        data["name"] = name
     path = tmp_path / f"{weakening.scenario}-weakened.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
-
-
-def run_cli(args: list[str]) -> int:
-    """The console script does `sys.exit(main())`: errors exit, verdicts are returned."""
-    try:
-        return int(main(args) or 0)
-    except SystemExit as exited:
-        return int(exited.code or 0)
 
 
 def shipped_kpis() -> set[tuple[str, str]]:
@@ -282,17 +282,28 @@ def test_a_weakened_run_stops_only_after_the_windows_it_judges(tmp_path: Path) -
     assert all(end is None or end >= 10 for end in ends)
 
 
+@pytest.fixture(scope="module")
+def weakened_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunSession]:
+    """One run session for every weakened run, as `chaosgate run` would have with all of them
+    on its command line: one local stack whose dependencies (Postgres, Redis, warehouse,
+    Toxiproxy) stay up, the SUT restarted with each weakening's overrides on fresh data, and
+    the stack checked clean before and after each scenario."""
+    out = tmp_path_factory.mktemp("weakened")
+    session = RunSession(load_settings(), backend="local", out_dir=out, run_id=new_run_id(),
+                         command="test_gate_can_fail", report=stderr_report, progress=False)  # fmt: skip
+    yield session
+    session.close()
+
+
 @pytest.mark.parametrize("key", sorted(WEAKENINGS))
-def test_weakened_sut_fails_the_kpi_it_guards(key: str, tmp_path: Path) -> None:
+def test_weakened_sut_fails_the_kpi_it_guards(
+    key: str, tmp_path: Path, weakened_session: RunSession
+) -> None:
     weakening = WEAKENINGS[key]
-    code = run_cli(
-        ["run", str(weakened_file(weakening, tmp_path)), "--out", str(tmp_path / "out"),
-         "--stack", "local"]
-    )  # fmt: skip
-    [result_file] = (tmp_path / "out").glob("*/result.json")
-    [scenario] = json.loads(result_file.read_text())["scenarios"]
-    failed = [k["expression"] for k in scenario["kpis"] if k["status"] == "fail"]
-    detail = f"exit {code}; {scenario['status']}: {scenario.get('invalid_reason')}; failed {failed}"
+    scenario = weakened_session.run(load_scenario(weakened_file(weakening, tmp_path, key)))
+    _, code = overall([scenario])  # the exit code `chaosgate run` gives this scenario alone
+    failed = [k.expression for k in scenario.kpis if k.status == "fail"]
+    detail = f"exit {code}; {scenario.status}: {scenario.invalid_reason}; failed {failed}"
     assert code == 1, detail
     missing = [k for k in weakening.fails if k not in failed]
     assert not missing, f"{key}: expected {missing} to fail; {detail}"

@@ -7,6 +7,8 @@ import pytest
 
 from scenarios.load.dispatch import SendWindow
 
+pytestmark = pytest.mark.unit  # pure logic
+
 
 def window_after(gap_s: float, sends: int = 2000) -> float:
     window = SendWindow()

@@ -11,6 +11,8 @@ from reports.kpi_parse import parse_kpi
 from reports.model import ScenarioResult, WebSocketSummary
 from scenarios.load.wscheck import check_history
 
+pytestmark = pytest.mark.unit  # pure logic
+
 
 def history(*steps: tuple[str, str], client: str = "c1") -> list[dict[str, Any]]:
     """(kind, id) pairs, one event per pair, 10 ms apart."""
