@@ -9,20 +9,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from chaosgate.errors import ResultFileError
+from chaosgate.inputfile import parse_json, read_input_text
 from reports.model import SCHEMA_VERSION, RunResult
 
+MAX_RESULT_BYTES = 64 << 20  # a long run's result with its histograms is a few MB
 _HINT = "re-render from a result written by this chaosgate version, or re-run the scenario"
 
 
 def load_result(path: Path | str) -> RunResult:
     """The run stored in `path`; every way it can be unreadable is one `ResultFileError`."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultFileError(f"{path}: result file not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ResultFileError(f"{path}: cannot read result file: {error}") from None
+    # a regular file (a FIFO is an error, not a hang), size-limited, UTF-8 with the byte offset
+    text = read_input_text(path, "result file", ResultFileError, limit=MAX_RESULT_BYTES)
     return parse_result(text, source=str(path))
 
 
@@ -49,7 +47,8 @@ def _parse_json(text: str, source: str) -> Any:
     if not text.strip():
         raise ResultFileError(f"{source}: result file is empty")
     try:
-        return json.loads(text)
+        # no duplicate keys, bounded nesting and integers: else ResultFileError naming the line
+        return parse_json(text, source, "result file", ResultFileError)
     except json.JSONDecodeError as error:
         # A document that opens like JSON but never closes, or that the decoder ran off the
         # end of, is a writer that stopped midway (killed run, full disk), not a wrong file.

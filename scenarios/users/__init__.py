@@ -44,11 +44,11 @@ def resolve_user(entry: str, base_dir: Path | None = None) -> str:
         return entry
     base = base_dir if base_dir is not None else Path.cwd()
     if (parts := split_entry(entry)) is not None:
-        path = (base / Path(parts[0]).expanduser()).resolve()
+        path = _absolute(base, parts[0])
         inspect_class(path, parts[1])
         return f"{path}:{parts[1]}"
     if is_mix(entry):
-        path = (base / Path(entry).expanduser()).resolve()
+        path = _absolute(base, entry)
         load_mix(path)
         return str(path)
     known = ", ".join(sorted(USER_CLASSES))
@@ -56,6 +56,16 @@ def resolve_user(entry: str, base_dir: Path | None = None) -> str:
         f"unknown user class {entry!r} (known: {known}; or path/to/locustfile.py:ClassName, "
         "or path/to/mix.yaml)"
     )
+
+
+def _absolute(base: Path, entry: str) -> Path:
+    """`entry` from `base`, symlinks resolved; a symlink loop is a ValueError naming the path
+    (pathlib raises RuntimeError for it)."""
+    path = base / Path(entry).expanduser()
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        raise UnknownUser(f"{path}: cannot read {entry!r}: a symlink loop") from None
 
 
 def class_name(entry: str) -> str:
