@@ -9,6 +9,7 @@ integer digits, and no alias bomb (a billion-laughs document expands to 10^9 val
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -251,19 +252,17 @@ def _duplicate_line(text: str, key: str) -> int:
     def parse_object(s_and_end: tuple[str, int], *args: Any, **kwargs: Any) -> Any:
         s, start = s_and_end
         try:
-            return json.decoder.JSONObject(s_and_end, *args, **kwargs)
+            return json.decoder.JSONObject(s_and_end, *args, **kwargs)  # type: ignore[attr-defined]
         except _DuplicateKey as duplicate:
             if not found:
                 found.append(_key_offset(s, start, duplicate.key))
             raise
 
     decoder = json.JSONDecoder(object_pairs_hook=_unique_pairs)
-    decoder.parse_object = parse_object  # type: ignore[assignment]
+    decoder.parse_object = parse_object  # type: ignore[attr-defined]
     decoder.scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]
-    try:
+    with contextlib.suppress(ValueError, RecursionError):
         decoder.decode(text)
-    except (ValueError, RecursionError):
-        pass
     return text.count("\n", 0, found[0]) + 1 if found else 1
 
 

@@ -100,11 +100,11 @@ def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path
     # a bad baseline or tolerance is bad input: say so before a stack starts, not after the run
     base = load_result(baseline) if baseline is not None else None
     allowed = parse_tolerance(tolerance)
+    settings = load_settings(config, backend=stack)  # --check checks the settings too
     console = Console(width=None if sys.stdout.isatty() else 160)
     if check:
         console.print(f"{len(scenarios)} scenario(s) valid: {', '.join(s.name for s in scenarios)}")
         return
-    settings = load_settings(config, backend=stack)
     from scenarios.orchestrator import RunInterrupted, new_run_id, run_all
 
     run_id = new_run_id()
