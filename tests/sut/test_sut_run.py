@@ -17,7 +17,7 @@ from chaosgate.processes import ManagedProcess, free_port, wait_until
 from sut.config import SutSettings, load_sut_settings
 
 
-def SECTIONS_AT_DEFAULTS(*written: str) -> str:  # noqa: N802
+def SECTIONS_AT_DEFAULTS(*written: str) -> str:
     """`section: {}` for every SUT config section not in `written` (a file naming no section
     at all reads as a truncated copy)."""
     return "".join(f"{name}: {{}}\n" for name in SutSettings.model_fields if name not in written)
