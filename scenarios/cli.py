@@ -22,6 +22,7 @@ from chaosgate.settings import load_settings
 from reports.model import RunResult
 from reports.renderers import write_reports
 from scenarios.loader import load_scenario, resolve, shipped_scenarios
+from scenarios.stop_signals import terminate_as_interrupt
 
 _STYLE = {"pass": "green", "fail": "red", "invalid": "yellow"}
 
@@ -109,15 +110,20 @@ def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path
 
     run_id = new_run_id()
     run_dir = (out or settings.reports_dir) / run_id
-    try:
-        result = run_all(scenarios, settings, backend=settings.backend, out_dir=run_dir, run_id=run_id,
-                         command=shlex.join(["chaosgate", *sys.argv[1:]]), report=lambda line: console.print(line),
-                         progress=sys.stderr.isatty())  # fmt: skip
-    except RunInterrupted as stopped:  # the record of what ran, then exit 130 (click.Abort)
-        write_reports(stopped.result, run_dir)
-        console.print(f"result (interrupted): {run_dir / 'result.json'}")
-        raise click.exceptions.Abort() from None
-    write_reports(result, run_dir)
+    with terminate_as_interrupt() as stops:  # SIGTERM (a CI cancel) leaves the record Ctrl-C does
+        try:
+            result = run_all(scenarios, settings, backend=settings.backend, out_dir=run_dir, run_id=run_id,
+                             command=shlex.join(["chaosgate", *sys.argv[1:]]), report=lambda line: console.print(line),
+                             progress=sys.stderr.isatty())  # fmt: skip
+        except RunInterrupted as stopped:  # the record of what ran, then exit 130 (click.Abort)
+            with stops.hold():
+                write_reports(stopped.result, run_dir)
+                console.print(
+                    f"result (interrupted by {stops.stopped_by}): {run_dir / 'result.json'}"
+                )
+            raise click.exceptions.Abort() from None
+        with stops.hold():
+            write_reports(result, run_dir)
     console.print(verdict_table(result))
     exit_code = result.exit_code
     if base is not None:
