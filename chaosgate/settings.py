@@ -141,11 +141,17 @@ def _environment() -> dict[str, Any]:
         ) from None
 
 
-def _check_dirs(settings: HarnessSettings) -> None:
+def _check_dirs(
+    settings: HarnessSettings, file: Path, root: yaml.Node | None, env: dict[str, str]
+) -> None:
     for name in ("state_dir", "reports_dir"):
         folder: Path = getattr(settings, name)
         if folder.exists() and not folder.is_dir():
-            raise ConfigError(f"{name}: {folder} exists and is not a directory")
+            variable = _variable((name,), env)
+            source = (
+                f"environment variable {variable}" if variable else f"{file}:{_line(root, (name,))}"
+            )
+            raise ConfigError(f"{source}: {name}: {folder} exists and is not a directory")
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> HarnessSettings:
@@ -159,8 +165,11 @@ def load_settings(path: Path | None = None, **overrides: Any) -> HarnessSettings
     if explicit is not None or os.path.lexists(file):
         what = "settings file" + (" (from CHAOSGATE_CONFIG)" if path is None and named else "")
         loaded, root = read_yaml(file, what, ConfigError)
-        if loaded is None:
-            loaded = {}
+        if loaded is None:  # a truncated copy, not "all defaults": delete the file for those
+            raise ConfigError(
+                f"{file}:1: the {what} is empty; expected a mapping of settings"
+                " (delete the file to use the defaults)"
+            )
         if not isinstance(loaded, dict):
             raise ConfigError(f"{file}:1: expected a mapping of settings at the top level")
         data = loaded
@@ -174,7 +183,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> HarnessSettings
         raise ConfigError(_describe(exc, file, root, env, set(flags))) from None
     except (TypeError, ValueError) as exc:  # keys that are not strings, etc.
         raise ConfigError(f"{file}:1: expected a mapping of settings ({exc})") from None
-    _check_dirs(settings)
+    _check_dirs(settings, file, root, env)
     return settings
 
 

@@ -125,7 +125,10 @@ def _target(
         return given, parse_target(node, path, path.parent)
     if not isinstance(given, str) or not given:
         raise ScenarioError(f"{where}: target: expected a target file (path) or a mapping")
-    file = (path.parent / given).resolve()
+    try:
+        file = (path.parent / given).resolve()
+    except (RuntimeError, OSError):  # pathlib: RuntimeError for a symlink loop
+        raise ScenarioError(f"{where}: target: {given!r} is a symlink loop") from None
     if not file.is_file():
         raise ScenarioError(
             f"{where}: target: no target file {given!r} (looked for {file}, relative to the"
@@ -147,6 +150,8 @@ def resolve(items: list[str], suite: str | None) -> list[Scenario]:
         path = Path(item)
         if path.is_dir():
             paths.extend(sorted(path.glob("*.yaml")))
+            if not any(p.parent == path for p in paths):
+                raise ScenarioError(f"{path}: a folder with no scenario file (*.yaml) in it")
         elif path.suffix in (".yaml", ".yml") or path.exists():
             paths.append(path)
         elif item in shipped:

@@ -6,6 +6,7 @@ submodules that only the load worker process imports."""
 from __future__ import annotations
 
 import ast
+import os
 import functools
 import hashlib
 from pathlib import Path
@@ -59,13 +60,9 @@ def resolve_user(entry: str, base_dir: Path | None = None) -> str:
 
 
 def _absolute(base: Path, entry: str) -> Path:
-    """`entry` from `base`, symlinks resolved; a symlink loop is a ValueError naming the path
-    (pathlib raises RuntimeError for it)."""
-    path = base / Path(entry).expanduser()
-    try:
-        return path.resolve()
-    except (RuntimeError, OSError):
-        raise UnknownUser(f"{path}: cannot read {entry!r}: a symlink loop") from None
+    """`entry` from `base`, absolute and normalised but symlinks kept: messages name the path
+    the user wrote (a dangling link, a symlink loop), and the worker finds it from any cwd."""
+    return Path(os.path.abspath(base / Path(entry).expanduser()))
 
 
 def class_name(entry: str) -> str:
