@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import random
 import signal
@@ -118,7 +117,7 @@ def call(run: Callable[[], object], limit_s: float = 10.0) -> Outcome:
                 code = exited.code if isinstance(exited.code, int) else 1
             except _Hung:
                 code = None
-            except Exception as error:  # noqa: BLE001 (a traceback is the finding)
+            except Exception as error:
                 import traceback
 
                 code = 99
@@ -251,7 +250,9 @@ JSON_ATTACKS: dict[str, Writer] = {
     "truncated-end": _from_good(lambda g: g[:-2]),
     "nested-100000": _text("[" * 100_000 + "]" * 100_000),
     "nested-100": _from_good(
-        lambda g: g.replace('"schema_version"', '"x": ' + "[" * 100 + "]" * 100 + ', "schema_version"', 1)
+        lambda g: g.replace(
+            '"schema_version"', '"x": ' + "[" * 100 + "]" * 100 + ', "schema_version"', 1
+        )
     ),
     "int-100000-digits": _from_good(
         lambda g: g.replace('"schema_version"', '"x": ' + "9" * 100_000 + ', "schema_version"', 1)
@@ -259,7 +260,9 @@ JSON_ATTACKS: dict[str, Writer] = {
     "duplicate-top-key": _from_good(
         lambda g: g.replace('"status"', '"status": "pass", "status"', 1)
     ),
-    "duplicate-nested-key": _from_good(lambda g: g.replace('"run_id"', '"run_id": "x", "run_id"', 1)),
+    "duplicate-nested-key": _from_good(
+        lambda g: g.replace('"run_id"', '"run_id": "x", "run_id"', 1)
+    ),
     "top-level-list": _text("[1, 2]"),
     "top-level-string": _text('"result"'),
     "wrong-schema": _from_good(lambda g: g.replace("chaosgate.result/", "chaosgate.result/9", 1)),
@@ -271,9 +274,26 @@ JSON_ATTACKS: dict[str, Writer] = {
     "random-bytes-3": _random_bytes(3),
 }
 LOCUST_ATTACKS: dict[str, Writer] = {
-    **{k: v for k, v in FILE_ATTACKS.items() if k in (
-        "fifo", "directory", "dev-zero", "symlink-loop", "dangling-symlink", "empty", "latin-1",
-        "utf-16", "nul-byte", "oversize", "truncated-half", "random-bytes-1", "random-bytes-2")},
+    **{
+        k: v
+        for k, v in FILE_ATTACKS.items()
+        if k
+        in (
+            "fifo",
+            "directory",
+            "dev-zero",
+            "symlink-loop",
+            "dangling-symlink",
+            "empty",
+            "latin-1",
+            "utf-16",
+            "nul-byte",
+            "oversize",
+            "truncated-half",
+            "random-bytes-1",
+            "random-bytes-2",
+        )
+    },
     "request-names-5": _from_good(
         lambda g: g.replace("    @task", "    request_names = 5\n\n    @task", 1)
     ),
@@ -303,7 +323,8 @@ SCENARIO_VALUES: dict[str, Writer] = {
     "seed-true": _replace("seed: 7", "seed: true"),
     "grace-true": _replace("grace_s: 2", "grace_s: true"),
     "kpi-twice": _replace(
-        "  - recovery(pg-down) < 30s\n", "  - recovery(pg-down) < 30s\n  - p95(*) < 200ms during baseline\n"
+        "  - recovery(pg-down) < 30s\n",
+        "  - recovery(pg-down) < 30s\n  - p95(*) < 200ms during baseline\n",
     ),
     "name-100000": _replace("name: pg-down\n", "name: " + "a" * 100_000 + "\n"),
     "name-60000": _replace("name: pg-down\n", "name: " + "a" * 60_000 + "\n"),
@@ -318,11 +339,14 @@ SETTINGS_VALUES: dict[str, Writer] = {
     "startup-text": _replace("startup_s: 60", "startup_s: soon"),
     "backend-bogus": _replace("backend: local", "backend: kubernetes-cluster"),
     "unknown-section": _replace("timeouts:", "timeoutz:"),
-    "section-a-list": _replace("timeouts:\n  startup_s: 60\n  readiness_s: 30\n", "timeouts: [1]\n"),
+    "section-a-list": _replace(
+        "timeouts:\n  startup_s: 60\n  readiness_s: 30\n", "timeouts: [1]\n"
+    ),
 }
 MIX_VALUES: dict[str, Writer] = {
     "bomb-in-json-body": _text(
-        "bomb:\n" + "".join("  " + line + "\n" for line in BOMB.splitlines())
+        "bomb:\n"
+        + "".join("  " + line + "\n" for line in BOMB.splitlines())
         + "requests:\n  - {method: POST, path: /items, json: *l8}\n"
     ),
     "requests-5": _text("requests: 5\n"),
