@@ -6,6 +6,8 @@ value lengths. The SUT never imports harness code, so this is its own small copy
 
 from __future__ import annotations
 
+import itertools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +26,16 @@ class ConfigYamlError(Exception):
 
 def parse_config_yaml(text: str, path: Path) -> tuple[Any, yaml.Node | None]:
     """The data and node tree of `text`; ConfigYamlError naming path:line otherwise."""
+    brackets = re.sub(r"[^\[\]{}]+", "", text)  # PyYAML scans deep [[[... in quadratic time
+    if (
+        max(itertools.accumulate(1 if c in "[{" else -1 for c in brackets), default=0)
+        > 2 * MAX_DEPTH
+    ):
+        raise ConfigYamlError(f"{path}:1: nested deeper than {MAX_DEPTH} levels")
+    if text.count(",") + text.count("\n") > MAX_VALUES:
+        raise ConfigYamlError(f"{path}:1: more than {MAX_VALUES} values; not a SUT config")
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f"{path}:{mark.line + 1}" if mark else str(path)

@@ -400,7 +400,24 @@ def _sut_config(file: Path, _folder: Path) -> list[Callable[[], object]]:
 
 def _settings_file(file: Path, folder: Path) -> list[Callable[[], object]]:
     scenario = _scenario_using(folder, "", "")
-    return [_cli("run", str(scenario), "--check", "--config", str(file))]
+
+    def by_environment() -> object:  # CHAOSGATE_CONFIG=FILE
+        os.environ["CHAOSGATE_CONFIG"] = str(file)
+        try:
+            return _cli("run", str(scenario), "--check")()
+        finally:
+            del os.environ["CHAOSGATE_CONFIG"]
+
+    return [_cli("run", str(scenario), "--check", "--config", str(file)), by_environment]
+
+
+def _users(entry: str, folder: Path) -> list[Callable[[], object]]:
+    """A user-load reference read by `run --check` and by `chaosgate load --users`."""
+    scenario = _scenario_using(folder, "users: [api, dashboard]", f"users: ['{entry}']")
+    out = str(folder / "runs")
+    return [_cli("run", str(scenario), "--check"),
+            _cli("load", "--url", "http://127.0.0.1:9", "--users", entry, "--duration", "1s",
+                 "--out", out)]  # fmt: skip
 
 
 KINDS: list[Kind] = [
@@ -411,16 +428,14 @@ KINDS: list[Kind] = [
          lambda file, folder: [_cli("run", str(_scenario_using(
              folder, "seed: 7\n", f"seed: 7\ntarget: {file}\n")), "--check")]),
     Kind("request mix", GOOD_MIX, "mix.yaml", {**FILE_ATTACKS, **MIX_VALUES},
-         lambda file, folder: [_cli("run", str(_scenario_using(
-             folder, "users: [api, dashboard]", f"users: [{file}]")), "--check")]),
+         lambda file, folder: _users(str(file), folder)),
     Kind("locustfile", GOOD_LOCUSTFILE, "shop.py", LOCUST_ATTACKS,
-         lambda file, folder: [_cli("run", str(_scenario_using(
-             folder, "users: [api, dashboard]", f"users: ['{file}:Shop']")), "--check")]),
+         lambda file, folder: _users(f"{file}:Shop", folder)),
     Kind("settings file", GOOD_SETTINGS, "settings.yaml", {**FILE_ATTACKS, **SETTINGS_VALUES},
          _settings_file),
     Kind("result file", RESULT.read_text(), "result.json", JSON_ATTACKS,
          lambda file, _folder: [_cli("report", str(file)), _cli("compare", str(file), str(RESULT)),
-                                _cli("replay", str(file))]),
+                                _cli("compare", str(RESULT), str(file)), _cli("replay", str(file))]),
 ]  # fmt: skip
 
 ENV_VARIANTS: dict[str, str] = {
