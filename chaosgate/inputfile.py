@@ -24,7 +24,9 @@ from chaosgate.errors import InputError
 
 MAX_INPUT_BYTES = 4 << 20  # scenario, target and config files are KB; results a few MB at most
 MAX_DEPTH = 64  # nesting levels; real inputs use < 10
-MAX_VALUES = 50_000  # values, YAML aliases expanded (a billion-laughs bomb: 10^9; a scenario: <1,000)
+MAX_VALUES = (
+    50_000  # values, YAML aliases expanded (a billion-laughs bomb: 10^9; a scenario: <1,000)
+)
 MAX_STRING = 65_536  # characters in one string (a request body fits; a runaway paste does not)
 MAX_INT_DIGITS = 64  # digits in one integer (no real count, port or seed needs more)
 _INT_TAG = "tag:yaml.org,2002:int"

@@ -6,9 +6,9 @@ submodules that only the load worker process imports."""
 from __future__ import annotations
 
 import ast
-import os
 import functools
 import hashlib
+import os
 from pathlib import Path
 
 # name -> "module:Class"
