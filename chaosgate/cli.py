@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "up": "fixtures.cli:up",
     "inject": "fixtures.cli:inject",
     "heal": "fixtures.cli:heal",
+    "down": "fixtures.down_cli:down",
     "run": "scenarios.cli:run",
     "list": "scenarios.cli:list_command",
     "init": "scenarios.init_cli:init",

@@ -69,17 +69,25 @@ def report(result: Path, fmt: str, out: Path | None, hgrm: Path | None) -> None:
 @click.option(
     "--out", type=click.Path(path_type=Path, dir_okay=False), help="file to write (default: stdout)"
 )
-def compare(base: Path, new: Path, tolerance: str, fmt: str, out: Path | None) -> None:
+@click.option(
+    "--allow-changed",
+    is_flag=True,
+    help="compare scenarios whose definitions differ (else exit 3)",
+)
+def compare(
+    base: Path, new: Path, tolerance: str, fmt: str, out: Path | None, allow_changed: bool
+) -> None:
     """Compare NEW.json against BASE.json per KPI and per endpoint p50/p95/p99.
 
     Exit 1 when anything got worse than the tolerance allows, a KPI that passed now fails, or a
-    scenario or KPI of BASE is missing from NEW; exit 3 when either run is INVALID (no verdict).
+    scenario, KPI or endpoint of BASE is missing from NEW; exit 3 when either run is INVALID or
+    a scenario's definition differs between them (unless --allow-changed): no verdict.
     """
     from reports.compare import compare_results, parse_tolerance
     from reports.compare_render import render_comparison_html, render_comparison_markdown
 
     allowed = parse_tolerance(tolerance)
-    comparison = compare_results(load_result(base), load_result(new), allowed)
+    comparison = compare_results(load_result(base), load_result(new), allowed, allow_changed)
     render = render_comparison_html if fmt == "html" else render_comparison_markdown
     _write(render(comparison), out)
     if fmt == "markdown":

@@ -7,18 +7,41 @@ the tolerance, and so is a scenario or KPI of the baseline that the new run lack
 silently drops a check must not read as "no regression"). When either run is INVALID there is
 no verdict to draw: the comparison exits 3, like the run itself. Percentiles are read from the whole run's merged HDR histogram per endpoint, so
 they are exact to HDR precision, never averages of per-second percentiles.
+
+A zero base has no relative change: a rise from 0 is judged against an absolute tolerance per
+unit (`ZERO_BASE_TOLERANCE`: 0 → 0.5 % errors is a regression, 0 → 0.05 % is not). An endpoint
+of the baseline missing from the new run is a regression (its traffic was dropped, not sped up).
+Two runs of differing scenario definitions (`definition_hash`: the recorded scenario without
+its seed, description and tags) measure different things: they are reported and the comparison
+exits 3 unless `allow_changed` (`--allow-changed`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from chaosgate.errors import EXIT_INVALID, EXIT_KPI_FAILED, EXIT_OK, InputError
 from reports import hdr
 from reports.model import KpiVerdict, RunResult
 
 PERCENTILES = (50.0, 95.0, 99.0)
+# a rise from a zero base beyond this (in the measure's unit) is a regression
+ZERO_BASE_TOLERANCE = {"ms": 1.0, "s": 0.1, "%": 0.1, "count": 0.0}
+# what may differ between two runs of the same scenario definition
+NOT_DEFINITION = ("seed", "description", "tags")
+
+
+def definition_hash(scenario: dict[str, Any] | None) -> str | None:
+    """A short hash of a recorded scenario definition (None: the result carries none)."""
+    if scenario is None:
+        return None
+    kept = {k: v for k, v in scenario.items() if k not in NOT_DEFINITION}
+    text = json.dumps(kept, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -48,6 +71,8 @@ class Comparison:
     percentiles: list[Change] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     invalid_runs: tuple[str, ...] = ()  # "base" and/or "new": their numbers cannot be trusted
+    changed: tuple[str, ...] = ()  # scenarios whose definitions differ between the runs
+    allow_changed: bool = False
 
     @property
     def regressions(self) -> list[Change]:
@@ -63,7 +88,7 @@ class Comparison:
 
     @property
     def exit_code(self) -> int:
-        if self.invalid:
+        if self.invalid or (self.changed and not self.allow_changed):
             return EXIT_INVALID
         return EXIT_KPI_FAILED if self.regressed else EXIT_OK
 
@@ -82,13 +107,21 @@ def parse_tolerance(text: str) -> float:
     return value
 
 
-def compare_results(base: RunResult, new: RunResult, tolerance: float) -> Comparison:
+def compare_results(
+    base: RunResult, new: RunResult, tolerance: float, allow_changed: bool = False
+) -> Comparison:
     runs = (("base", base), ("new", new))
     invalid = tuple(label for label, run in runs if run.status == "invalid")
     notes = [
         f"{label} run {run.run.run_id} is INVALID: its numbers are not trustworthy"
         for label, run in runs
         if label in invalid
+    ]
+    changed = _changed_definitions(base, new)
+    notes += [
+        f"scenario {name}: its definition differs between the runs (load, faults or KPIs):"
+        + (" compared anyway (--allow-changed)" if allow_changed else " no comparison verdict")
+        for name in changed
     ]
     return Comparison(
         base_run=base.run.run_id,
@@ -98,6 +131,20 @@ def compare_results(base: RunResult, new: RunResult, tolerance: float) -> Compar
         percentiles=_compare_percentiles(base, new, tolerance),
         notes=notes,
         invalid_runs=invalid,
+        changed=changed,
+        allow_changed=allow_changed,
+    )
+
+
+def _changed_definitions(base: RunResult, new: RunResult) -> tuple[str, ...]:
+    """Scenarios in both runs whose recorded definitions differ (both must carry one)."""
+    before = {s.name: definition_hash(s.scenario) for s in base.scenarios}
+    return tuple(
+        s.name
+        for s in new.scenarios
+        if before.get(s.name) is not None
+        and definition_hash(s.scenario) is not None
+        and before[s.name] != definition_hash(s.scenario)
     )
 
 
@@ -118,6 +165,17 @@ def _worse_relative(base: float, new: float, higher_is_worse: bool) -> float | N
     return change if higher_is_worse else -change
 
 
+def _beyond(
+    base: float, new: float, higher_is_worse: bool, unit: str, tol: float
+) -> tuple[float | None, bool]:
+    """(relative worsening, regressed beyond the tolerance); a zero base by its absolute one."""
+    relative = _worse_relative(base, new, higher_is_worse)
+    if relative is not None:
+        return relative, relative > tol
+    worse = (new - base) if higher_is_worse else (base - new)
+    return None, worse > ZERO_BASE_TOLERANCE.get(unit, 0.0)
+
+
 def _kpi_change(
     scenario: str, base: KpiVerdict | None, new: KpiVerdict | None, tol: float
 ) -> Change:
@@ -136,13 +194,16 @@ def _kpi_change(
                       broke, "nothing measured")  # fmt: skip
     if kpi.comparator == "==":
         # Distance from the required value is what gets worse (e.g. lost messages).
-        relative = _worse_relative(abs(base.measured - base.threshold),
-                                   abs(new.measured - new.threshold), True)  # fmt: skip
+        relative, beyond = _beyond(abs(base.measured - base.threshold),
+                                   abs(new.measured - new.threshold), True, kpi.unit, tol)  # fmt: skip
     else:
-        relative = _worse_relative(base.measured, new.measured, kpi.comparator in ("<", "<="))
+        relative, beyond = _beyond(base.measured, new.measured, kpi.comparator in ("<", "<="),
+                                   kpi.unit, tol)  # fmt: skip
     newly_failing = base.passed and not new.passed
-    regressed = newly_failing or (relative is not None and relative > tol)
+    regressed = newly_failing or beyond
     note = "passed before, fails now" if newly_failing else ""
+    if not newly_failing and beyond and relative is None:
+        note = f"rose from {base.measured:g} beyond {ZERO_BASE_TOLERANCE.get(kpi.unit, 0.0):g} {kpi.unit}"
     return Change(scenario, kpi.expression, kpi.unit, base.measured, new.measured, relative,
                   regressed, note)  # fmt: skip
 
@@ -174,6 +235,7 @@ def endpoint_percentiles(run: RunResult) -> dict[tuple[str, str], dict[float, fl
 
 def _compare_percentiles(base: RunResult, new: RunResult, tol: float) -> list[Change]:
     before, after = endpoint_percentiles(base), endpoint_percentiles(new)
+    ran = {s.name for s in new.scenarios}  # a missing scenario is reported once, as a scenario
     changes = []
     for key in list(before) + [k for k in after if k not in before]:
         scenario, name = key
@@ -181,10 +243,11 @@ def _compare_percentiles(base: RunResult, new: RunResult, tol: float) -> list[Ch
             subject = f"p{p:g}({name})"
             old, now = before.get(key, {}).get(p), after.get(key, {}).get(p)
             if old is None or now is None:
-                note = f"only in {'new' if old is None else 'base'} run"
-                changes.append(Change(scenario, subject, "ms", old, now, None, False, note))
+                # a baseline endpoint the new run never called: dropped, not faster
+                missing = now is None and scenario in ran
+                note = "endpoint missing from new run" if now is None else "only in new run"
+                changes.append(Change(scenario, subject, "ms", old, now, None, missing, note))
                 continue
-            relative = _worse_relative(old, now, True)
-            regressed = relative is not None and relative > tol
+            relative, regressed = _beyond(old, now, True, "ms", tol)
             changes.append(Change(scenario, subject, "ms", old, now, relative, regressed))
     return changes

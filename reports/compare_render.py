@@ -49,6 +49,9 @@ def headline(comparison: Comparison) -> str:
     if comparison.invalid:
         which = " and ".join(comparison.invalid_runs)
         return f"INVALID: the {which} run is invalid, so no comparison verdict can be drawn"
+    if comparison.changed and not comparison.allow_changed:
+        which = ", ".join(comparison.changed)
+        return f"INVALID: scenario definitions differ ({which}); compare with --allow-changed"
     count = len(comparison.regressions)
     if count:
         return f"REGRESSED: {count} measure(s) worse than the baseline beyond {tolerance}"
@@ -60,7 +63,7 @@ def _ordered(changes: list[Change]) -> list[Change]:
 
 
 def _status(comparison: Comparison) -> str:
-    if comparison.invalid:
+    if comparison.invalid or (comparison.changed and not comparison.allow_changed):
         return "invalid"
     return "fail" if comparison.regressed else "pass"
 

@@ -54,3 +54,32 @@ def subtract(total: HdrHistogram, part: HdrHistogram) -> HdrHistogram:
         return new_histogram()
     left.set_internal_tacking_values(int(nonzero[0]), int(nonzero[-1]), int(counts.sum()))
     return left
+
+
+def value_at_percentile(histogram: HdrHistogram, percentile: float) -> int:
+    """`histogram.get_value_at_percentile(percentile)`, exactly, with numpy: hdrh walks its
+    counts in Python (~13 ms a call); recovery judges hundreds of pooled runs."""
+    target = histogram.get_target_count_at_percentile(percentile)
+    counts = numpy.ctypeslib.as_array(histogram.counts)[: histogram.counts_len]
+    index = int(numpy.searchsorted(numpy.cumsum(counts), target))  # first cumsum >= target
+    if index >= len(counts):
+        return 0
+    value = histogram.get_value_from_index(index)
+    if percentile:
+        return int(histogram.get_highest_equivalent_value(value))
+    return int(histogram.get_lowest_equivalent_value(value))
+
+
+def counts_of(histogram: HdrHistogram) -> numpy.ndarray:
+    """A copy of the histogram's counts (one per bucket index), to add and subtract in numpy."""
+    return numpy.ctypeslib.as_array(histogram.counts)[: histogram.counts_len].copy()
+
+
+def from_counts(counts: numpy.ndarray) -> HdrHistogram:
+    """A histogram holding these counts (as `counts_of` gives them)."""
+    histogram = new_histogram()
+    numpy.ctypeslib.as_array(histogram.counts)[: len(counts)] = counts
+    nonzero = numpy.flatnonzero(counts)
+    if len(nonzero):
+        histogram.set_internal_tacking_values(int(nonzero[0]), int(nonzero[-1]), int(counts.sum()))
+    return histogram

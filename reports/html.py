@@ -71,6 +71,7 @@ class ScenarioView:
     websocket_latency: Markup | None
     kpis: list[view.KpiRow]
     endpoints: list[EndpointRow]
+    errors: list[view.ErrorRow]
 
 
 def _environment() -> jinja2.Environment:
@@ -85,6 +86,7 @@ def _environment() -> jinja2.Environment:
         number=view.number,
         threshold=view.threshold,
         margin=view.margin,
+        seed=view.seed,
         when=view.when,
         seconds=_seconds,
     )
@@ -108,6 +110,7 @@ def _scenario_view(scenario: ScenarioResult, rows: list[view.KpiRow]) -> Scenari
         websocket_latency=_svg(plot_hdr.websocket_latency_svg(scenario)),
         kpis=[row for row in rows if row.scenario is scenario],
         endpoints=endpoint_rows(scenario),
+        errors=view.error_rows(scenario),
     )
 
 

@@ -4,13 +4,18 @@ Windows are sets of buckets: a bucket belongs to a phase when its middle (`mid_s
 [start_s, end_s). `fault` / `recovery` without a name are the union of every fault / recovery
 phase. A KPI with nothing to measure FAILS (a gate that passes on no data is the worst bug a
 gate can have); one measured on fewer samples than its function needs is `insufficient`.
-Per-slice checks (recovery, the abort watch) read the point value, without evidence rules: a
-slice is a fraction of a window and is never a verdict of its own.
+Recovery, detection and the abort watch judge POOLED samples (a run of slices, a window so far)
+with the same evidence rules (`shown`, `shown_broken`): a slice is a fraction of a window and is
+never a verdict of its own. `slice_holds` (a point value) remains for callers that show a
+second's state, never for a verdict.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
+
+from hdrh.histogram import HdrHistogram
 
 from reports.kpi_functions import (
     Inputs,
@@ -20,7 +25,7 @@ from reports.kpi_functions import (
     holds,
 )
 from reports.kpi_functions import matches as _matches
-from reports.kpi_parse import Kpi
+from reports.kpi_parse import Comparator, Kpi
 from reports.model import KpiStatus, KpiVerdict, Phase, ProbeSample, ScenarioResult, SliceBucket
 
 __all__ = [
@@ -30,7 +35,11 @@ __all__ = [
     "margin",
     "matches",
     "measure_buckets",
+    "measure_pooled",
     "measure_probes",
+    "opposite",
+    "shown",
+    "shown_broken",
     "slice_holds",
     "window_spans",
 ]
@@ -76,6 +85,15 @@ def _measure_buckets(kpi: Kpi, buckets: Sequence[SliceBucket], seconds: float) -
     return kpi.entry.measure(_inputs(kpi, buckets=chosen, seconds=seconds))
 
 
+def measure_pooled(
+    kpi: Kpi, chosen: Sequence[SliceBucket], seconds: float, merged: HdrHistogram | None = None
+) -> Measurement:
+    """The KPI's whole measurement (value, bound, n) over buckets already chosen for it
+    (`merged`: their histograms already merged, so a caller pooling many runs decodes once)."""
+    inputs = _inputs(kpi, buckets=chosen, seconds=seconds)
+    return kpi.entry.measure(dataclasses.replace(inputs, merged=merged))
+
+
 def measure_buckets(kpi: Kpi, buckets: Sequence[SliceBucket], seconds: float) -> float | None:
     """The KPI's point value over already-selected buckets (None: nothing to measure)."""
     return _measure_buckets(kpi, buckets, seconds).value
@@ -113,6 +131,42 @@ def slice_holds(
     return measured is not None and holds(kpi.comparator, measured, kpi.threshold)
 
 
+def shown(kpi: Kpi, measured: Measurement) -> bool | None:
+    """Does the KPI hold over pooled samples, judged as its verdict is (its bound, its floor)?
+    None: too little evidence to say (fewer samples than its floor, too short a window)."""
+    if measured.value is None or measured.compared is None or measured.short:
+        return None
+    if measured.n < kpi.entry.needed(kpi.comparator, kpi.threshold):
+        return None
+    return holds(kpi.comparator, measured.compared, kpi.threshold)
+
+
+_OPPOSITE: dict[str, Comparator] = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+
+
+def opposite(kpi: Kpi) -> Kpi | None:
+    """The claim that the KPI is broken (`p95 < 200ms` -> `p95 >= 200ms`): a breach is shown
+    when it holds with ITS evidence rule (`max < t` breaks on the one sample that reaches t;
+    `error_rate < 1%` breaks when its lower bound is at or above 1 %). None for `==`."""
+    if kpi.comparator == "==":
+        return None
+    return dataclasses.replace(kpi, comparator=_OPPOSITE[kpi.comparator])
+
+
+def shown_broken(
+    kpi: Kpi, buckets: Sequence[SliceBucket], probes: Sequence[ProbeSample], seconds: float
+) -> bool:
+    """Is the KPI shown broken over these pooled buckets / probe samples (a window so far), by
+    the breach's own evidence rule (`opposite`; `==`: its own verdict failing on its floor)?"""
+    claim = opposite(kpi) or kpi
+    if _reads_probes(kpi, {b.name for b in buckets}, {p.name for p in probes}):
+        values = _probe_values(p for p in probes if p.name == kpi.argument)
+        measured = claim.entry.measure(_inputs(claim, values=values, seconds=seconds))
+    else:
+        measured = _measure_buckets(claim, buckets, seconds)
+    return shown(claim, measured) is (claim is not kpi)
+
+
 def margin(comparator: str, measured: float, threshold: float) -> float:
     if comparator in ("<", "<="):
         return threshold - measured
@@ -135,6 +189,8 @@ def verdict(
     elif measured.n < needed:
         status = "insufficient"
         message = f"insufficient evidence: {measured.n} samples, {kpi.function} needs {needed}"
+    elif measured.short:
+        status, message = "insufficient", f"insufficient evidence: {measured.short}"
     else:
         status = "pass" if holds(kpi.comparator, compared, kpi.threshold) else "fail"
         word = "holds" if status == "pass" else "breaks"
@@ -168,6 +224,11 @@ def evaluate(kpi: Kpi, result: ScenarioResult) -> KpiVerdict:
     spans = window_spans(window, result.phases, result.duration_s)
     if not spans:
         return verdict(kpi, Measurement(None), window, f"the scenario has no {window!r} window")
+    if kpi.entry.argument in ("edge", "series"):  # reads requests and probes around the window
+        seconds = sum(end - start for start, end in spans)
+        inputs = Inputs(kpi.argument, kpi.comparator, kpi.threshold, seconds=seconds,
+                        result=result, spans=tuple(spans), window=window)  # fmt: skip
+        return verdict(kpi, kpi.entry.measure(inputs), window, f"nothing in {window}", spans)
     names = {b.name for b in result.series}
     if _reads_probes(kpi, names, {p.name for p in result.probes}):
         samples = [p for p in result.probes if p.name == kpi.argument and _inside(p.t_s, spans)]
@@ -179,7 +240,9 @@ def evaluate(kpi: Kpi, result: ScenarioResult) -> KpiVerdict:
             judged.message = judged.message.replace(" ms ", " ")
         return judged
     buckets = [b for b in result.series if _inside(b.mid_s, spans)]
-    seconds = sum(end - start for start, end in spans)
+    # over the time the load really ran: after an early stop, no sends past the last slice
+    ran_until = max((b.end_s for b in result.series), default=result.duration_s)
+    seconds = sum(max(0.0, min(end, ran_until) - start) for start, end in spans)
     why = f"no {kpi.argument} requests in {window}"
     return verdict(kpi, _measure_buckets(kpi, buckets, seconds), window, why, spans)
 

@@ -7,13 +7,26 @@ how it is measured, and how many samples a verdict needs. The parser (`reports.k
 scenario validation (`scenarios.schema`), evaluation (`reports.kpi_eval`), recovery's per-slice
 check and the abort watch all read `FUNCTIONS`; a new KPI function is one entry below.
 
-Minimum evidence. A percentile pN needs n >= 5 x 100 / (100 - N) samples, so at least five
-samples lie above it and it is more than the maximum: p50 10, p90 50, p95 100, p99 500,
-p999 5000 (probe series: the same rule on probe samples); avg, min and max need one sample.
-An error rate is judged by its one-sided Wilson 95 % bound (upper for < and <=, lower for > and
->=), so `error_rate < 1%` passes only when we are 95 % sure the rate is below 1 %; it needs the
-fewest requests with which the best outcome (no error) could pass (for < 1 %: 268).
-Below the minimum a verdict is `insufficient`, and the scenario INVALID.
+Minimum evidence, for every form (below it a verdict is `insufficient`, the scenario INVALID):
+- A percentile pN needs n >= 5 x 100 / (100 - N) samples, so at least five samples lie above it
+  and it is more than the maximum: p50 10, p90 50, p95 100, p99 500, p999 5000 (probe series:
+  the same rule on probe samples).
+- avg needs the p50 floor (10): a mean of fewer samples is one sample's luck.
+- max and min are the sample extreme. Claiming every sample stays inside a bound (`max < t`,
+  `min > t`, `==`) needs the p99 floor (500): the extreme of 500 samples is at least their
+  p99.8, so the claim says something about the tail. Claiming the bound was reached at least
+  once (`max >= t`, `min <= t`, e.g. `max(breaker.postgres) >= 2`: the breaker opened) is
+  proven by the one sample that reached it: it needs 1.
+- An error rate is judged by its one-sided Wilson 95 % bound (upper for < and <=, lower for >
+  and >=), so `error_rate < 1%` passes only when we are 95 % sure the rate is below 1 %; it
+  needs the fewest requests with which the best outcome (no error) could pass (for < 1 %: 268).
+  No bound can show exactly 0 %: `== 0%` and `<= 0%` read the rate itself and need the n of
+  `< 1%` (268), as `>= 100%` / `== 100%` need the n of `> 99%`; `==` any other rate is refused
+  at validation (a rate is never exactly 37 %).
+- delivered(ws) is a rate of messages: judged by the same Wilson bound (lower for >=), with the
+  same floor (`>= 99%`: 268 messages attempted).
+- count and rps need a window of at least MIN_COUNT_WINDOW_S (5 s): users spawn and pace in
+  one-second batches, so a count over fewer seconds reads one batch's phase, not the rate.
 """
 
 from __future__ import annotations
@@ -26,17 +39,20 @@ from typing import Literal
 
 from hdrh.histogram import HdrHistogram
 
-from reports import hdr
+from reports import hdr, kpi_cost
 from reports.model import ScenarioResult, SliceBucket, WebSocketSummary
 
 Unit = Literal["ms", "s", "%", "count"]
-ArgumentKind = Literal["request", "probe-or-request", "fault", "websocket"]
+# edge: a dependency with a calls counter (`calls.<edge>`), optionally ", REQUEST NAME";
+# series: a probe series, read over the whole result around a fault (returns)
+ArgumentKind = Literal["request", "probe-or-request", "fault", "websocket", "edge", "series"]
 
 WS_PREFIX = "WS "
 WS_SEND = "WS send"
 # one-sided: "95 % sure it is below" (stdlib NormalDist: scipy and statsmodels are not installed)
 Z_95 = NormalDist().inv_cdf(0.95)
 EVIDENCE_FACTOR = 5  # samples that must lie above a percentile
+MIN_COUNT_WINDOW_S = 5.0  # count/rps: a shorter window reads the phase of one-second batches
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,9 @@ class Inputs:
     values: Sequence[float] | None = None
     seconds: float = 0.0
     result: ScenarioResult | None = None
+    merged: HdrHistogram | None = None  # the buckets' histograms already merged (recovery)
+    spans: Sequence[tuple[float, float]] = ()  # the window's spans (edge and series kinds)
+    window: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,6 +83,7 @@ class Measurement:
     n: int = 0
     judged: float | None = None
     detail: str = ""
+    short: str = ""  # why the evidence is insufficient whatever n is (e.g. too short a window)
 
     @property
     def compared(self) -> float | None:
@@ -79,11 +99,12 @@ class KpiFunction:
     measure: Callable[[Inputs], Measurement]
     needed: Callable[[str, float], int]  # (comparator, threshold in `unit`) -> samples needed
     star_includes_ws_sends: bool = False  # does `*` take in "WS send"?
+    per_slice: bool = True  # False: windowed, but judged only on the whole result
 
     @property
     def live(self) -> bool:
         """May it be a steady-state check or abort the run? (judged per slice, as it goes)"""
-        return self.windowed
+        return self.windowed and self.per_slice
 
 
 # -- minimum evidence -------------------------------------------------------------------------
@@ -116,9 +137,20 @@ def rate_judged(comparator: str, errors: int, n: int) -> float:
 
 
 def rate_needed(comparator: str, threshold_pct: float) -> int:
-    """Fewest requests with which the best outcome (no error for <, all for >) could pass."""
+    """Fewest requests with which the best outcome (no error for <, all for >) could pass.
+    No bound can show exactly 0 % or 100 %: those need the n of `< 1%` / `> 99%`; `==` any
+    other rate can never be shown and is refused (ValueError: validation says why)."""
     if not _uses_bound(comparator, threshold_pct):
-        return 1
+        if threshold_pct <= 0 and comparator in ("<=", "=="):
+            return rate_needed("<", 1.0)
+        if threshold_pct >= 100 and comparator in (">=", "=="):
+            return rate_needed(">", 99.0)
+        if comparator == "==":
+            raise ValueError(
+                f"a rate is never shown to be exactly {threshold_pct:g}%: write a bound"
+                " (< or >), or == 0% / == 100%"
+            )
+        return 1  # `< 0%`, `> 100%`: can never hold; `>= 0%`, `<= 100%`: always holds
     t = threshold_pct / 100.0
     below = comparator in ("<", "<=")
     n = max(1, math.floor(Z_95**2 * ((1 - t) / t if below else t / (1 - t))) - 1)
@@ -141,6 +173,21 @@ def _one(_comparator: str, _threshold: float) -> int:
     return 1
 
 
+def _avg_needed(_comparator: str, _threshold: float) -> int:
+    return percentile_needed(50.0)
+
+
+def _extreme_needed(kind: Literal["max", "min"]) -> Callable[[str, float], int]:
+    """The extreme inside a bound for every sample needs the p99 floor; reaching the bound once
+    is proven by one sample (see the module doc)."""
+    reached = (">", ">=") if kind == "max" else ("<", "<=")
+
+    def needed(comparator: str, _threshold: float) -> int:
+        return 1 if comparator in reached else percentile_needed(99.0)
+
+    return needed
+
+
 # -- measurements ---------------------------------------------------------------------------
 def _count(buckets: Sequence[SliceBucket]) -> int:
     return sum(b.count for b in buckets)
@@ -155,7 +202,9 @@ def _latency(
         if inputs.values is not None:
             values = sorted(inputs.values)
             return Measurement(probe(values) if values else None, len(values))
-        histogram = hdr.merge(b.histogram for b in inputs.buckets)
+        histogram = inputs.merged
+        if histogram is None:
+            histogram = hdr.merge(b.histogram for b in inputs.buckets)
         n = histogram.get_total_count()
         return Measurement(statistic(histogram) / 1000.0 if n else None, n)
 
@@ -169,7 +218,7 @@ def _rank(values: list[float], percentile: float) -> float:
 def _percentile(percentile: float) -> KpiFunction:
     name = "p999" if percentile == 99.9 else f"p{percentile:g}"
     measure = _latency(
-        lambda h: float(h.get_value_at_percentile(percentile)), lambda v: _rank(v, percentile)
+        lambda h: float(hdr.value_at_percentile(h, percentile)), lambda v: _rank(v, percentile)
     )
     needed = percentile_needed(percentile)
     return KpiFunction(name, "ms", "probe-or-request", True, measure, lambda _c, _t: needed)
@@ -189,14 +238,22 @@ def _error_rate(inputs: Inputs) -> Measurement:
     return Measurement(observed, n, judged, detail)
 
 
+def _short_window(seconds: float) -> str:
+    if seconds >= MIN_COUNT_WINDOW_S:
+        return ""
+    return f"a window of {seconds:.3g} s; a count needs at least {MIN_COUNT_WINDOW_S:g} s"
+
+
 def _count_kpi(inputs: Inputs) -> Measurement:
     n = _count(inputs.buckets)
-    return Measurement(float(n) if n else None, n)  # an empty window measured nothing
+    # an empty window measured nothing
+    return Measurement(float(n) if n else None, n, short=_short_window(inputs.seconds))
 
 
 def _rps(inputs: Inputs) -> Measurement:
     n = _count(inputs.buckets)
-    return Measurement(n / inputs.seconds if n and inputs.seconds > 0 else None, n)
+    value = n / inputs.seconds if n and inputs.seconds > 0 else None
+    return Measurement(value, n, short=_short_window(inputs.seconds))
 
 
 def _fault_time(kind: Literal["recovery", "detect"]) -> Callable[[Inputs], Measurement]:
@@ -235,20 +292,64 @@ def _websocket(
     return measure
 
 
+def _from_cost(found: kpi_cost.Found) -> Measurement:
+    return Measurement(found.value, found.n, detail=found.detail)
+
+
+def _amplification(inputs: Inputs) -> Measurement:
+    assert inputs.result is not None
+    return _from_cost(
+        kpi_cost.measure_amplification(inputs.result, inputs.argument, inputs.spans, inputs.window)
+    )
+
+
+def _returns(inputs: Inputs) -> Measurement:
+    assert inputs.result is not None
+    found = kpi_cost.measure_returns(
+        inputs.result, inputs.argument, inputs.window, inputs.spans, inputs.threshold
+    )
+    return _from_cost(found)
+
+
+def _amplification_needed(_comparator: str, _threshold: float) -> int:
+    return kpi_cost.AMPLIFICATION_MIN_REQUESTS
+
+
+def _returns_needed(_comparator: str, _threshold: float) -> int:
+    return kpi_cost.PRE_FAULT_MIN_SAMPLES
+
+
 def _ws(result: ScenarioResult) -> WebSocketSummary:
     assert result.websocket is not None
     return result.websocket
+
+
+def _delivered(inputs: Inputs) -> Measurement:
+    """received / attempted, judged by its Wilson bound like an error rate."""
+    plain = _websocket(lambda r: 100.0 * (_ws(r).delivered_ratio or 0.0), True)(inputs)
+    if plain.value is None or not _uses_bound(inputs.comparator, inputs.threshold):
+        return plain
+    assert inputs.result is not None
+    ws = _ws(inputs.result)
+    received = min(ws.received, ws.attempted)
+    judged = rate_judged(inputs.comparator, received, ws.attempted)
+    side = "upper" if inputs.comparator in ("<", "<=") else "lower"
+    detail = f"{plain.detail}; Wilson 95 % {side} bound {judged:.3g} %"
+    return Measurement(plain.value, plain.n, judged, detail)
 
 
 def _registry() -> dict[str, KpiFunction]:
     entries = [_percentile(p) for p in (50.0, 90.0, 95.0, 99.0, 99.9)]
     entries += [
         KpiFunction("avg", "ms", "probe-or-request", True,
-                    _latency(lambda h: float(h.get_mean_value()), lambda v: sum(v) / len(v)), _one),
+                    _latency(lambda h: float(h.get_mean_value()), lambda v: sum(v) / len(v)),
+                    _avg_needed),
         KpiFunction("max", "ms", "probe-or-request", True,
-                    _latency(lambda h: float(h.get_max_value()), lambda v: v[-1]), _one),
+                    _latency(lambda h: float(h.get_max_value()), lambda v: v[-1]),
+                    _extreme_needed("max")),
         KpiFunction("min", "ms", "probe-or-request", True,
-                    _latency(lambda h: float(h.get_min_value()), lambda v: v[0]), _one),
+                    _latency(lambda h: float(h.get_min_value()), lambda v: v[0]),
+                    _extreme_needed("min")),
         KpiFunction("error_rate", "%", "request", True, _error_rate, rate_needed, True),
         KpiFunction("count", "count", "request", True, _count_kpi, _one, True),
         KpiFunction("rps", "count", "request", True, _rps, _one, True),
@@ -260,8 +361,10 @@ def _registry() -> dict[str, KpiFunction]:
                     _websocket(lambda r: float(len(_ws(r).duplicated))), _one),
         KpiFunction("unacked", "count", "websocket", False,
                     _websocket(lambda r: float(len(_ws(r).unacknowledged))), _one),
-        KpiFunction("delivered", "%", "websocket", False,
-                    _websocket(lambda r: 100.0 * (_ws(r).delivered_ratio or 0.0), True), _one),
+        KpiFunction("delivered", "%", "websocket", False, _delivered, rate_needed),
+        KpiFunction("amplification", "count", "edge", True, _amplification,
+                    _amplification_needed, per_slice=False),
+        KpiFunction("returns", "s", "series", True, _returns, _returns_needed, per_slice=False),
     ]  # fmt: skip
     return {entry.name: entry for entry in entries}
 
@@ -284,3 +387,36 @@ def matches(kpi_function: KpiFunction, argument: str, name: str) -> bool:
     if not name.startswith(WS_PREFIX):
         return True
     return kpi_function.star_includes_ws_sends and name == WS_SEND
+
+
+# -- outcome kinds beside errors (reports.stats.OUTCOMES) ---------------------------------------
+def _outcome_rate(field: Literal["timeouts", "degraded", "wrong"], word: str) -> KpiFunction:
+    """The share of requests of one outcome kind, judged like `error_rate` (its Wilson bound
+    and minimum evidence): `timeout_rate` (waited until the client gave up; also errors),
+    `degraded_rate` and `wrong_rate` (accepted answers a response rule marked)."""
+
+    def measure(inputs: Inputs) -> Measurement:
+        n = _count(inputs.buckets)
+        if n == 0:
+            return Measurement(None)
+        hits = sum(getattr(b, field) for b in inputs.buckets)
+        observed = 100.0 * hits / n
+        if not _uses_bound(inputs.comparator, inputs.threshold):
+            return Measurement(observed, n, detail=f"{hits} of {n} {word}")
+        judged = rate_judged(inputs.comparator, hits, n)
+        side = "upper" if inputs.comparator in ("<", "<=") else "lower"
+        detail = f"{hits} of {n} {word}: {observed:.3g} %, Wilson 95 % {side} bound {judged:.3g} %"
+        return Measurement(observed, n, judged, detail)
+
+    name = {"timeouts": "timeout_rate", "degraded": "degraded_rate", "wrong": "wrong_rate"}[field]
+    return KpiFunction(name, "%", "request", True, measure, rate_needed)
+
+
+FUNCTIONS.update(
+    (entry.name, entry)
+    for entry in (
+        _outcome_rate("timeouts", "timed out"),
+        _outcome_rate("degraded", "degraded"),
+        _outcome_rate("wrong", "wrong"),
+    )
+)

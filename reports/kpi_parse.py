@@ -14,6 +14,8 @@ Functions, their units and arguments are the registry's (`reports.kpi_functions.
         in the WebSocket sends, "WS send")
     recovery, detect (s)                            argument: a fault name
     lost, duplicated, unacked (count), delivered (%) argument: `ws`
+    amplification (count)                           argument: an edge, optionally ", REQUEST"
+    returns (s, only `< Ns during recovery:FAULT`)  argument: a probe series (reports.kpi_cost)
 
 Probe series: when the argument names no request but a numeric probe series (`ProbeSample.name`),
 the latency functions aggregate the probe values in the window. `db_query` is such a series: the
@@ -112,7 +114,12 @@ def parse_kpi(text: str) -> Kpi:
     scan = _Scanner(text)
     function, argument = _metric(scan)
     comparator = _comparator(scan)
+    quantity_at = scan.pos
     threshold, unit = _quantity(scan, function)
+    try:  # a form no evidence can ever show (e.g. `error_rate == 37%`) is refused here
+        REGISTRY[function].needed(comparator, threshold)
+    except ValueError as error:
+        raise scan.fail(str(error), quantity_at) from None
     window = _window(scan, function)
     if not scan.at_end():
         raise scan.fail("unexpected text after the expression")

@@ -38,9 +38,36 @@ def parse_result(text: str, *, source: str = "<result>") -> RunResult:
             f"{source}: {found}; this chaosgate reads {SCHEMA_VERSION!r}", hint=_HINT
         )
     try:
-        return RunResult.model_validate(document)
+        result = RunResult.model_validate(document)
     except ValidationError as error:
         raise ResultFileError(_describe(error, source), hint=_HINT) from None
+    _check_histograms(result, source)
+    return result
+
+
+def _check_histograms(result: RunResult, source: str) -> None:
+    """Every HDR histogram decodes: a damaged one failed the renderers later (exit 4). Decoding
+    all of a release gate's ~1,000 takes ~60 ms."""
+    from reports import hdr
+
+    for i, scenario in enumerate(result.scenarios):
+        found = [
+            (f"series[{j}].{name}", getattr(bucket, name))
+            for j, bucket in enumerate(scenario.series)
+            for name in ("histogram", "error_histogram")
+        ]
+        if scenario.websocket is not None:
+            found.append(("websocket.latency_histogram", scenario.websocket.latency_histogram))
+        for where, encoded in found:
+            if not encoded:
+                continue
+            try:
+                hdr.decode(encoded)
+            except Exception:
+                raise ResultFileError(
+                    f"{source}: scenarios[{i}].{where}: not an HDR histogram (damaged?)",
+                    hint=_HINT,
+                ) from None
 
 
 def _parse_json(text: str, source: str) -> Any:

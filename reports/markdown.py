@@ -40,17 +40,27 @@ def render_markdown(result: RunResult) -> str:
             for row in failed
         )
         lines.append("")
+    for scenario in result.scenarios:
+        mix_setup = scenario.generator.mix_setup if scenario.generator else []
+        lines.extend(f"`{scenario.name}` {line}" for line in mix_setup)  # log-in time, unscored
+        if mix_setup:
+            lines.append("")
+        errors = view.error_rows(scenario)
+        if errors:
+            lines.append(f"**Errors by request** (`{scenario.name}`)")
+            lines.extend(f"- `{_cell(row.name)}`: {row.text()}" for row in errors)
+            lines.append("")
     if rows:
         lines.append("| | Scenario | KPI | Window | Measured | Threshold | Margin |")
         lines.append("|---|---|---|---|---:|---:|---:|")
         for row in rows:
             kpi = row.kpi
             cells = [
-                _ICON[row.outcome],
+                _ICON[row.outcome] + (" not judged" if row.outcome == "invalid" else ""),
                 f"`{row.scenario.name}`",
                 f"`{kpi.expression}`",
                 kpi.window,
-                view.number(kpi.measured, kpi.unit),
+                view.number(kpi.measured, kpi.unit) + (f" — {row.note}" if row.note else ""),
                 view.threshold(kpi),
                 view.margin(kpi),
             ]
@@ -63,6 +73,24 @@ def render_markdown(result: RunResult) -> str:
         assert summary is not None
         lines.append("")
         lines.append(f"WebSocket `{name}`: {_websocket_counts(summary)}")
+    for scenario in result.scenarios:  # users that could not set up (refusals retried, or not)
+        setup = scenario.generator.setup if scenario.generator is not None else {}
+        troubled = {n: t for n, t in setup.items() if t.refused or t.failed or t.missing}
+        if troubled:
+            lines.append("")
+            lines.append(f"Set-up `{scenario.name}`: " + "; ".join(
+                f"{name} {t.users} steps, {t.refused} refused (retried), {t.failed} failed"
+                + (f", sends with nothing to act on: {sum(t.missing.values())}" if t.missing else "")
+                for name, t in troubled.items()))  # fmt: skip
+    for scenario in result.scenarios:  # a busy host explains a slow run (scenarios.hostload)
+        busiest = scenario.host.busiest if scenario.host is not None else None
+        if scenario.host is not None and busiest is not None:
+            lines.append("")
+            lines.append(
+                f"Host `{scenario.name}`: other processes took up to "
+                f"{busiest.other_percent:.0f} % of a core ({busiest.window}; limit "
+                f"{scenario.host.limit_percent:g} %)"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -22,7 +22,7 @@ SLICES_PER_S = round(1 / SLICE_S)
 
 Status = Literal["pass", "fail", "invalid"]
 KpiStatus = Literal["pass", "fail", "insufficient"]
-PhaseKind = Literal["baseline", "fault", "recovery"]
+PhaseKind = Literal["warmup", "baseline", "fault", "recovery"]  # warmup: recorded, never judged
 AttributeValue = str | int | float | bool | None
 
 
@@ -76,6 +76,15 @@ class SliceBucket(_Model):
     count: int = Field(ge=0, description="requests completed (successes and errors)")
     errors: int = Field(ge=0)
     error_kinds: dict[str, int] = Field(default_factory=dict)
+    timeouts: int = Field(
+        0, ge=0, description="requests that waited until the client gave up (also in errors)"
+    )
+    degraded: int = Field(
+        0, ge=0, description="accepted answers a response rule marked degraded (not errors)"
+    )
+    wrong: int = Field(
+        0, ge=0, description="accepted answers a response rule marked wrong (not errors)"
+    )
     histogram: str = Field(
         description="HDR, microseconds, latency from the intended start: every request "
         "(successes and errors), what the pN KPIs judge"
@@ -113,6 +122,23 @@ class ProbeSample(_Model):
     value: float | str
 
 
+class UserSetup(_Model):
+    """One user class's set-up before the schedule (paced under the SUT's shed limit, refusals
+    retried; `scenarios.users.base.TicketedUser.set_up`), and what its tasks lacked after."""
+
+    users: int = Field(0, ge=0, description="set-up steps run (one per user and step)")
+    attempts: int = Field(0, ge=0)
+    refused: int = Field(0, ge=0, description="attempts the SUT refused (retried)")
+    failed: int = Field(0, ge=0, description="steps given up: users without what they need")
+    errors: dict[str, int] = Field(default_factory=dict, description="refusals by kind")
+    missing: dict[str, int] = Field(
+        default_factory=dict,
+        description="request -> sends that had nothing to act on (their set-up failed): never "
+        "sent as another request",
+    )
+    no_request: int = Field(0, ge=0, description="tasks that returned without a request")
+
+
 class GeneratorHealth(_Model):
     intended_rate: float = Field(description="requests per second the schedule asked for")
     achieved_rate: float
@@ -137,8 +163,22 @@ class GeneratorHealth(_Model):
     cpu_percent_max: float
     workers: int = Field(ge=1)
     rss_mb_max: float = 0.0
+    mix_setup: list[str] = Field(
+        default_factory=list,
+        description="a request mix's set-up (log-in): users ready in how long, per worker",
+    )
     valid: bool
     reason: str | None = None
+    setup: dict[str, UserSetup] = Field(default_factory=dict, description="per user class")
+    slots: int | None = Field(None, description="HTTP slots given (load.concurrency)")
+    slots_needed: int | None = Field(
+        None, description="Little's law: peak rate x the SUT's median service time"
+    )
+    load_problems: list[str] = Field(
+        default_factory=list,
+        description="why the load did not run as declared though the generator kept time "
+        "(too few slots, a user class that could not set itself up): the run is invalid",
+    )
 
 
 class WebSocketSummary(_Model):
@@ -176,6 +216,30 @@ class WebSocketSummary(_Model):
             return None
         # old results counted server-originated messages in `received`: never above 1
         return min(self.received, self.attempted) / self.attempted
+
+
+class WindowLoad(_Model):
+    """CPU taken by processes that are neither the stack's nor the harness's during one judged
+    window (scenarios.hostload), % of one core averaged over the window; steal included."""
+
+    window: str
+    start_s: float
+    end_s: float
+    other_percent: float = Field(description="other processes + steal, % of one core")
+    steal_percent: float = 0.0
+    busy: bool = Field(description="above the limit: a KPI failed here is not the SUT's")
+
+
+class HostLoad(_Model):
+    limit_percent: float
+    windows: list[WindowLoad] = Field(default_factory=list)
+    top: dict[str, float] = Field(
+        default_factory=dict, description="the busiest other processes, % of a core over the run"
+    )
+
+    @property
+    def busiest(self) -> WindowLoad | None:
+        return max(self.windows, key=lambda w: w.other_percent, default=None)
 
 
 class RecoveryMeasure(_Model):
@@ -257,6 +321,7 @@ class ScenarioResult(_Model):
     websocket: WebSocketSummary | None = None
     recoveries: list[RecoveryMeasure] = Field(default_factory=list)
     kpis: list[KpiVerdict] = Field(default_factory=list)
+    host: HostLoad | None = Field(None, description="other work on the machine per window")
     scenario: dict[str, Any] | None = Field(
         None, description="the scenario as validated (scenarios.schema.Scenario): chaosgate replay"
     )

@@ -9,6 +9,12 @@ a long run keeps only its recently changed slices decoded.
 The errors' latencies are also kept apart (`error_histogram`, only once one failed) so that a
 report can show successes and failures separately: fast 500s mixed into the percentiles make
 an outage look healthy. `histogram` stays every request (what the pN KPIs judge).
+
+Outcome kinds beside success and error (`OUTCOMES`): a `timeout` waited until the client gave
+up; it is also an error (a failed request: `errors` and `error_rate` count it, its error kind
+is "timeout"), counted apart so `timeout_rate` can tell a hang from a fast failure. `degraded`
+and `wrong` are accepted answers that broke a response rule (scenarios.users.answers): not
+errors (their latencies stay with the successes), each its own rate.
 """
 
 from __future__ import annotations
@@ -22,11 +28,21 @@ from hdrh.histogram import HdrHistogram
 from reports.hdr import decode, encode, merge, new_histogram, subtract
 from reports.model import SliceBucket
 
+TIMEOUT = "timeout"
+DEGRADED = "degraded"
+WRONG = "wrong"
+OUTCOMES = (TIMEOUT, DEGRADED, WRONG)  # beside plain success and error
+_FIELD = {TIMEOUT: "timeouts", DEGRADED: "degraded", WRONG: "wrong"}
+
 
 class SliceStats:
-    """Count, errors, errors by kind and latency histogram (µs) of one (slice, name)."""
+    """Count, errors, errors by kind, outcome kinds and latency histogram (µs) of one
+    (slice, name)."""
 
-    __slots__ = ("_encoded", "_errors", "_hot", "count", "error_kinds", "errors", "name", "slice")
+    __slots__ = (
+        "_encoded", "_errors", "_hot", "count", "degraded", "error_kinds", "errors", "name",
+        "slice", "timeouts", "wrong",
+    )  # fmt: skip
 
     def __init__(self, slice_index: int, name: str) -> None:
         self.slice = slice_index
@@ -34,6 +50,9 @@ class SliceStats:
         self.count = 0
         self.errors = 0
         self.error_kinds: dict[str, int] = {}
+        self.timeouts = 0  # also counted in errors
+        self.degraded = 0  # accepted answers, not errors
+        self.wrong = 0
         self._hot: HdrHistogram | None = None
         self._encoded: str | None = None  # the histogram's encoding, valid until it changes
         self._errors: SliceStats | None = None  # the errors alone (their histogram), if any
@@ -44,9 +63,19 @@ class SliceStats:
         self._encoded = None  # about to change
         return self._hot
 
-    def record(self, latency_us: int, error: str | None = None) -> None:
+    def record(self, latency_us: int, error: str | None = None, outcome: str | None = None) -> None:
+        """`outcome`: one of OUTCOMES or None; a timeout is an error (kind "timeout" unless
+        `error` names one), degraded and wrong are not."""
         self._histogram().record_value(latency_us)
         self.count += 1
+        if outcome is not None:
+            if outcome not in _FIELD:
+                raise ValueError(f"unknown outcome {outcome!r} (expected one of {OUTCOMES})")
+            setattr(self, _FIELD[outcome], getattr(self, _FIELD[outcome]) + 1)
+            if outcome == TIMEOUT and error is None:
+                error = TIMEOUT
+            elif outcome != TIMEOUT:
+                error = None
         if error is not None:
             self.errors += 1
             self.error_kinds[error] = self.error_kinds.get(error, 0) + 1
@@ -61,6 +90,9 @@ class SliceStats:
         """Add `other` (same slice and name, or a wider view such as a whole second)."""
         self.count += other.count
         self.errors += other.errors
+        self.timeouts += other.timeouts
+        self.degraded += other.degraded
+        self.wrong += other.wrong
         for kind, n in other.error_kinds.items():
             self.error_kinds[kind] = self.error_kinds.get(kind, 0) + n
         if other._errors is not None:
@@ -105,6 +137,9 @@ class SliceStats:
             "error_kinds": dict(self.error_kinds),
             "histogram": self.encoded(),
         }
+        for field in _FIELD.values():  # absent when 0: old readers and small results
+            if getattr(self, field):
+                wire[field] = getattr(self, field)
         if self._errors is not None:
             wire["error_histogram"] = self._errors.encoded()
         return wire
@@ -115,6 +150,8 @@ class SliceStats:
         stats.count = int(wire["count"])
         stats.errors = int(wire["errors"])
         stats.error_kinds = {str(k): int(n) for k, n in wire["error_kinds"].items()}
+        for field in _FIELD.values():
+            setattr(stats, field, int(wire.get(field, 0)))
         stats._encoded = str(wire["histogram"])
         if wire.get("error_histogram"):  # absent: nothing failed (or an older record)
             stats._errors = SliceStats(stats.slice, stats.name)

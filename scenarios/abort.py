@@ -1,17 +1,22 @@
 """Abort on breach: a KPI marked `abort` that stays broken for its grace period stops the run.
 
-Checked live on completed seconds (the load engine's merged buckets so far, the probe samples so
-far). Only functions the registry marks `live` (the windowed ones) can be checked live; others
-(recovery, lost...) are judged at the end, and validation refuses `abort` on them.
+Checked live on completed seconds. At each one the KPI is judged over its window SO FAR (the
+load engine's merged buckets and the probe samples from the window's start to that second),
+with the KPI's evidence rule applied to the breach (`kpi_eval.shown_broken`: `error_rate < 1%`
+is broken when its Wilson LOWER bound reaches 1 %; a percentile on its floor): one second's
+point value never aborts a run. The streak is the run of seconds the window so far has been
+shown broken. The KPI's final verdict is its own evaluation (the runner marks it as the one
+that aborted the run, never forces it to FAIL). Only functions the registry marks `live` (the
+windowed ones) can be checked live; others (recovery, lost...) are judged at the end, and
+validation refuses `abort` on them.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from reports.kpi_eval import slice_holds, window_spans
+from reports.kpi_eval import shown_broken, window_spans
 from reports.model import Phase, ProbeSample, SliceBucket
 from scenarios.schema import KpiSpec
 
@@ -45,16 +50,18 @@ class AbortWatch:
         """Look at seconds [checked, complete_until); return the first breach whose grace ran out."""
         watched = self.watched
         for second in range(self._checked_until, complete_until):
-            buckets = [b for b in series if math.floor(b.mid_s) == second]
-            samples = [p for p in probes if math.floor(p.t_s) == second]
             for spec in watched:
                 kpi = spec.kpi
                 spans = window_spans(kpi.window or "whole", self.phases, self.duration_s)
                 if not any(start <= second + 0.5 < end for start, end in spans):
                     continue
-                if not buckets and not samples:
-                    continue  # no traffic yet (start-up): nothing to judge
-                if slice_holds(kpi, buckets, samples):
+                so_far = [
+                    (start, min(end, second + 1.0)) for start, end in spans if start < second + 1
+                ]
+                buckets = [b for b in series if any(a <= b.mid_s < e for a, e in so_far)]
+                samples = [p for p in probes if any(a <= p.t_s < e for a, e in so_far)]
+                seconds = sum(e - a for a, e in so_far)
+                if not shown_broken(kpi, buckets, samples, seconds):
                     self._streak_start[spec.expression] = None
                     continue
                 start = self._streak_start.get(spec.expression)

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from chaosgate.cli import stack_option
 from chaosgate.settings import load_settings
+from reports import view
 from reports.model import RunResult
 from reports.renderers import write_reports
 from scenarios.loader import load_scenario, resolve, shipped_scenarios
@@ -40,14 +41,19 @@ def verdict_table(result: RunResult) -> Table:
                 "",
                 f"[yellow]invalid: {scenario.invalid_reason}[/]",
             )
-        for kpi in scenario.kpis:
+        for row in (view.KpiRow(scenario, kpi) for kpi in scenario.kpis):
+            kpi = row.kpi
             measured = "—" if kpi.measured is None else f"{kpi.measured:.4g} {kpi.unit}"
-            word = "pass" if kpi.passed else "FAIL" + (" (aborted)" if kpi.aborted_run else "")
-            colour = "green" if kpi.passed else "red"
+            if note := row.note:
+                measured += f" — {note}"
+            word = row.word + (" (aborted)" if kpi.aborted_run and row.word == "FAIL" else "")
+            colour = {"pass": "green", "fail": "red"}.get(row.outcome, "yellow")
             if kpi.status == "insufficient":
-                word, colour = f"insufficient ({kpi.samples} of {kpi.needed} samples)", "yellow"
+                colour = "yellow"
             table.add_row(scenario.name, kpi.expression, measured, f"{kpi.comparator} {kpi.threshold:g} {kpi.unit}",
                           f"[{colour}]{word}[/]")  # fmt: skip
+        for error in view.error_rows(scenario):  # why requests failed: "84 % errors: 401 x 602"
+            table.add_row(scenario.name, f"[dim]{error.name}[/]", f"[red]{error.text()}[/]", "", "")
         for measure in scenario.recoveries:
             recovery = "never" if measure.recovery_s is None else f"{measure.recovery_s:.2f} s"
             if measure.recovery_s is None and measure.cut_short_by:
@@ -84,24 +90,31 @@ def verdict_table(result: RunResult) -> Table:
     show_default=True,
     help="with --baseline: allowed worsening, e.g. 10% or 0.1",
 )
+@click.option(
+    "--allow-changed",
+    is_flag=True,
+    help="with --baseline: compare scenarios whose definitions differ (else exit 3)",
+)
 @click.option("--check", is_flag=True, help="only validate the scenarios (exit 0 or 2)")
 @click.option(
     "--config", type=click.Path(path_type=Path, dir_okay=False), help="harness settings file"
 )
 @click.pass_context
 def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path | None, stack: str | None,
-        baseline: Path | None, tolerance: str, check: bool, config: Path | None) -> None:  # fmt: skip
+        baseline: Path | None, tolerance: str, allow_changed: bool, check: bool,
+        config: Path | None) -> None:  # fmt: skip
     """Run scenarios (files, shipped names, or --suite) and decide: exit 0 / 1 / 2 / 3.
 
     With --baseline, a regression beyond --tolerance turns a passing run into exit 1."""
     from reports.compare import parse_tolerance
     from reports.load import load_result
 
-    scenarios = resolve(list(items), suite)  # every file validated before anything starts
+    # every file validated before anything starts (--check: and each KPI's planned n)
+    settings = load_settings(config, backend=stack)  # first: --check checks the settings too
+    scenarios = resolve(list(items), suite, planned=check)
     # a bad baseline or tolerance is bad input: say so before a stack starts, not after the run
     base = load_result(baseline) if baseline is not None else None
     allowed = parse_tolerance(tolerance)
-    settings = load_settings(config, backend=stack)  # --check checks the settings too
     console = Console(width=None if sys.stdout.isatty() else 160)
     if check:
         console.print(f"{len(scenarios)} scenario(s) valid: {', '.join(s.name for s in scenarios)}")
@@ -127,20 +140,25 @@ def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path
     console.print(verdict_table(result))
     exit_code = result.exit_code
     if base is not None:
-        regression_exit = _compare(base, result, allowed, run_dir, console)
+        regression_exit = _compare(base, result, allowed, run_dir, console, allow_changed)
         exit_code = exit_code or regression_exit  # invalid (3) and failed (1) stay as they are
     console.print(f"result: {run_dir / 'result.json'}")
     ctx.exit(exit_code)
 
 
 def _compare(
-    base: RunResult, result: RunResult, tolerance: float, run_dir: Path, console: Console
+    base: RunResult,
+    result: RunResult,
+    tolerance: float,
+    run_dir: Path,
+    console: Console,
+    allow_changed: bool = False,
 ) -> int:
     """Write compare.md and print it; the comparison's exit code (1 on a regression)."""
     from reports.compare import compare_results
     from reports.compare_render import render_comparison_markdown
 
-    comparison = compare_results(base, result, tolerance)
+    comparison = compare_results(base, result, tolerance, allow_changed)
     text = render_comparison_markdown(comparison)
     (run_dir / "compare.md").write_text(text)
     console.print(text)

@@ -1,11 +1,12 @@
 """`chaosgate init URL`: a starter target, request mix and scenario for a running service.
 
-It checks that the URL answers, drafts the request mix from the GET routes of the service's
-`/openapi.json` when it serves one (a path parameter becomes `{{ random_int(1, 100) }}`, and
-such a request expects 200 or 404), and writes three files (CONTRACT-14 sections 1-3) with the
-plan's KPIs as defaults: API p95 < 200 ms and no errors at baseline; with an upstream, that
-upstream down for 10 s and recovery < 30 s. Nothing is started and nothing is overwritten
-unless asked (`--force`).
+It checks that the URL answers, finds the service's OpenAPI document (scenarios.init_openapi:
+`--openapi`, the usual prefixes, a link from /docs), drafts the request mix from its GET routes
+(path parameters typed from their schema, a log-in `setup:` when the routes need auth), tries
+the draft (scenarios.init_dryrun: a few requests each, their statuses printed), and writes three
+files (CONTRACT-14 sections 1-3) with the plan's KPIs as defaults: API p95 < 200 ms and no
+errors at baseline; with an upstream, that upstream down for 10 s and recovery < 30 s. Nothing
+is overwritten unless asked (`--force`).
 """
 
 from __future__ import annotations
@@ -22,13 +23,22 @@ import yaml
 
 from chaosgate.errors import InputError
 from chaosgate.processes import free_port
+from scenarios.init_dryrun import DryRun, dry_run
+from scenarios.init_openapi import (
+    RANDOM_ID,
+    Auth,
+    auth_of,
+    draft_requests,
+    find_openapi,
+    get_routes,
+    health_route,
+    origin,
+    version_route,
+)
+
+__all__ = ["RANDOM_ID", "Draft", "check_base_url", "init", "parse_upstream", "scenario_document"]
 
 TARGET, MIX, SCENARIO = "target.yaml", "mix.yaml", "scenario.yaml"
-RANDOM_ID = "{{ random_int(1, 100) }}"
-_PARAM = re.compile(r"\{[^{}/]+\}")
-# FastAPI's own pages are no traffic of the service
-_SKIP = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
-_HEALTH = ("/healthz", "/health", "/readyz", "/ready", "/api/ready", "/api/health")
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _TIMEOUT_S = 5.0
 
@@ -40,7 +50,7 @@ class Upstream:
     listen: int  # where the service must connect instead (the Toxiproxy proxy)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Draft:
     """What `init` learned from the service."""
 
@@ -48,6 +58,16 @@ class Draft:
     health: str | None  # a health route, for the signals profile
     version_url: str | None
     from_openapi: bool
+    openapi_url: str | None = None
+    auth: Auth | None = None
+    setup: dict[str, Any] | None = None
+
+    def mix(self) -> dict[str, Any]:
+        return (
+            {"setup": self.setup, "requests": self.requests}
+            if self.setup
+            else {"requests": self.requests}
+        )
 
 
 def parse_upstream(text: str) -> tuple[str, str]:
@@ -72,28 +92,7 @@ def check_base_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def _request_for(path: str) -> dict[str, Any]:
-    if not _PARAM.search(path):
-        return {"name": f"GET {path}", "path": path}
-    return {"name": f"GET {path}", "path": _PARAM.sub(RANDOM_ID, path), "expect": [200, 404]}
-
-
-def _get_routes(spec: Any) -> list[str]:
-    paths = spec.get("paths") if isinstance(spec, dict) else None
-    if not isinstance(paths, dict):
-        return []
-    return [
-        path
-        for path, operations in paths.items()
-        if isinstance(path, str)
-        and path.startswith("/")
-        and path not in _SKIP
-        and isinstance(operations, dict)
-        and "get" in operations
-    ]
-
-
-def survey(client: httpx.Client, base_url: str) -> Draft:
+def survey(client: httpx.Client, base_url: str, openapi: str | None = None) -> Draft:
     """Ask the service what it serves. It must answer at all, else exit 2 saying so."""
     try:
         client.get(base_url + "/")
@@ -102,19 +101,48 @@ def survey(client: httpx.Client, base_url: str) -> Draft:
             f"{base_url}: expected an HTTP service answering there, got {error!r}",
             hint="start the service first, and give its base URL (scheme, host and port)",
         ) from None
-    routes: list[str] = []
-    try:
-        answer = client.get(base_url + "/openapi.json")
-        if answer.status_code == 200:
-            routes = _get_routes(answer.json())
-    except (httpx.HTTPError, ValueError):
-        routes = []  # no (readable) OpenAPI document: the mix starts from "/"
-    version = None
-    if "/version" in routes or _answers(client, base_url + "/version"):
+    document = find_openapi(client, base_url, openapi)
+    if document is None and openapi is not None:
+        raise InputError(
+            f"--openapi {openapi}: expected an OpenAPI document (JSON) there",
+            hint="give its URL, or a path on the service such as /api/v1/openapi.json",
+        )
+    routes = get_routes(document) if document is not None else []
+    auth = auth_of(document) if document is not None else None
+    version = version_route(routes)
+    if version is None and _answers(client, base_url + "/version"):
         version = "/version"
-    health = next((path for path in _HEALTH if path in routes), None)
-    traffic = [path for path in routes if path not in (health, version)] or ["/"]
-    return Draft([_request_for(path) for path in traffic], health, version, bool(routes))
+    health = health_route(routes)
+    skip = {p for p in (health, version) if p}
+    if auth is not None and auth.token_url:
+        skip.add(auth.token_url)
+    requests = draft_requests(routes, auth, skip) or [{"name": "GET /", "path": "/"}]
+    uses_auth = any("headers" in r for r in requests)
+    return Draft(
+        requests,
+        health,
+        version,
+        bool(routes),
+        document.url if document else None,
+        auth if uses_auth else None,
+        auth.setup() if auth is not None and uses_auth else None,
+    )
+
+
+def _print_dry_run(draft: Draft, tried: DryRun, each: int) -> None:
+    found = f"OpenAPI: {draft.openapi_url}" if draft.openapi_url else "no OpenAPI document found"
+    click.echo(found)
+    if draft.auth is not None:
+        how = (
+            f"log-in {draft.auth.token_url} once per load worker"
+            if draft.setup
+            else f"a token in {draft.auth.header}"
+        )
+        click.echo(f"auth: {how}, credentials from ${' and $'.join(draft.auth.env)}")
+    if each:
+        click.echo(f"dry run ({each} request(s) each), statuses:")
+    for line in tried.lines():
+        click.echo(line)
 
 
 def _answers(client: httpx.Client, url: str) -> bool:
@@ -145,8 +173,9 @@ def scenario_document(name: str, upstreams: list[Upstream]) -> dict[str, Any]:
         "target": TARGET,
         "load": {
             "users": [MIX],
-            # 50 rps: > 268 baseline requests, the fewest that can show an error rate < 1 %
-            "rate": [{"ramp_to_rps": 50, "over_s": "2s"}, {"hold_s": hold}],
+            # 60 rps: 600 baseline requests, 2x the 268 that can show an error rate < 1 %
+            # (`run --check` refuses a KPI planned below twice its floor, scenarios.planned_n)
+            "rate": [{"ramp_to_rps": 60, "over_s": "2s"}, {"hold_s": hold}],
         },
     }
     kpis = ["p95(*) < 200ms during baseline", "error_rate(*) < 1% during baseline"]
@@ -176,10 +205,10 @@ def write_starter(
             hint="choose another --dir, or --force to overwrite",
         )
     directory.mkdir(parents=True, exist_ok=True)
-    origin = "its /openapi.json" if draft.from_openapi else "no OpenAPI document: edit it"
+    source = f"{draft.openapi_url}" if draft.from_openapi else "no OpenAPI document: edit it"
     _dump(paths[0], f"the service under test (chaosgate init {base_url})",
           target_document(base_url, draft, upstreams))  # fmt: skip
-    _dump(paths[1], f"request mix drafted from {origin}", {"requests": draft.requests})
+    _dump(paths[1], f"request mix drafted from {source}", draft.mix())
     name = f"starter-{upstreams[0].name}-down" if upstreams else "starter-baseline"
     _dump(paths[2], "plan KPIs: API p95 < 200 ms, no errors, recovery < 30 s",
           scenario_document(name, upstreams))  # fmt: skip
@@ -204,7 +233,22 @@ def write_starter(
     help="where to write target.yaml, mix.yaml and scenario.yaml",
 )
 @click.option("--force", is_flag=True, help="overwrite files already there")
-def init(url: str, upstream_specs: tuple[str, ...], directory: Path, force: bool) -> None:
+@click.option(
+    "--openapi",
+    default=None,
+    metavar="URL",
+    help="the service's OpenAPI document (default: found at the usual places)",
+)
+@click.option(
+    "--dry-run",
+    "dry_run_each",
+    type=click.IntRange(min=0, max=100),
+    default=3,
+    show_default=True,
+    help="requests per drafted request to try before writing (0: none)",
+)
+def init(url: str, upstream_specs: tuple[str, ...], directory: Path, force: bool,
+         openapi: str | None, dry_run_each: int) -> None:  # fmt: skip
     """Draft a target, a request mix and a scenario for the service at URL."""
     base_url = check_base_url(url)
     parsed = [parse_upstream(spec) for spec in upstream_specs]
@@ -213,7 +257,11 @@ def init(url: str, upstream_specs: tuple[str, ...], directory: Path, force: bool
         raise InputError(f"--upstream: expected each name once, got {names}")
     upstreams = [Upstream(name, address, free_port()) for name, address in parsed]
     with httpx.Client(timeout=_TIMEOUT_S, follow_redirects=True) as client:
-        draft = survey(client, base_url)
+        draft = survey(client, base_url, openapi)
+        # paths are from the origin (the OpenAPI paths carry their prefix): target_url is it
+        base_url = origin(base_url) if draft.from_openapi else base_url
+        tried = dry_run(client, base_url, draft.mix(), dry_run_each)
+    _print_dry_run(draft, tried, dry_run_each)
     written = write_starter(directory, base_url, draft, upstreams, force)
     click.echo(f"wrote {', '.join(str(p) for p in written)}")
     click.echo(
@@ -223,6 +271,11 @@ def init(url: str, upstream_specs: tuple[str, ...], directory: Path, force: bool
         click.echo(
             f"  point the service's {up.name} at 127.0.0.1:{up.listen} (not {up.address}):"
             " chaosgate's proxy listens there during runs"
+        )
+    if not upstreams:  # fixtures.target requires one: say so now, not at --check
+        click.echo(
+            "  no --upstream: add the service's dependency to target.yaml (upstreams: {name: "
+            "{upstream: host:port}}) or run init again with --upstream NAME=HOST:PORT --force"
         )
     scenario = directory / SCENARIO
     click.echo(f"next: chaosgate run --check {scenario} && chaosgate run {scenario}")

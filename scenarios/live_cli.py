@@ -47,8 +47,9 @@ def scenario_result(name: str, description: str, t0: float, outcome_end_s: float
     if live.interrupted:
         events.append(Event(t_s=round(outcome_end_s, 3), kind="note", message=f"stopped by {by}"))
     end_s = round(max([outcome_end_s, *(e.t_s for e in events)]), 3)
-    status: Status = "pass" if outcome.generator.valid else "invalid"
-    reason = None if status == "pass" else f"load generator behind: {outcome.generator.reason}"
+    reasons = outcome.invalid_reasons()  # generator behind, too few slots, set-up failed
+    status: Status = "invalid" if reasons else "pass"
+    reason = "; ".join(reasons) or None
     if live.interrupted and by == WEB_STOP:  # the schedule was cut by the user, not the SUT
         status = "invalid"
         reason = (
@@ -175,6 +176,8 @@ def _record(ctx: click.Context, name: str, url: str, started: float, live: LiveL
     result = RunResult(run=meta, status=scenario.status, exit_code=code, scenarios=[scenario])
     write_reports(result, run_dir)
     faults = sum(1 for e in scenario.events if e.kind == "fault.inject")
+    if scenario.invalid_reason:  # else only result.json would say why (exit 3)
+        console.print(f"[yellow]INVALID: {scenario.invalid_reason}[/]")
     console.print(
         f"result: {run_dir / 'result.json'} ({faults} fault(s) seen, status {scenario.status})"
     )

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from chaosgate.errors import ScenarioError
 from chaosgate.inputfile import read_yaml
 from fixtures.target import ExternalTarget, load_target, parse_target
+from scenarios.kpi_lint import warn_unguarded
 from scenarios.schema import LocatedValueError, Scenario
 
 SHIPPED_DIR = Path(__file__).parent
@@ -104,6 +105,19 @@ def scenario_from_data(
         raise ScenarioError(f"{source}:1: {error}") from None
 
 
+def kpi_line(root: yaml.Node | None, index: int) -> int:
+    """The line of `kpis[index]` in a scenario file."""
+    return _line(root, ("kpis", index))
+
+
+def check_planned(path: Path, scenario: Scenario) -> list[str]:
+    """`--check`: the KPIs planned below twice their evidence floor (scenarios.planned_n)."""
+    from scenarios.planned_n import problems
+
+    _data, root = read_yaml(path, "scenario file", ScenarioError)
+    return problems(scenario, str(path), root)
+
+
 def load_scenario(path: Path) -> Scenario:
     source = str(path)
     # A regular file, size-limited, UTF-8: /dev/zero and a FIFO are exit 2, not a hang or MemoryError.
@@ -111,7 +125,13 @@ def load_scenario(path: Path) -> Scenario:
     target = None
     if isinstance(data, dict) and data.get("target") is not None:
         data["target"], target = _target(path, root, data["target"])
-    return scenario_from_data(data, source, root, path.parent, target)
+    scenario = scenario_from_data(data, source, root, path.parent, target)
+    warn_unguarded(  # stderr only: a percentile without an error rate beside it
+        [spec.kpi for spec in scenario.kpis],
+        lambda index: f"{source}:{_line(root, ('kpis', index))}",
+        scenario.probe_series() - scenario.request_names(),
+    )
+    return scenario
 
 
 def _target(
@@ -142,16 +162,19 @@ def shipped_scenarios() -> dict[str, Path]:
     return {p.stem: p for p in sorted(SHIPPED_DIR.glob(SUITES_GLOB))}
 
 
-def resolve(items: list[str], suite: str | None) -> list[Scenario]:
-    """Files, shipped names and/or a suite tag -> validated scenarios (ALL validated first)."""
+def resolve(items: list[str], suite: str | None, planned: bool = False) -> list[Scenario]:
+    """Files, shipped names and/or a suite tag -> validated scenarios (ALL validated first).
+    `planned` (`run --check`): also refuse KPIs planned below twice their evidence floor."""
     shipped = shipped_scenarios()
     paths: list[Path] = []
     for item in items:
         path = Path(item)
         if path.is_dir():
-            paths.extend(sorted(path.glob("*.yaml")))
-            if not any(p.parent == path for p in paths):
-                raise ScenarioError(f"{path}: a folder with no scenario file (*.yaml) in it")
+            # both spellings: a `.yml` silently skipped is a scenario that never ran
+            found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+            if not found:
+                raise ScenarioError(f"{path}: a folder with no scenario file (*.yaml, *.yml) in it")
+            paths.extend(found)
         elif path.suffix in (".yaml", ".yml") or path.exists():
             paths.append(path)
         elif item in shipped:
@@ -162,12 +185,22 @@ def resolve(items: list[str], suite: str | None) -> list[Scenario]:
             )
     scenarios = [load_scenario(p) for p in paths]
     if suite is not None:
-        tagged = [load_scenario(p) for p in shipped.values()]
-        scenarios += [
-            s for s in tagged if suite in s.tags and s.name not in {x.name for x in scenarios}
-        ]
+        tagged = [(p, load_scenario(p)) for p in shipped.values()]
+        for path, scenario in tagged:
+            if suite in scenario.tags and scenario.name not in {x.name for x in scenarios}:
+                paths.append(path)
+                scenarios.append(scenario)
         if not scenarios:
             raise ScenarioError(f"no shipped scenario is tagged {suite!r}")
+    if planned:
+        short = [
+            line for p, s in zip(paths, scenarios, strict=True) for line in check_planned(p, s)
+        ]
+        if short:
+            raise ScenarioError(
+                "\n".join(short),
+                hint="a KPI planned below 2x its evidence floor is INVALID about half the time",
+            )
     if not scenarios:
         raise ScenarioError(
             "no scenarios given", hint="name files, shipped scenarios, or --suite release|smoke"

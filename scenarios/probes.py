@@ -5,8 +5,11 @@ From the readiness URL: `ready` (1/0) and, per dependency, `<dep>_query` = the r
 check's query time (`db_query` is Postgres': the series `avg(db_query) < 50ms` reads; the
 reference SUT exposes no per-query histogram, and its check takes the path its queries take).
 From the metrics URL: `breaker.<dep>` (0 closed, 1 half-open, 2 open), `pool.<dep>.in_use|idle|
-waiting`, `ws.queue_depth`, and `breaker.<replica>` per replica (reference: 0 in the gateway's
-rotation, 1 its breaker half-open, 2 out: unhealthy or breaker open).
+waiting`, `ws.queue_depth`, `breaker.<replica>` per replica (reference: 0 in the gateway's
+rotation, 1 its breaker half-open, 2 out: unhealthy or breaker open), and `calls.<dep>` = the
+service's own counter of calls per dependency (cumulative; `amplification(dep)` reads it).
+From the stack itself (scenarios.resources): `edge.<dep>.open|bytes_up|bytes_down` and
+`proc.<process>.rss_mb|fds`.
 """
 
 from __future__ import annotations
@@ -20,19 +23,25 @@ import httpx
 
 from fixtures.faults.sut_metrics import Samples, read_metrics
 from fixtures.signals import (
+    EDGE_PARTS,
     MetricsSignal,
     ReadySignal,
     SignalsProfile,
+    calls_series,
     query_series,
     reference_signals,
     series_names,
 )
-from fixtures.stack import DEPENDENCIES, REPLICAS, Stack
+from fixtures.stack import DEPENDENCIES, PROXIES, REPLICAS, SUT_PROCESSES, Stack
 from reports.model import ProbeSample
+from scenarios.resources import ResourceProbe
 
 # The series the reference SUT's profile yields: the names a KPI argument may give when the
 # scenario names no target (a scenario with a target validates against its own profile).
-PROBE_SERIES: frozenset[str] = series_names(reference_signals(), DEPENDENCIES, REPLICAS)
+# Edges: every proxy but the client's (the backend's dependencies and the MCP path's).
+PROBE_SERIES: frozenset[str] = series_names(
+    reference_signals(), DEPENDENCIES, REPLICAS, (*DEPENDENCIES, *SUT_PROCESSES)
+) | {f"edge.{proxy}.{part}" for proxy in PROXIES if proxy != "client" for part in EDGE_PARTS}
 
 
 def dotted(data: Any, path: str) -> Any:
@@ -54,9 +63,13 @@ def is_ready(spec: ReadySignal, response: httpx.Response) -> bool:
     return spec.ready_value is None or found == spec.ready_value
 
 
-def query_times(spec: ReadySignal, body: Any, dependencies: Sequence[str]) -> dict[str, float]:
+def query_times(
+    spec: ReadySignal, body: Any, dependencies: Sequence[str], failed_ms: float | None = None
+) -> dict[str, float]:
     """Each dependency's query time from the readiness body. A check that says `ok: false`
-    beside its time timed a failure, not a query: skipped (the reference SUT's shape)."""
+    beside its time timed a failure, not a query: it counts as `failed_ms` (the probe's
+    timeout: a query that did not answer took at least that long; skipping it would let
+    `avg(db_query)` read only the checks that worked), or is skipped when None."""
     if spec.dependency_query_ms is None:
         return {}
     found = {}
@@ -69,6 +82,8 @@ def query_times(spec: ReadySignal, body: Any, dependencies: Sequence[str]) -> di
         except (KeyError, TypeError, IndexError, ValueError):
             continue
         if isinstance(check, dict) and check.get("ok") is False:
+            if failed_ms is not None:
+                found[query_series(dependency)] = failed_ms
             continue
         if isinstance(value, int | float) and not isinstance(value, bool):
             found[query_series(dependency)] = float(value)
@@ -91,6 +106,8 @@ def metric_series(spec: MetricsSignal, samples: Samples) -> dict[str, float]:
             found["ws.queue_depth"] = found.get("ws.queue_depth", 0.0) + value
         if spec.replica and name == spec.replica.metric and spec.replica.label in label:
             found[f"breaker.{label[spec.replica.label]}"] = value
+        if spec.calls and name == spec.calls.metric and spec.calls.label in label:
+            found[calls_series(label[spec.calls.label])] = value
     return found
 
 
@@ -110,9 +127,15 @@ class Probes:
         self.signals = reference_signals() if signals is None else signals
         self.enabled = True
         self.dependencies = tuple(dependencies)
+        self.resources: ResourceProbe | None = None  # edges and processes (for_stack)
         self.samples: list[ProbeSample] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="probes", daemon=True)
+        # edges and processes on a thread of their own: a slow service must not thin them out,
+        # nor their /proc reads (10-500 ms on a busy host) the readiness samples
+        self._resource_thread = threading.Thread(
+            target=self._resource_loop, name="probes-resources", daemon=True
+        )
         self._lock = threading.Lock()
 
     @classmethod
@@ -121,17 +144,21 @@ class Probes:
         probes = cls(stack.sut_direct_url, t0, timeout_s=timeout_s,
                      signals=stack.signals, dependencies=stack.dependencies)  # fmt: skip
         probes.enabled = stack.signals is not None
+        probes.resources = ResourceProbe.for_stack(stack) if probes.enabled else None
         return probes
 
     def __enter__(self) -> Probes:
         if self.enabled:
             self._thread.start()
+            if self.resources is not None:
+                self._resource_thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(self.timeout_s * 2 + self.interval_s)
+        for thread in (self._thread, self._resource_thread):
+            if thread.is_alive():
+                thread.join(self.timeout_s * 2 + self.interval_s)
 
     def snapshot(self) -> list[ProbeSample]:
         with self._lock:
@@ -148,14 +175,22 @@ class Probes:
                 self.sample(client)
                 self._stop.wait(max(0.0, self.interval_s - (time.time() - started)))
 
+    def _resource_loop(self) -> None:
+        assert self.resources is not None
+        with httpx.Client(timeout=self.timeout_s) as client:
+            while not self._stop.is_set():
+                started = time.time()
+                for series, value in self.resources.sample(client).items():
+                    self._add(started - self.t0, series, value)
+                self._stop.wait(max(0.0, self.interval_s - (time.time() - started)))
+
     def sample(self, client: httpx.Client) -> None:
         t_s = time.time() - self.t0
         ready, metrics = self.signals.ready, self.signals.metrics
         if ready is not None:
             try:
                 response = client.get(self.signals.ready_url(self.base_url) or "")
-            except httpx.HTTPError as error:
-                self._add(t_s, "ready", 0.0)
+            except httpx.HTTPError as error:  # the probe's own failure, not "not ready"
                 self._add(t_s, "probe.error", type(error).__name__)
                 return
             self._add(t_s, "ready", 1.0 if is_ready(ready, response) else 0.0)
@@ -163,7 +198,8 @@ class Probes:
                 body = response.json() if ready.dependency_query_ms else None
             except ValueError:
                 body = None
-            for series, value in query_times(ready, body, self.dependencies).items():
+            failed_ms = self.timeout_s * 1000.0
+            for series, value in query_times(ready, body, self.dependencies, failed_ms).items():
                 self._add(t_s, series, value)
         if metrics is None:
             return

@@ -57,9 +57,10 @@ class Row:
 
     @property
     def same(self) -> bool:
-        """The verdict reproduced: both measured and both pass, or both fail."""
+        """The verdict reproduced: both pass, both fail, or both lack evidence (INVALID and
+        FAIL are different verdicts: one is about the run, the other about the SUT)."""
         return (
-            self.then is not None and self.now is not None and self.then.passed == self.now.passed
+            self.then is not None and self.now is not None and self.then.status == self.now.status
         )
 
 
@@ -87,7 +88,9 @@ def _cell(verdict: KpiVerdict | None) -> str:
     if verdict is None:
         return "[yellow]— (no verdict)[/]"
     measured = "—" if verdict.measured is None else f"{verdict.measured:.4g} {verdict.unit}"
-    word = "[green]pass[/]" if verdict.passed else "[red]FAIL[/]"
+    word = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]"}.get(
+        verdict.status, "[yellow]INVALID (insufficient)[/]"
+    )
     return f"{measured} {word}"
 
 

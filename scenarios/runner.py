@@ -4,10 +4,16 @@ Lifecycle (Chaos Toolkit's shape): baseline → fault(s) on schedule → recover
 context managers sit in one ExitStack, so they are undone on success, breach, error and
 Ctrl-C alike. A fault that did not take effect or a generator that fell behind makes the
 scenario `invalid` (exit 3); a broken KPI makes it `fail` (exit 1).
+
+The load's warm-up (`load.warmup_s`) comes first and is recorded but never judged: scenario
+windows, fault `at_s` and the abort watch count from its end (`judged_from`). Other work on
+the machine is sampled throughout (scenarios.hostload): a KPI that failed in a window where
+it took more than `load.host_busy_percent` of a core is not the SUT's (INVALID, host busy).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -19,11 +25,21 @@ from chaosgate.settings import HarnessSettings
 from fixtures.faults import FaultContext
 from fixtures.stack import Stack
 from reports.kpi_eval import evaluate_all
-from reports.model import KpiVerdict, Phase, RecoveryMeasure, ScenarioResult, Status
+from reports.model import (
+    HostLoad,
+    KpiVerdict,
+    Phase,
+    ProbeSample,
+    RecoveryMeasure,
+    ScenarioResult,
+    SliceBucket,
+    Status,
+)
 from scenarios.abort import AbortWatch, Breach
 from scenarios.fault_clock import Times, measure, removed_at
+from scenarios.hostload import HostSampler, stack_pid_finder
 from scenarios.journal import Journal
-from scenarios.load.run import LoadOutcome, LoadRun
+from scenarios.load.run import LoadOutcome, LoadRun, load_reasons
 from scenarios.probes import Probes
 from scenarios.schema import Scenario
 
@@ -37,6 +53,9 @@ class _Aborted(Exception):
 
 
 class ScenarioRun:
+    judged_from = 0.0  # scenario time the judged windows start at (after the warm-up)
+    host: HostSampler | None = None
+
     def __init__(
         self,
         stack: Stack,
@@ -59,6 +78,14 @@ class ScenarioRun:
         self.breach: Breach | None = None
         self.invalid: str | None = None
         self.offset = 0.0  # scenario time of the load's first second (see _align)
+        self.host = HostSampler(self.t0, stack_pid_finder(stack))
+
+    def _judged_series(self, series: list[SliceBucket]) -> list[SliceBucket]:
+        """The buckets a window may judge: the warm-up's are recorded, never judged."""
+        return [b for b in series if b.mid_s >= self.judged_from]
+
+    def _judged_probes(self, probes: list[ProbeSample]) -> list[ProbeSample]:
+        return [p for p in probes if p.t_s >= self.judged_from]
 
     # -- the schedule ---------------------------------------------------------------------
     def _wait_until(self, t_s: float, done: Callable[[], bool] | None = None) -> None:
@@ -75,13 +102,21 @@ class ScenarioRun:
         the next fault's injection? (ends the run early)"""
         if not self.scenario.steady_checks():
             return False
+        # each returns(...) KPI needs its seconds of samples after its fault, whatever recovery says
+        if self.journal.now_s() < self.judged_from + self.scenario.watched_until_s():
+            return False
         self.load.latest_second()
-        series, probes = self.load.collector.series(), self.probes.snapshot()
+        collector = self.load.collector
+        series = self._judged_series(collector.series())
+        probes = self._judged_probes(self.probes.snapshot())
         end = self.journal.now_s() - 1  # the newest slices may still have requests in flight
+        # nor is a slice judged whose slow requests are still out: a stop that reads
+        # "recovered" here must not read "never recovered" once they are in
+        in_flight = collector.recorded_through_s(self.load.plan.workers)
         events = self.journal.events()
         for step in self.scenario.faults:
             found = measure(self.scenario, step, self.times, events, series, probes, end,
-                            detecting=False)  # fmt: skip
+                            in_flight_until_s=in_flight, detecting=False)  # fmt: skip
             if found is None or (found.recovered_at_s is None and found.cut_short_by is None):
                 return False
         self.journal.add("note", message="every fault's recovery settled: ending the load early")
@@ -92,13 +127,14 @@ class ScenarioRun:
             return
         self.load.latest_second()  # polls the workers' records
         complete = math.floor(self.journal.now_s()) - 1
-        breach = self.watch.check(self.load.collector.series(), self.probes.snapshot(), complete)
+        series = self._judged_series(self.load.collector.series())
+        breach = self.watch.check(series, self._judged_probes(self.probes.snapshot()), complete)
         if breach is not None:
             raise _Aborted(breach)
 
     def _run_schedule(self, faults: ExitStack) -> None:
         for step in self.scenario.faults:
-            self._wait_until(self.offset + step.at_s)
+            self._wait_until(self.judged_from + step.at_s)
             fault = step.build()
             ctx = FaultContext(
                 self.stack, self.settings.timeouts, self.journal.sink(step.name), self.ctx.stop
@@ -108,7 +144,7 @@ class ScenarioRun:
                 self.times[step.name] = (injected, None)
                 one.enter_context(fault.active(ctx))
                 faults.callback(one.pop_all().close)  # so an abort below still undoes it
-                self._wait_until(self.offset + step.end_s)
+                self._wait_until(self.judged_from + step.end_s)
             undo_issued = self.journal.now_s()
             faults.pop_all().close()
             removed = removed_at(self.journal.events(), step.name, injected, undo_issued)
@@ -117,7 +153,7 @@ class ScenarioRun:
             self._all_recovered if self.scenario.faults and self.scenario.end_on_recovery else None
         )
         self._wait_until(
-            self.offset + self.scenario.duration_s + self.scenario.load.drain_s + 30, early
+            self.judged_from + self.scenario.duration_s + self.scenario.load.drain_s + 30, early
         )
 
     def _align(self) -> None:
@@ -140,20 +176,22 @@ class ScenarioRun:
                 else "its processes ended without sending anything"
             )
             raise RunInvalid(f"the load generator could not start: {failure}")
+        warmup = self.scenario.load.warmup_s
+        self.judged_from = start = self.offset + warmup
         self.phases = [
-            p.model_copy(
-                update={"start_s": p.start_s + self.offset, "end_s": p.end_s + self.offset}
-            )
+            p.model_copy(update={"start_s": p.start_s + start, "end_s": p.end_s + start})
             for p in self.phases
         ]
-        self.watch = AbortWatch(
-            self.scenario.kpis, self.phases, self.offset + self.scenario.duration_s
-        )
-        self.journal.add("load.started", message=f"first requests in second {self.offset:g}")
+        self.watch = AbortWatch(self.scenario.kpis, self.phases, start + self.scenario.duration_s)
+        if warmup > 0:
+            self.phases.insert(0, Phase(name="warmup", kind="warmup", start_s=self.offset,
+                                        end_s=start))  # fmt: skip
+        self.journal.add("load.started", message=f"first requests in second {self.offset:g}"
+                         + (f"; warm-up until {start:g} s (not judged)" if warmup > 0 else ""))  # fmt: skip
 
     def execute(self) -> ScenarioResult:
         self.journal.add("scenario.start", message=self.scenario.name)
-        with self.probes:
+        with self.probes, self.host or contextlib.nullcontext():
             try:
                 self.load.start()
                 self._align()
@@ -192,15 +230,22 @@ class ScenarioRun:
             websocket=outcome.websocket,
             scenario=self.scenario.model_dump(mode="json"),  # replayable: chaosgate replay
         )
-        result.recoveries = self._recoveries(result, end_s)
-        result.kpis = self._verdicts(result)
+        judged = result.model_copy(update={"series": self._judged_series(result.series),
+                                           "probes": self._judged_probes(result.probes)})  # fmt: skip
+        result.recoveries = judged.recoveries = self._recoveries(judged, end_s)
+        result.kpis = self._verdicts(judged)
+        if self.host is not None:
+            result.host = self.host.result(phases, self.scenario.load.host_busy_percent)
         status: Status = "fail" if any(not v.passed for v in result.kpis) else "pass"
         reasons = [self.invalid] if self.invalid else []
         thin = [f"{v.expression} ({v.samples} of {v.needed} samples)" for v in result.kpis if v.status == "insufficient"]  # fmt: skip
         if thin and self.breach is None:  # too few samples to judge: no verdict (an abort is one)
             reasons.append(f"insufficient evidence: {'; '.join(thin)}")
-        if not outcome.generator.valid:  # even with a KPI failed: both show (verdicts + reason)
-            reasons.append(f"load generator behind: {outcome.generator.reason}")
+        # even with a KPI failed: both show (verdicts + reason)
+        reasons.extend(load_reasons(outcome.generator))
+        busy = host_busy(result.kpis, result.host)
+        if busy is not None:
+            reasons.append(busy)
         self.invalid = "; ".join(reasons) or None
         if self.invalid:
             status = "invalid"
@@ -222,9 +267,39 @@ class ScenarioRun:
                 if verdict.expression == self.breach.expression:
                     verdict.aborted_run = True
                     verdict.breached_at_s = self.breach.first_broken_s
-                    verdict.passed, verdict.status = False, "fail"
+                    # its verdict is its own evaluation (issue 20), never forced to FAIL
                     verdict.message = f"aborted the run at {self.breach.decided_at_s:g}s: broken since {self.breach.first_broken_s:g}s; {verdict.message}"
         return verdicts
+
+
+def host_busy(verdicts: list[KpiVerdict], host: HostLoad | None) -> str | None:
+    """INVALID "host busy" when every failed KPI failed in a window where other work took more
+    than the limit (each such verdict says so); None when the host was quiet where a KPI failed
+    (that FAIL is the SUT's) or nothing failed (a PASS under noise is still a PASS)."""
+    busy = [w for w in host.windows if w.busy] if host is not None else []
+    failed = [v for v in verdicts if v.status == "fail"]
+    if not busy or not failed:
+        return None
+
+    def busy_during(verdict: KpiVerdict) -> list[float]:
+        spans = verdict.spans or [(-math.inf, math.inf)]
+        return [w.other_percent for w in busy
+                if any(start < w.end_s and w.start_s < end for start, end in spans)]  # fmt: skip
+
+    if any(not busy_during(v) for v in failed):
+        return None  # a KPI failed while the host was quiet: the SUT's FAIL stands
+    for verdict in failed:
+        verdict.message += (
+            f" (not judged: host busy, {max(busy_during(verdict)):.0f} % of a core taken by "
+            "other processes)"
+        )
+    worst = max(busy, key=lambda w: w.other_percent)
+    assert host is not None
+    return (
+        f"host busy: {worst.other_percent:.0f} % of a core taken by other processes during "
+        f"{worst.window} (limit {host.limit_percent:g} %; the KPIs that failed ran while it was "
+        f"busy: {', '.join(v.expression for v in failed)})"
+    )
 
 
 def _stretch(phases: list[Phase], end_s: float, breach: Breach | None) -> list[Phase]:

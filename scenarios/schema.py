@@ -12,6 +12,8 @@
 
 Windows follow the schedule: `baseline` is [0, first fault), `fault:<name>` is [at, at+for),
 `recovery:<name>` runs from the fault's removal to the next fault (or the end of the load).
+Second 0 is the end of the load's warm-up (`load.warmup_s`): the warm-up is in no window, and
+a scenario without one keeps the meaning it had (second 0 = the load's first second).
 Everything is validated at construction, so a file is checked whole before anything starts.
 """
 
@@ -63,12 +65,14 @@ class _Model(BaseModel):
 
 
 class FaultStep(_Model):
-    """One scheduled fault. `at_s` counts from the start of the scenario (second 0)."""
+    """One scheduled fault. `at_s` counts from second 0: the end of the load's warm-up."""
 
     name: str = Field(
         pattern=NAME, max_length=MAX_NAME, description="used in windows and KPIs: fault:<name>"
     )
-    at_s: float = Field(gt=0, description="injection time, seconds from the start (30, '30s')")
+    at_s: float = Field(
+        gt=0, description="injection time, seconds from the end of the warm-up (30, '30s')"
+    )
     for_s: float = Field(gt=0, description="how long the fault stays")
     target: str = Field(description="a proxy (toxics, down, pool_exhaustion) or a service")
     fault: str = Field(description=f"fault kind: {', '.join(sorted(REGISTRY))}")
@@ -332,7 +336,7 @@ class Scenario(_Model):
             return PROBE_SERIES
         from fixtures.signals import series_names
 
-        return series_names(target.signals, target.upstreams)
+        return series_names(target.signals, target.upstreams, processes=target.processes)
 
     def _check_references(self, kpi: Kpi, names: list[str], where: tuple[int | str, ...]) -> None:
         """Every name a KPI gives must exist in this scenario: its fault, window, request or
@@ -350,6 +354,9 @@ class Scenario(_Model):
             raise LocatedValueError(f"{kpi.text!r}: no fault is scheduled", where)
         if kind == "websocket" and "websocket" not in self.load.users:
             raise LocatedValueError(f"{kpi.text!r}: the scenario runs no websocket user", where)
+        if kind in ("edge", "series"):
+            self._check_cost_reference(kpi, where)
+            return
         if kind not in ("request", "probe-or-request") or kpi.argument == "*":
             return
         requests = self.request_names()
@@ -360,6 +367,47 @@ class Scenario(_Model):
             raise LocatedValueError(
                 f"{kpi.text!r}: {kpi.function}() needs a request its users send, "
                 f"and {kpi.argument!r} is none ({known}; or *)",
+                where,
+            )
+
+    def _check_cost_reference(self, kpi: Kpi, where: tuple[int | str, ...]) -> None:
+        """amplification(EDGE[, REQUEST]): an edge whose calls the service counts (its signals
+        profile names `calls`); returns(SERIES) during recovery:FAULT: a probe series."""
+        series = self.probe_series()
+        if kpi.entry.argument == "edge":
+            from reports.kpi_cost import edge_argument
+
+            edge, name = edge_argument(kpi.argument)
+            edges = sorted(s.split(".", 1)[1] for s in series if s.startswith("calls."))
+            if f"calls.{edge}" not in series:
+                known = ", ".join(edges) or "none: the signals profile names no `calls` metric"
+                raise LocatedValueError(
+                    f"{kpi.text!r}: {edge!r} is no edge whose calls the service counts ({known})",
+                    where,
+                )
+            if name is not None and name not in self.request_names():
+                known = ", ".join(sorted(self.request_names()))
+                raise LocatedValueError(
+                    f"{kpi.text!r}: {name!r} is no request its users send ({known})", where
+                )
+            return
+        if kpi.argument not in series:
+            raise LocatedValueError(
+                f"{kpi.text!r}: {kpi.argument!r} is no probe series (e.g. pool.postgres.in_use,"
+                " edge.postgres.open, proc.backend.rss_mb)",
+                where,
+            )
+        if not (kpi.window or "").startswith("recovery:") or kpi.comparator not in ("<", "<="):
+            raise LocatedValueError(
+                f"{kpi.text!r}: write returns(SERIES) < Ns during recovery:FAULT"
+                " (seconds from that fault's removal)",
+                where,
+            )
+        watched = [p.end_s - p.start_s for p in self.phases() if p.name == kpi.window]
+        if watched and kpi.threshold > watched[0]:  # it could only pass or be insufficient
+            raise LocatedValueError(
+                f"{kpi.text!r}: the run watches only {watched[0]:g}s after that fault's removal"
+                f" (its recovery window): a threshold of at most {watched[0]:g}s",
                 where,
             )
 
@@ -375,10 +423,24 @@ class Scenario(_Model):
         """The load plan with the scenario's seed applied."""
         return self.load if self.seed is None else self.load.model_copy(update={"seed": self.seed})
 
+    def watched_until_s(self) -> float:
+        """The load may not end early (end_on_recovery) before this scenario second: each
+        `returns(...) < Ns during recovery:FAULT` needs N s of samples after that fault's end
+        (+1 s for the undo and the last samples), or it could only be insufficient."""
+        ends = {step.name: step.end_s for step in self.faults}
+        return max(
+            (
+                ends[s.kpi.window.split(":", 1)[1]] + s.kpi.threshold + 1.0
+                for s in self.kpis
+                if s.kpi.function == "returns" and s.kpi.window and ":" in s.kpi.window
+            ),
+            default=0.0,
+        )
+
     def steady_checks(self) -> list[Kpi]:
         if self.steady_state is not None:
             return [parse_kpi(e) for e in self.steady_state]
-        return [s.kpi for s in self.kpis if s.kpi.window == "baseline"]
+        return [s.kpi for s in self.kpis if s.kpi.window == "baseline" and s.kpi.entry.live]
 
     def phases(self) -> list[Phase]:
         """Baseline, then each fault and its recovery. The baseline stops BASELINE_GUARD_S short

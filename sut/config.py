@@ -59,6 +59,8 @@ class ServiceSettings(_Section):
     host: Host = "127.0.0.1"
     port: Port = 8000
     shutdown_timeout_s: Seconds = 5
+    # API requests in flight beyond this get 503 at once (0 = no limit; see sut/api/admission.py)
+    max_in_flight: Annotated[int, Field(ge=0, le=100_000)] = 0
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "warning"
 
 
@@ -94,6 +96,9 @@ class PostgresSettings(_Section):
     # Test-only weakening (the release gate's "can fail" tests): every use of a connection first
     # runs `pg_sleep` this long, a slow query as a missing index would make it. 0 = off.
     slow_query_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
+    # Test-only weakening: a connection whose query fails (timed out, cut) is never given back
+    # to the pool, as a missing `finally: release` would do. False = off.
+    leak_on_error: bool = False
 
 
 class RedisPool(_Section):
@@ -142,6 +147,9 @@ class CacheSettings(_Section):
     enabled: bool = True
     dashboard_ttl_s: Seconds = 30
     deadline_ms: Millis = 50  # a cache call slower than this counts as a miss; 0 = wait
+    fail_open: bool = (
+        True  # a cache that fails or is slow is a miss (false: the request fails, 503)
+    )
 
 
 class DashboardSettings(_Section):
@@ -150,6 +158,9 @@ class DashboardSettings(_Section):
     part_deadline_ms: Millis = 250  # a part not done by then is served as degraded; 0 = wait
     stale_while_revalidate: bool = True  # past its TTL, serve the last good answer and refresh
     stale_for_s: Seconds = 300  # how long past its TTL a good answer may still be served
+    partial_answers: bool = (
+        True  # a degraded part is marked in a 200 (false: the request fails, 503)
+    )
 
 
 class HealthSettings(_Section):
@@ -164,6 +175,10 @@ class GatewaySettings(_Section):
     rate_limit_rpm: Annotated[int, Field(ge=1)] = 60_000
     health_interval_s: Seconds = 1
     replica_breaker: BreakerSettings = BreakerSettings(failure_threshold=3, recovery_timeout_s=3)
+    # a call not answered by then is also sent to the next replica (0 = no hedge: fail over
+    # only after the first replica's share of the budget ran out)
+    hedge_after_ms: Annotated[int, Field(ge=0, le=60_000)] = 150
+    failover: bool = True  # a call a replica could not answer goes to the next one (false: 503/504)
 
 
 class ReplicaSettings(_Section):

@@ -52,6 +52,12 @@ class SutMetrics:
             ["dependency", "kind"],
             registry=r,
         )
+        self.dependency_calls = Counter(
+            "sut_dependency_calls",
+            "Calls the service made on a dependency (its breaker let them through)",
+            ["dependency"],
+            registry=r,
+        )
         self.mcp_replica_state = Gauge(
             "sut_mcp_replica_state",
             "An ai_memory replica as the gateway routes it (0 in rotation, 1 breaker half-open, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -15,6 +16,9 @@ from chaosgate.processes import wait_until
 UpStarter = Callable[[Path, dict[str, str]], AbstractContextManager[subprocess.Popen[bytes]]]
 
 pytest_plugins = ["pytester"]
+# Proxies (and chaosgate's own toxiproxy-server) kept between runs would outlive the session:
+# the suite runs one-run stacks unless a test asks for kept proxies (fixtures.external_proxies).
+os.environ.setdefault("CHAOSGATE_KEEP_PROXIES", "0")
 
 
 @pytest.hookimpl(trylast=True)  # after the runner tore down session fixtures

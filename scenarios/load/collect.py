@@ -53,6 +53,17 @@ class SecondView:
         return sum(s.errors for s in self.names.values())
 
 
+def add_tally(total: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """Counts added key by key (nested dicts too): set-up tallies of several workers."""
+    out = dict(total)
+    for key, value in delta.items():
+        if isinstance(value, dict):
+            out[key] = add_tally(out.get(key, {}), value)
+        else:
+            out[key] = out.get(key, 0) + value
+    return out
+
+
 class Collector:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -81,8 +92,12 @@ class Collector:
         self.fatal: list[str] = []  # the workers could not start the schedule, and why
         # (flushes seen when it arrived, message): a user class that raised in a task
         self.user_errors: list[tuple[int, str]] = []
+        self.mix_setup: list[str] = []  # "set-up: 60 users of ... ready in 7.2 s" per worker, class
         self.flushes = 0
         self.ws_events: list[dict[str, Any]] = []
+        self.no_request: dict[str, int] = {}  # user class -> tasks that sent nothing
+        self.missing: dict[str, dict[str, int]] = {}  # class -> request -> sends set-up lacked
+        self.setup: dict[str, dict[str, Any]] = {}  # class -> set-up tally, summed over workers
 
     def poll(self) -> None:
         """Read what the workers appended since the last poll."""
@@ -107,8 +122,15 @@ class Collector:
             if record.get("fatal"):
                 self.fatal.append(str(record["message"]))
             return
+        if record.get("type") == "mix_setup":  # a mix's log-in figures, once per worker and class
+            self.mix_setup.append(str(record["message"]))
+            return
         if record.get("type") == "user_error":
             self.user_errors.append((self.flushes, str(record["message"])))
+            return
+        if record.get("type") == "setup":
+            for name, tally in record["classes"].items():
+                self.setup[name] = add_tally(self.setup.get(name, {}), tally)
             return
         self.flushes += 1
         for wire in record["buckets"]:
@@ -132,6 +154,10 @@ class Collector:
             self.cpu_samples.setdefault(record["worker"], []).append(record["cpu_percent"])
         self.rss_mb_max = max(self.rss_mb_max, record["rss_mb"])
         self.ws_events.extend(record["ws"])
+        for name, count in record.get("no_request", {}).items():
+            self.no_request[name] = self.no_request.get(name, 0) + int(count)
+        for name, per_request in record.get("missing", {}).items():
+            self.missing[name] = add_tally(self.missing.get(name, {}), per_request)
         if record.get("final"):
             self.finals[record["worker"]] = int(record["scheduled"])
             self.unsent_starved += int(record.get("unsent_starved", 0))

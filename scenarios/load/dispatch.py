@@ -16,9 +16,11 @@ import os
 import random
 import time
 from collections import deque
+from typing import Any
 
 import gevent
 from gevent.hub import Waiter, get_hub
+from gevent.lock import BoundedSemaphore
 
 from scenarios.load.engine import Engine, Ticket
 
@@ -148,13 +150,27 @@ class Dispatcher:
     weights whichever users happen to be free; within a class the most recently idle user
     takes it."""
 
-    def __init__(self, classes: dict[str, list[tuple[str, float]]], seed: int = 0) -> None:
-        """classes: ticket kind -> [(user class name, weight)]."""
+    def __init__(
+        self, classes: dict[str, list[tuple[str, float]]], seed: int = 0, setup_concurrency: int = 8
+    ) -> None:
+        """classes: ticket kind -> [(user class name, weight)]; `setup_concurrency`: users'
+        set-up calls in flight at once (TicketedUser.set_up)."""
         self.classes = classes
         self.handoffs = {name: Handoff() for pairs in classes.values() for name, _ in pairs}
         self.rng = random.Random(seed)
         self.greenlets: list[gevent.Greenlet] = []
         self.ready = 0  # users whose set-up is done, waiting for their first ticket
+        self.setup_slots = BoundedSemaphore(setup_concurrency)
+        self.setup: dict[str, dict[str, Any]] = {}  # user class -> its set-up tally
+
+    def setup_tally(self, user_class: str) -> dict[str, Any]:
+        return self.setup.setdefault(
+            user_class, {"users": 0, "attempts": 0, "refused": 0, "failed": 0, "errors": {}}
+        )
+
+    def setup_record(self) -> dict[str, Any]:
+        """The set-up tally as one record for the parent (sent once, before the schedule)."""
+        return {"type": "setup", "classes": self.setup}
 
     def start(self, engine: Engine, present: set[str] | None = None) -> None:
         """Begin; tickets go only to classes with users in this process (`present`)."""
@@ -179,6 +195,7 @@ class Dispatcher:
                 if ticket is None:
                     break
                 name = names[0] if len(names) == 1 else self.rng.choices(names, weights)[0]
+                ticket.user_class = name
                 self.handoffs[name].put(ticket)
         finally:
             timer.close()

@@ -28,6 +28,7 @@ from scenarios.load.worker import (
     install_error_report,
     install_hook,
     load_class,
+    ship_setup,
 )
 from scenarios.users import USER_CLASSES
 
@@ -95,7 +96,7 @@ def run_master(args: argparse.Namespace, plan: LoadPlan) -> None:
         return
     start_at = time.time() + 0.2  # the go message's trip
     runner.send_message("cg_go", {"start_at": start_at})
-    deadline = start_at + plan.duration_s + plan.drain_s + 15
+    deadline = start_at + plan.total_s + plan.drain_s + 15
 
     def waited_enough() -> bool:  # after an abort the workers drain requests in flight first
         limit = deadline if aborted_at is None else aborted_at + plan.stop_drain + 15
@@ -136,6 +137,8 @@ def run_worker(args: argparse.Namespace) -> None:
             if getattr(env, "chaosgate_fatal", None) is not None:
                 return  # reported as a fatal error record already
             gevent.sleep(0.02)
+        ship(dispatcher.setup_record())
+        ship_setup(ship)
         runner.send_message("cg_ready", None)
 
     def on_plan(msg: Message, **_: Any) -> None:

@@ -4,7 +4,9 @@ no gevent; `scenarios.load.dispatch` hands the tickets to users when they fall d
 The engine knows every ticket handed out and not yet finished (`in_flight`: queued for a free
 user, or a user's task running). When the run stops, `give_up()` records each request still
 waiting on the SUT as an error (`stopped_in_flight`, latency = now - intended start), so no
-request vanishes from the figures; tickets that never started count as unsent."""
+request vanishes from the figures. A ticket still queued for a free user at the stop is recorded
+as an error too, under `<user class> (queued at stop)` (latency = now - intended start): it
+counts in `error_rate(*)` and `p95(*)`, never vanishes."""
 
 from __future__ import annotations
 
@@ -23,6 +25,12 @@ def ticket_kinds(plan: LoadPlan) -> list[str]:
 
 
 STOPPED_IN_FLIGHT = "stopped_in_flight"
+QUEUED_AT_STOP = "queued_at_stop"
+
+
+def queued_name(user_class: str) -> str:
+    """The request name a ticket still queued at the stop is recorded under."""
+    return f"{user_class or 'user'} (queued at stop)"
 
 
 @dataclass(eq=False)  # identity: tickets live in a set
@@ -32,6 +40,7 @@ class Ticket:
     queued_at: float | None = None  # when it waited for a free user (None: an idle one took it)
     request: tuple[str, float] | None = None  # (name, real start) of the request in flight
     given_up: bool = False  # recorded as stopped: whatever it does later is not counted
+    user_class: str = ""  # the class the dispatcher drew it for
 
 
 class Engine:
@@ -48,7 +57,7 @@ class Engine:
         self.taken = 0
         self.skipped = 0  # due but never handed out (the run ended or aborted with a backlog)
         self.aborted = False
-        self.end_at = start_at + plan.duration_s
+        self.end_at = start_at + plan.total_s
         self.in_flight: set[Ticket] = set()
         self.unsent_starved = 0  # queued for a free user and never started (set by give_up)
 
@@ -101,7 +110,9 @@ class Engine:
                 self.recorder.record(name, intended, started, now - started, STOPPED_IN_FLIGHT)
                 stopped += 1
             elif not ticket.started and ticket.queued_at is not None:
-                self.unsent_starved += 1
+                self.unsent_starved += 1  # the SUT's slowness kept every slot busy
+                name = queued_name(ticket.user_class)
+                self.recorder.record(name, ticket.intended, now, 0.0, QUEUED_AT_STOP, service=False)
         self.in_flight.clear()
         return stopped
 

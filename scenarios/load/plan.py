@@ -165,12 +165,32 @@ class LoadPlan(_Checked):
         description="on stop/abort, wait this long for requests in flight before recording "
         "them as errors (stopped_in_flight); default: request_timeout_s",
     )
+    warmup_s: float = Field(
+        0.0,
+        ge=0,
+        description="warm-up before the rate profile, not judged: the rate ramps from 0 to the "
+        "profile's first rate; scenario second 0 (windows, fault at_s) is its end",
+    )
+    setup_concurrency: int = Field(
+        8,
+        ge=1,
+        le=1000,
+        description="user set-up calls in flight at once per worker (under the SUT's shed "
+        "limit: the reference SUT's pool is 10 connections + 20 waiting)",
+    )
+    host_busy_percent: float = Field(
+        25.0,
+        gt=0,
+        le=10_000,
+        description="CPU of other processes (% of one core, averaged over a judged window) "
+        "above which a KPI failed there makes the scenario INVALID (host busy), not FAIL",
+    )
     websocket_clients: int = Field(0, ge=0, le=100_000)
     websocket_rps: float = Field(
         0.0, ge=0, le=MAX_RPS, description="messages/s over all WebSocket clients"
     )
 
-    @field_validator("drain_s", "request_timeout_s", "stop_drain_s", mode="before")
+    @field_validator("drain_s", "request_timeout_s", "stop_drain_s", "warmup_s", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float | None:
         return None if value is None else parse_duration(value)
@@ -226,6 +246,11 @@ class LoadPlan(_Checked):
     @property
     def duration_s(self) -> float:
         return sum(step.duration_s for step in self.rate)
+
+    @property
+    def total_s(self) -> float:
+        """The schedule's length: the warm-up, then the rate profile."""
+        return self.warmup_s + self.duration_s
 
     @property
     def stop_drain(self) -> float:

@@ -24,6 +24,7 @@ from hdrh.histogram import HdrHistogram
 from reports.hdr import HIGHEST_US, LOWEST_US, encode, new_histogram
 from reports.model import slice_of
 from reports.stats import SliceStats
+from scenarios.users.answers import judge_answer, marked
 
 
 def clamp_us(seconds: float) -> int:
@@ -75,6 +76,10 @@ class Recorder:
         self._late = 0
         self._starved = 0
         self._ws_events: list[dict[str, Any]] = []
+        # tasks that returned without a request, per user class; of them, those that had
+        # nothing to act on because their set-up failed: class -> request name -> count
+        self._no_request: dict[str, int] = {}
+        self._missing: dict[str, dict[str, int]] = {}
         self._process = psutil.Process(os.getpid())
         self._process.cpu_percent(None)  # prime: the first reading is meaningless
         self._demand = CpuDemand(self._process)
@@ -102,18 +107,35 @@ class Recorder:
         started: float,
         service_s: float,
         error: str | None = None,
+        outcome: str | None = None,
+        *,
+        service: bool = True,
     ) -> None:
-        """A request finished `service_s` after it really started (what a closed loop reports)."""
+        """A request finished `service_s` after it really started (what a closed loop reports).
+        `outcome`: timeout, degraded or wrong (reports.stats.OUTCOMES), None for the plain
+        success or error that `error` says. `service=False`: no real request (a ticket queued at
+        the stop), so not in the SUT's service times."""
         key = (self.slice_of(intended), name)
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = SliceStats(*key)
         # from the intended start; a send started early (coalesced timers) counts from its start
-        bucket.record(clamp_us(max(started - intended, 0.0) + service_s), error)
-        service = self._service.get(name)
-        if service is None:
-            service = self._service[name] = new_histogram()
-        service.record_value(clamp_us(service_s))
+        bucket.record(clamp_us(max(started - intended, 0.0) + service_s), error, outcome)
+        if not service:
+            return
+        histogram = self._service.get(name)
+        if histogram is None:
+            histogram = self._service[name] = new_histogram()
+        histogram.record_value(clamp_us(service_s))
+
+    def record_no_request(self, user_class: str, missing: str | None = None) -> None:
+        """A ticket's task returned without sending a request: not a late send (the generator
+        was on time). `missing`: the request it could not send because its set-up failed (an
+        API user with no item of its own): counted against the class's set-up."""
+        self._no_request[user_class] = self._no_request.get(user_class, 0) + 1
+        if missing is not None:
+            per_class = self._missing.setdefault(user_class, {})
+            per_class[missing] = per_class.get(missing, 0) + 1
 
     def record_ws(
         self, kind: str, client: str, message_id: str, at: float, error: str | None = None
@@ -160,6 +182,9 @@ class Recorder:
             "rss_mb": self._process.memory_info().rss / 2**20,
             "ws": self._ws_events,
         }
+        if self._no_request:
+            record["no_request"] = self._no_request
+            record["missing"] = self._missing
         if final:
             record["final"] = True
             record["scheduled"] = scheduled
@@ -170,7 +195,45 @@ class Recorder:
         self._lag = new_histogram()
         self._sent = self._late = self._starved = 0
         self._ws_events = []
+        self._no_request, self._missing = {}, {}
         return record
+
+
+def _timed_out(error: BaseException | None) -> bool:
+    """The client gave up waiting: gevent's Timeout (FastHttpUser), socket/asyncio
+    TimeoutError, requests' ReadTimeout/ConnectTimeout, or one of these as a cause (or as
+    geventhttpclient's `original` when it gave up retrying). By class
+    name so this module imports neither Locust nor an HTTP client."""
+    seen = 0
+    while error is not None and seen < 5:
+        names = {cls.__name__ for cls in type(error).__mro__}
+        if names & {"Timeout", "TimeoutError", "timeout", "ReadTimeout", "ConnectTimeout"}:
+            return True
+        # geventhttpclient wraps the last try's error: RetriesExceeded(original=timeout)
+        inner = getattr(error, "original", None)
+        if not isinstance(inner, BaseException):
+            inner = error.__cause__ or error.__context__
+        error, seen = inner, seen + 1
+    return False
+
+
+def outcome_of(
+    name: str, exception: BaseException | None, response: Any
+) -> tuple[str | None, str | None]:
+    """(error kind, outcome) of one finished request. A client timeout is `timeout` whatever
+    the task made of it: a `catch_response` block that called `failure()` on it (a mix's
+    "status 0", a user class's own check) reports a CatchResponseError, but the response
+    still holds the client's own error. An accepted answer is judged by the response rules of
+    its name (scenarios.users.answers); a task may mark it itself (`failure("degraded: ...")`)."""
+    if _timed_out(exception) or _timed_out(getattr(response, "error", None)):
+        return "timeout", "timeout"
+    kind = marked(exception)
+    if kind is not None:
+        return None, kind
+    error = error_kind(exception, response)
+    if error is not None:
+        return error, None
+    return None, judge_answer(name, response)
 
 
 def error_kind(exception: BaseException | None, response: Any) -> str | None:

@@ -6,6 +6,7 @@ subprocesses, started and stopped by PID (chaosgate.processes.ManagedProcess).
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import sys
@@ -17,8 +18,8 @@ from pathlib import Path
 from chaosgate.errors import GeneratorBehind, RunInvalid
 from chaosgate.processes import ManagedProcess, free_port
 from chaosgate.settings import Timeouts, load_settings
-from reports.hdr import merge
-from reports.model import GeneratorHealth, SliceBucket, WebSocketSummary
+from reports.hdr import merge, new_histogram
+from reports.model import GeneratorHealth, SliceBucket, UserSetup, WebSocketSummary
 from scenarios.load.collect import Collector, SecondView
 from scenarios.load.plan import LoadPlan
 from scenarios.load.progress import Progress
@@ -57,11 +58,37 @@ class LoadOutcome:
     def count(self, name: str | None = None) -> int:
         return sum(b.count for b in self.series if name is None or b.name == name)
 
+    def invalid_reasons(self) -> list[str]:
+        return load_reasons(self.generator)
+
     def raise_if_invalid(self) -> None:
         if not self.generator.valid:
             raise GeneratorBehind(
                 f"load generator could not hold its schedule: {self.generator.reason}"
             )
+        if self.generator.load_problems:
+            raise RunInvalid("; ".join(self.generator.load_problems))
+
+
+def load_reasons(generator: GeneratorHealth) -> list[str]:
+    """Why a load is no evidence: the generator behind, too few slots, a user class that could
+    not set itself up (empty: the load ran as declared)."""
+    behind = [] if generator.valid else [invalid_reason(generator)]
+    return behind + list(generator.load_problems)
+
+
+# what the load's own failures say (a class that raised, a worker gone): not the generator
+# falling behind its schedule, and not to be reported as if it were
+_BROKE = ("raised", "without a final record", "exited with code", "set-up", "nothing was", "failed")
+
+
+def invalid_reason(generator: GeneratorHealth) -> str:
+    """Why a load's result is no evidence, with the right head: the generator fell behind its
+    schedule (late sends, CPU), or the load could not run as planned (a user class crash)."""
+    reason = generator.reason or "no reason recorded"
+    if any(word in reason for word in _BROKE):
+        return f"load could not run as planned: {reason}"
+    return f"load generator behind: {reason}"
 
 
 class LoadRun:
@@ -85,11 +112,12 @@ class LoadRun:
         self.records = self.out_dir / "load-records.jsonl"
         self.collector = Collector(self.records)
         self.collector.t0 = t0
-        self.progress = Progress(plan.duration_s, enabled=progress)
+        self.progress = Progress(plan.total_s, enabled=progress)
         self.processes: list[ManagedProcess] = []
         self._started_at: float | None = None
         self._aborted = False
         self._outcome: LoadOutcome | None = None
+        self._setup_printed = 0
         # ids of WebSocket messages the server originated (posted by a scenario step): received,
         # they are expected, not "unexpected"
         self.server_message_ids: set[str] = set()
@@ -171,7 +199,7 @@ class LoadRun:
 
     def _deadline(self) -> float:
         assert self._started_at is not None
-        return self._started_at + self.timeouts.startup_s + self.plan.duration_s + self.plan.drain_s
+        return self._started_at + self.timeouts.startup_s + self.plan.total_s + self.plan.drain_s
 
     def wait(self, timeout_s: float | None = None) -> LoadOutcome:
         """Until the plan is done (or `timeout_s`, then abort); always bounded."""
@@ -191,6 +219,13 @@ class LoadRun:
             return self.stop()
         return self.result()
 
+    def _print_setup(self) -> None:
+        """The mixes' set-up (log-in) time, as soon as the workers report it (even without a
+        progress line: a slow log-in is what makes a run's start late)."""
+        for line in self.collector.mix_setup[self._setup_printed :]:
+            print(line, flush=True)
+        self._setup_printed = len(self.collector.mix_setup)
+
     def stop(self) -> LoadOutcome:
         """Abort: workers stop sending, wait for their requests in flight (up to the plan's
         stop drain, the request timeout by default), record the rest as errors, ship, exit.
@@ -206,6 +241,7 @@ class LoadRun:
     def latest_second(self) -> SecondView | None:
         """The newest second that is (nearly) complete: the one before the current second."""
         self.collector.poll()
+        self._print_setup()
         seconds = [s for s in self.collector.seconds() if s <= int(time.time() - self.t0) - 1]
         return self.collector.view(seconds[-1]) if seconds else None
 
@@ -251,7 +287,10 @@ class LoadRun:
         # sends that waited for a free user while every user waited on the SUT: the SUT's
         # latency (counted from the intended send), judged by the KPIs, not the generator's
         starved = c.starved + min(c.unsent_starved, scheduled - c.sent)
-        unsent = scheduled - c.sent - min(c.unsent_starved, scheduled - c.sent)
+        # a task that returned without a request was handed its ticket on time: not late
+        quiet = min(sum(c.no_request.values()), scheduled - c.sent)
+        unsent = scheduled - c.sent - min(c.unsent_starved, scheduled - c.sent) - quiet
+        unsent = max(unsent, 0)
         lag = c.lag()
         late_fraction = (c.late + unsent) / scheduled if scheduled else 0.0
         if scheduled == 0:
@@ -274,10 +313,12 @@ class LoadRun:
         if reasons and c.user_errors:  # what the user's class raised explains unsent sends
             reasons.extend(message for _, message in c.user_errors[:3])
         span = (
-            min(plan.duration_s, max(time.time() - self.t0, 1e-9))
-            if self._aborted
-            else plan.duration_s
+            min(plan.total_s, max(time.time() - self.t0, 1e-9)) if self._aborted else plan.total_s
         )
+        setup = self._setup()
+        problems = [
+            p for p in [_setup_problem(setup), self._slots_problem(starved, scheduled)] if p
+        ]
         return GeneratorHealth(
             intended_rate=scheduled / span,
             achieved_rate=c.sent / span,
@@ -292,6 +333,74 @@ class LoadRun:
             cpu_percent_max=max((max(s) for s in c.cpu_samples.values() if s), default=0.0),
             workers=plan.workers,
             rss_mb_max=c.rss_mb_max,
+            mix_setup=list(c.mix_setup),
             valid=not reasons,
             reason="; ".join(reasons) or None,
+            setup=setup,
+            slots=plan.slots or None,
+            slots_needed=self._slots_needed(),
+            load_problems=problems,
         )
+
+    def _setup(self) -> dict[str, UserSetup]:
+        c = self.collector
+        names = sorted({*c.setup, *c.no_request, *c.missing})
+        return {
+            name: UserSetup(
+                **c.setup.get(name, {}),
+                missing=c.missing.get(name, {}),
+                no_request=c.no_request.get(name, 0),
+            )
+            for name in names
+        }
+
+    def _median_service_s(self) -> float | None:
+        """The SUT's own median service time over the HTTP requests (from their real start:
+        what a closed loop would see), None when nothing was measured."""
+        merged = new_histogram()
+        for name, histogram in self.collector.service.items():
+            if not name.startswith("WS "):
+                merged.add(histogram)
+        if merged.get_total_count() == 0:
+            return None
+        return float(merged.get_value_at_percentile(50)) / 1e6
+
+    def _slots_needed(self) -> int | None:
+        median = self._median_service_s()
+        if median is None or not self.plan.slots:
+            return None
+        return math.ceil(self.plan.peak_rps * median)
+
+    def _slots_problem(self, starved: int, scheduled: int) -> str | None:
+        """Little's law: the peak rate times the SUT's own median service time is the number of
+        requests in flight a healthy run holds. When sends starved for a slot beyond the late
+        allowance AND that number exceeds the slots, the harness was given too few slots for
+        this SUT: its queue, not the SUT, made the latency (INVALID, not FAIL)."""
+        plan = self.plan
+        allowance = max(plan.late_fraction_max * scheduled, LATE_SENDS_IGNORED)
+        needed = self._slots_needed()
+        if starved <= allowance or needed is None or needed <= plan.slots:
+            return None
+        median = self._median_service_s() or 0.0
+        return (
+            f"too few slots: {needed} needed by Little's law, {plan.slots} given "
+            f"({plan.peak_rps:g} rps x the SUT's median service time {median * 1000:.0f} ms; "
+            f"{starved} sends waited for a free slot): raise load.concurrency"
+        )
+
+
+def _setup_problem(setup: dict[str, UserSetup]) -> str | None:
+    """A user class that could not set itself up for its declared requests."""
+    parts = []
+    for name, tally in setup.items():
+        if not tally.failed and not tally.missing:
+            continue
+        kinds = ", ".join(f"{kind} x{n}" for kind, n in sorted(tally.errors.items()))
+        text = f"{name}: {tally.failed} of {tally.users} set-up steps failed"
+        text += f" ({kinds})" if kinds else ""
+        lacked = ", ".join(f"{n} sends of {request}" for request, n in tally.missing.items())
+        text += f"; without it, {lacked} had nothing to act on" if lacked else ""
+        parts.append(text)
+    if not parts:
+        return None
+    return "user set-up failed (" + "; ".join(parts) + "): its requests were not sent as declared"

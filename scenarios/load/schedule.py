@@ -92,13 +92,24 @@ def offsets(
             )
 
 
+def profile(plan: LoadPlan) -> list[RateStep]:
+    """The plan's rate steps behind its warm-up: a ramp from 0 to the rate the profile starts
+    at (its first step's), so the profile's own first ramp starts there (a ramp goes from the
+    current rate: after a warm-up, `ramp_to_rps: 200` at 200 rps is a hold)."""
+    if plan.warmup_s <= 0:
+        return list(plan.rate)
+    first = plan.rate[0].ramp_to_rps or plan.rate[0].rps
+    return [RateStep(ramp_to_rps=first, over_s=plan.warmup_s), *plan.rate]
+
+
 def plan_offsets(plan: LoadPlan, index: int = 0, count: int = 1) -> Iterator[float]:
-    return offsets(plan.rate, plan.arrival, plan.seed, index, count)
+    """Offsets from the schedule start, the warm-up's included (they come first)."""
+    return offsets(profile(plan), plan.arrival, plan.seed, index, count)
 
 
 def websocket_offsets(plan: LoadPlan, index: int = 0, count: int = 1) -> Iterator[float]:
     """WebSocket messages: constant rate over the whole plan, on their own schedule."""
     if plan.websocket_rps <= 0:
         return iter(())
-    steps = [RateStep(rps=plan.websocket_rps, hold_s=plan.duration_s)]
+    steps = [RateStep(rps=plan.websocket_rps, hold_s=plan.total_s)]
     return offsets(steps, "constant", plan.seed, index, count)

@@ -32,7 +32,7 @@ from locust.env import Environment  # noqa: E402
 from scenarios.load.dispatch import Dispatcher  # noqa: E402
 from scenarios.load.engine import Engine, ticket_kinds  # noqa: E402
 from scenarios.load.plan import LoadPlan  # noqa: E402
-from scenarios.load.recorder import error_kind  # noqa: E402
+from scenarios.load.recorder import outcome_of  # noqa: E402
 from scenarios.users import USER_CLASSES  # noqa: E402
 
 Sink = Callable[[dict[str, Any]], None]
@@ -126,6 +126,15 @@ def wait_ready(env: Environment, users: int, timeout_s: float) -> None:
         gevent.sleep(0.02)
 
 
+def ship_setup(sink: Sink, *, reruns: bool = False) -> None:
+    """How long the request mixes' `setup:` (log-ins) took here, one record per class; at the
+    end (`reruns`), the log-ins again after a 401, if any."""
+    from scenarios.users.mix_setup import rerun_lines, setup_lines
+
+    for line in rerun_lines() if reruns else setup_lines():
+        sink({"type": "mix_setup", "message": line})
+
+
 def install_hook(env: Environment) -> None:
     def on_request(
         name: str,
@@ -148,9 +157,8 @@ def install_hook(env: Environment) -> None:
         else:
             ticket.started = True
             engine.recorder.record_send(ticket.intended, start_time, ticket.queued_at)
-        engine.recorder.record(
-            name, intended, start_time, response_time / 1000, error_kind(exception, response)
-        )
+        error, outcome = outcome_of(name, exception, response)
+        engine.recorder.record(name, intended, start_time, response_time / 1000, error, outcome)
 
     env.events.request.add_listener(on_request)  # type: ignore[no-untyped-call]
 
@@ -161,7 +169,7 @@ def attach(env: Environment, plan: LoadPlan) -> Dispatcher:
     for name in plan.users:
         cls = load_class(name, env.host or "", plan.request_timeout_s)
         classes[str(getattr(cls, "ticket_kind", "http"))].append((cls.__name__, float(cls.weight)))
-    dispatcher = Dispatcher(classes, seed=plan.seed)
+    dispatcher = Dispatcher(classes, seed=plan.seed, setup_concurrency=plan.setup_concurrency)
     env.chaosgate_dispatcher = dispatcher  # type: ignore[attr-defined]
     return dispatcher
 
@@ -210,6 +218,7 @@ def drive(env: Environment, engine: Engine, sink: Sink) -> None:
     stopping.set()
     flushing.join()
     runner.stop()
+    ship_setup(sink, reruns=True)
     sink(
         engine.recorder.flush(
             final=True,
@@ -273,6 +282,8 @@ def run_local(args: argparse.Namespace, plan: LoadPlan) -> None:
     except SetupFailed as error:
         runner.quit()
         fail(sink, error)
+    sink({**env.chaosgate_dispatcher.setup_record(), "worker": 0})  # type: ignore[attr-defined]
+    ship_setup(sink)
     engine = Engine(plan, args.t0, time.time() + 0.05, 0, 1)
     _abort_on_term(lambda: engine)
     drive(env, engine, sink)

@@ -7,18 +7,33 @@ Write an HTTP user as usual (`@task` methods calling `self.client.get(url, name=
 worker's request hook measures each task's first request from the ticket's intended start.
 The user notes the request it has in flight on its ticket (name, real start) and tells the
 engine when the task is done, so a stop records what is still waiting on the SUT.
+
+Set-up (`on_start`: an item of one's own, a connection) goes through `set_up()`: paced (at
+most `load.setup_concurrency` calls in flight per worker, under the SUT's shed limit, instead of
+every user at once), a refusal retried with backoff, every outcome counted per class (shipped
+in a `setup` record). A task whose set-up failed calls `missing(request)` and returns: it never
+sends another request in its place; the run counts it, and is INVALID for it.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+import gevent
 from locust import FastHttpUser, User
 from locust.user.task import LOCUST_STATE_STOPPING
 
 from scenarios.load.dispatch import Dispatcher
 from scenarios.load.engine import Engine, Ticket
+
+T = TypeVar("T")
+SETUP_BACKOFF_S = (0.1, 0.25, 0.5, 1.0, 2.0)  # then give up: 6 attempts over ~4 s
+
+
+class SetupRefused(Exception):
+    """A set-up call the SUT refused (e.g. `http_503`): retried, then counted as failed."""
 
 
 def engine_of(user: User) -> Engine:
@@ -44,6 +59,7 @@ class TicketedUser(User):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.ticket: Ticket | None = None
+        self.cg_missing: str | None = None  # the request this task could not send (set-up)
         self._track_requests()
 
     def _track_requests(self) -> None:
@@ -69,6 +85,32 @@ class TicketedUser(User):
     def context(self) -> dict[str, Any]:
         return {"cg_ticket": self.ticket}
 
+    def set_up(self, step: str, call: Callable[[], T]) -> T | None:
+        """Run one set-up step (`call` raises SetupRefused when the SUT refuses it), paced
+        under the worker's set-up limit and retried with backoff; None when it failed. Its
+        requests are not scheduled sends: they are in no figure, only in the set-up tally."""
+        dispatcher = dispatcher_of(self)
+        tally = dispatcher.setup_tally(type(self).__name__)
+        tally["users"] += 1
+        for attempt in range(len(SETUP_BACKOFF_S) + 1):
+            with dispatcher.setup_slots:
+                tally["attempts"] += 1
+                try:
+                    return call()
+                except SetupRefused as refused:
+                    tally["refused"] += 1
+                    kind = f"{step}: {refused}"
+                    tally["errors"][kind] = tally["errors"].get(kind, 0) + 1
+            if attempt < len(SETUP_BACKOFF_S):
+                gevent.sleep(SETUP_BACKOFF_S[attempt])
+        tally["failed"] += 1
+        return None
+
+    def missing(self, request: str) -> None:
+        """This task cannot send `request`: its set-up failed. Counted (the run is INVALID for
+        it); the task sends nothing else in its place."""
+        self.cg_missing = request  # counted when the task returns (_next_ticket)
+
     def _next_ticket(self) -> None:
         """Block until the dispatcher hands this user a due ticket (or the schedule ends).
         The first call marks the user ready: its set-up (`on_start`) is done, and the
@@ -77,7 +119,12 @@ class TicketedUser(User):
             self.cg_ready = True
             dispatcher_of(self).ready += 1
         if self.ticket is not None:
-            engine_of(self).finish(self.ticket)
+            engine = engine_of(self)
+            if not self.ticket.started and not self.ticket.given_up:
+                # the task returned without a request: on time, not a late send
+                engine.recorder.record_no_request(type(self).__name__, self.cg_missing)
+            self.cg_missing = None
+            engine.finish(self.ticket)
             self.ticket = None
         self.ticket = dispatcher_of(self).next(type(self).__name__)
         if self.ticket is None:

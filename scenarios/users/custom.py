@@ -1,5 +1,10 @@
 """The user's own load as ticketed Locust users (load worker process only: imports Locust).
 
+Answers: a class's `response_rules = {"GET /x": [{"header": "X-Degraded", "then": "degraded"}]}`
+(scenarios.users.answers) mark accepted answers `degraded` or `wrong`, as do a mix's `answer:`
+rules and a `catch_response` block's `response.failure("degraded: <why>")`. A client timeout is
+`timeout` whatever the block made of it.
+
 A locustfile class is used unchanged: the worker derives `(TicketedUser, TheirClass)`, so the
 ticketing wait replaces their `wait_time`, their `@task`s run one per ticket, and their
 `on_start` (logins, set-up) runs before the user takes its first ticket, that is before the
@@ -19,6 +24,8 @@ from typing import Any
 import requests
 from locust import FastHttpUser, HttpUser, TaskSet, User, task
 
+from scenarios.users import mix_setup
+from scenarios.users.answers import parse_named_rules, register
 from scenarios.users.base import OpenModelUser, TicketedUser, dispatcher_of
 from scenarios.users.locustfile import split_entry
 from scenarios.users.request_mix import Mix, Request, load_mix, render_value
@@ -73,6 +80,14 @@ def locustfile_user(path: Path, class_name: str, timeout_s: float) -> type[User]
             "(expected a subclass of HttpUser or FastHttpUser with @task methods)"
         )
 
+    try:  # their response rules (a documented hook): checked here, read by the request hook
+        rules = parse_named_rules(
+            getattr(theirs, "response_rules", {}), f"{class_name}.response_rules"
+        )
+    except ValueError as error:
+        raise UserClassError(f"{path}: {error}") from None
+    register(rules)
+
     def on_start(self: TicketedUser) -> None:
         theirs.on_start(self)  # their set-up: no ticket yet, so not counted as load
         TicketedUser.on_start(self)
@@ -95,6 +110,7 @@ def locustfile_user(path: Path, class_name: str, timeout_s: float) -> type[User]
         "__init__": __init__,
         "__module__": theirs.__module__,
         "__doc__": theirs.__doc__,
+        "response_rules": rules,
     }
     ticketed: type[User] = type(class_name, (TicketedUser, theirs), namespace)
     _ticketed_tasksets(ticketed.tasks)
@@ -123,6 +139,7 @@ class MixUser(OpenModelUser):
         # seeded from the plan's seed (through the dispatcher's seeded draw, in spawn order): the
         # same scenario and seed send the same paths and bodies
         self.rng = random.Random(dispatcher_of(self).rng.getrandbits(64))
+        mix_setup.start(self, self.mix)  # the mix's `setup:` (log-in), not scored
         super().on_start()
 
     def _draw(self) -> Request:
@@ -144,6 +161,8 @@ class MixUser(OpenModelUser):
             chosen.method, path, name=chosen.name, catch_response=True, **kwargs
         ) as response:
             status = response.status_code or 0
+            if self.mix.setup is not None and status in self.mix.setup.rerun_on:
+                mix_setup.rerun(self, self.mix, status)  # an expired log-in: again, bounded
             if not chosen.accepts(status):
                 expected = sorted(chosen.expect) if chosen.expect else "2xx/3xx"
                 response.failure(f"status {status}, expected {expected}")
@@ -169,7 +188,14 @@ def mix_user(path: Path) -> type[User]:
     from scenarios.users import class_name
 
     name = class_name(str(path))
-    return type(name, (MixUser,), {"abstract": False, "mix": mix, "__module__": __name__})
+    register(mix.response_rules)
+    namespace = {
+        "abstract": False,
+        "mix": mix,
+        "__module__": __name__,
+        "response_rules": mix.response_rules,
+    }
+    return type(name, (MixUser,), namespace)
 
 
 def load_user(entry: str, timeout_s: float) -> type[User]:

@@ -26,7 +26,7 @@ import websocket
 from locust import task
 
 from scenarios.load.engine import Ticket
-from scenarios.users.base import TicketedUser, engine_of
+from scenarios.users.base import SetupRefused, TicketedUser, engine_of
 
 BACKOFF_S = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 OUTBOX_MAX = 1000  # messages one client holds while disconnected; past it a send fails at once
@@ -51,9 +51,15 @@ class WebSocketUser(TicketedUser):
         self.outbox: list[tuple[str, Ticket, float]] = []  # (id, ticket, first attempt)
         self.closing = False
         self.reader: gevent.Greenlet | None = None
-        if self._connect(first=True):  # before the schedule begins: the first send is on time
+        # before the schedule begins (paced, counted: set_up), so the first send is on time
+        if self.set_up("WS connect", self._first_connect):
             self.reader = gevent.spawn(self._read_loop)
         super().on_start()
+
+    def _first_connect(self) -> bool:
+        if not self._connect(first=True):
+            raise SetupRefused("no connection")
+        return True
 
     def _connect(self, first: bool = False) -> bool:
         """Connect, retrying with backoff until the run's drain deadline (the first time, before

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from sut.api import problems
+from sut.api.admission import AdmissionLimit
 from sut.api.background import Background
 from sut.api.routes import dashboard, health, items, metrics, warehouse
 from sut.api.schema import seed_postgres, seed_warehouse
@@ -97,7 +98,9 @@ def create_app(settings: SutSettings) -> FastAPI:
     app.add_exception_handler(asyncpg.UndefinedTableError, _schema_missing)
     for module in (health, dashboard, items, warehouse, metrics, mcp_routes, ws_routes):
         app.include_router(module.router)
-    app.add_middleware(RequestTimer, metrics=metrics_)
+    if settings.service.max_in_flight:
+        app.add_middleware(AdmissionLimit, max_in_flight=settings.service.max_in_flight)
+    app.add_middleware(RequestTimer, metrics=metrics_)  # outermost: it times the 503s too
     return app
 
 

@@ -80,8 +80,11 @@ class UnifiedConnectionManager:
     async def get_connection(self, name: DependencyName) -> AsyncIterator[Any]:
         pool = self.pools[name]
         try:
-            async with self.breakers[name].guard(), pool.acquire() as connection:
-                yield connection
+            async with self.breakers[name].guard():
+                # a call on the dependency: what the breaker let through (`sut_dependency_calls`)
+                self.metrics.dependency_calls.labels(name).inc()
+                async with pool.acquire() as connection:
+                    yield connection
         except DependencyError as error:
             self.metrics.dependency_errors.labels(name, type(error).__name__).inc()
             raise

@@ -110,7 +110,7 @@ class PostgresPool:
     async def acquire(self, *, admit: bool = True) -> AsyncIterator[asyncpg.Connection]:
         # Our slots bound the wait for a free connection (short, with a bounded queue: a dry
         # pool sheds load fast); asyncpg's own timeout then only covers opening a connection.
-        async with self._slots.hold(admit=admit):
+        async with self._slots.hold(admit=admit) as held:
             pool = await self._ensure_pool()
             try:
                 connection = await pool.acquire(timeout=self.settings.connect_timeout_s)
@@ -129,6 +129,9 @@ class PostgresPool:
                         )
                     yield connection
             except (DependencyTimeout, DependencyUnavailable, asyncio.CancelledError) as error:
+                if self.settings.leak_on_error and not isinstance(error, asyncio.CancelledError):
+                    held.leaked = True  # test-only weakening: neither the slot nor the connection
+                    raise  # is given back (see PostgresSettings.leak_on_error)
                 # A connection whose query timed out or was cut is useless (a cancel request may
                 # still be pending on it): drop it now rather than make the caller wait for a reset.
                 with contextlib.suppress(asyncpg.InterfaceError):  # already closed: released
@@ -137,8 +140,9 @@ class PostgresPool:
                     self._slots.note_failure(self.settings.statement_timeout_s)
                 raise
             finally:
-                with contextlib.suppress(Exception):
-                    await pool.release(connection, timeout=self.settings.connect_timeout_s)
+                if not held.leaked:
+                    with contextlib.suppress(Exception):
+                        await pool.release(connection, timeout=self.settings.connect_timeout_s)
 
     async def check(self) -> None:
         async with self.acquire(admit=False) as connection:  # sees the truth, breaker or not

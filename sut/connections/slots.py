@@ -27,6 +27,13 @@ def translated(classify: Classifier) -> Iterator[None]:
         raise mapped from error
 
 
+class Held:
+    """One holder's slot. `leaked` (a test-only weakening) keeps it taken after the holder
+    leaves: a connection never given back."""
+
+    leaked: bool = False
+
+
 class PoolLimits(Protocol):
     """The pool section of a dependency's settings."""
 
@@ -86,7 +93,7 @@ class Slots:
             self.admit()
 
     @contextlib.asynccontextmanager
-    async def hold(self, *, admit: bool = True) -> AsyncIterator[None]:
+    async def hold(self, *, admit: bool = True) -> AsyncIterator[Held]:
         if self._semaphore.locked() and 0 < self.max_waiting <= self.waiting:
             self.shed += 1
             raise PoolExhausted(
@@ -114,8 +121,10 @@ class Slots:
                 self._semaphore.release()
                 raise
         self.in_use += 1
+        held = Held()
         try:
-            yield
+            yield held
         finally:
-            self.in_use -= 1
-            self._semaphore.release()
+            if not held.leaked:
+                self.in_use -= 1
+                self._semaphore.release()

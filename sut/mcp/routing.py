@@ -4,6 +4,12 @@ A call goes to the next healthy replica (round robin); if that replica's breaker
 call fails at the transport level, it fails over to the next healthy one within the same time
 budget (all three tools are idempotent, so a retry elsewhere is safe). Answers from a replica,
 including its dependency errors, are final: they say nothing against the replica itself.
+
+Hedging (`mcp.gateway.hedge_after_ms`, "The Tail at Scale"): a call not answered by then also
+goes to the next replica, and the first answer wins. Without it, a hung replica (SIGSTOP: TCP
+accepted, no answer) held each call routed to it for half the budget before the failover, and
+under load the failover lost the race against the caller's own timeout. The slower attempt runs
+on to its own end, so a hung replica still fails its calls and its breaker still opens.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -61,6 +67,7 @@ class ReplicaRouter:
             self.breakers.add_listener(self._on_breaker_event)
         self._rr = itertools.count()
         self._poller: asyncio.Task[None] | None = None
+        self._stragglers: set[asyncio.Task[tuple[str, ToolOutcome]]] = set()
         self._http: httpx.AsyncClient | None = None
         self.g_breaker = Gauge(
             "gateway_replica_breaker_state",
@@ -103,6 +110,8 @@ class ReplicaRouter:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
+        for attempt in list(self._stragglers):
+            attempt.cancel()
         for link in self.links.values():
             await link.close()
         if self._http is not None:
@@ -154,29 +163,76 @@ class ReplicaRouter:
         except OpenedState:
             raise BreakerOpen(f"breaker for replica {name} is open", dependency=name) from None
 
+    async def _attempt(
+        self, name: str, tool: str, arguments: dict[str, Any], timeout_s: float
+    ) -> tuple[str, ToolOutcome]:
+        try:
+            async with self._guard(name):
+                outcome = await self.links[name].call(tool, arguments, timeout_s)
+        except DependencyError as error:  # breaker open, unreachable, timed out
+            self.c_calls.labels(name, type(error).__name__).inc()
+            raise
+        self.c_calls.labels(name, "ok").inc()
+        return name, outcome
+
+    def _let_run(self, attempts: Iterable[asyncio.Task[tuple[str, ToolOutcome]]]) -> None:
+        """Losing attempts end on their own (bounded by the budget): their failures still count."""
+        for attempt in attempts:
+            self._stragglers.add(attempt)
+            attempt.add_done_callback(self._straggler_done)
+
+    def _straggler_done(self, attempt: asyncio.Task[tuple[str, ToolOutcome]]) -> None:
+        self._stragglers.discard(attempt)
+        if not attempt.cancelled():
+            attempt.exception()  # retrieved: already counted in c_calls, nobody waits for it
+
     async def call(self, tool: str, arguments: dict[str, Any]) -> tuple[str, ToolOutcome]:
         """Route one tool call; returns (replica, outcome) or raises a DependencyError."""
         order = self.candidates()
         if not order:
             raise DependencyUnavailable("no healthy ai_memory replica", dependency="mcp-replicas")
+        if not self.settings.mcp.gateway.failover:
+            order = order[:1]  # weakened: the round robin's pick answers, or the call fails
         deadline = time.monotonic() + self.budget_s
+        hedge_s = self.settings.mcp.gateway.hedge_after_ms / 1000
+        upcoming = iter(order)
+        pending: set[asyncio.Task[tuple[str, ToolOutcome]]] = set()
         last: DependencyError | None = None
-        for index, name in enumerate(order):
+
+        def launch() -> None:
+            name = next(upcoming, None)
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            # An equal share of what is left per remaining replica, so a stalled replica
-            # (paused, blackholed) still leaves time to fail over to the next one.
-            share = remaining / (len(order) - index)
-            try:
-                async with self._guard(name):
-                    outcome = await self.links[name].call(tool, arguments, share)
-            except DependencyError as error:  # breaker open, unreachable, timed out: next one
-                self.c_calls.labels(name, type(error).__name__).inc()
-                last = error
-                continue
-            self.c_calls.labels(name, "ok").inc()
-            return name, outcome
+            if name is None or remaining <= 0:
+                return
+            # hedged: the next replica starts anyway, so each may use the rest of the budget;
+            # sequential: an equal share of what is left per replica still to try, so a stalled
+            # replica still leaves time to fail over to the next one
+            left = len(order) - order.index(name)
+            timeout_s = remaining if hedge_s > 0 else remaining / left
+            pending.add(asyncio.create_task(self._attempt(name, tool, arguments, timeout_s)))
+
+        launch()
+        try:
+            while pending:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                wait_s = min(hedge_s, remaining) if hedge_s > 0 else remaining
+                done, _ = await asyncio.wait(
+                    pending, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                for attempt in done:
+                    pending.discard(attempt)
+                    error = attempt.exception()
+                    if error is None:
+                        return attempt.result()
+                    if not isinstance(error, DependencyError):
+                        raise error
+                    last = error
+                if done or hedge_s > 0:  # a failure: fail over; nothing yet: hedge
+                    launch()
+        finally:
+            self._let_run(pending)
         if last is None:
             raise ReplicaTimeout(
                 "call budget spent before any replica answered", dependency="mcp-replicas"

@@ -125,6 +125,8 @@ def call(run: Callable[[], object], limit_s: float = 10.0) -> Outcome:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if "matplotlib.pyplot" in sys.modules:  # a render cut short leaves its figure open
+            sys.modules["matplotlib.pyplot"].close("all")
     return Outcome(code, out.getvalue() + err.getvalue(), time.monotonic() - started)
 
 
@@ -268,6 +270,7 @@ JSON_ATTACKS: dict[str, Writer] = {
     "wrong-schema": _from_good(lambda g: g.replace("chaosgate.result/", "chaosgate.result/9", 1)),
     "exit-code-7": _from_good(lambda g: g.replace('"exit_code": 0', '"exit_code": 7', 1)),
     "status-bogus": _from_good(lambda g: g.replace('"status": "pass"', '"status": "great"', 1)),
+    "damaged-histogram": _from_good(lambda g: g.replace('"histogram": "', '"histogram": "zz', 1)),
     "nan": _from_good(lambda g: g.replace('"exit_code": 0', '"exit_code": NaN', 1)),
     "random-bytes-1": _random_bytes(1),
     "random-bytes-2": _random_bytes(2),
@@ -434,7 +437,7 @@ KINDS: list[Kind] = [
     Kind("settings file", GOOD_SETTINGS, "settings.yaml", {**FILE_ATTACKS, **SETTINGS_VALUES},
          _settings_file),
     Kind("result file", RESULT.read_text(), "result.json", JSON_ATTACKS,
-         lambda file, _folder: [_cli("report", str(file)), _cli("compare", str(file), str(RESULT)),
+         lambda file, _folder: [_cli("report", str(file), "--format", "markdown"), _cli("compare", str(file), str(RESULT)),
                                 _cli("compare", str(RESULT), str(file)), _cli("replay", str(file))]),
 ]  # fmt: skip
 

@@ -60,7 +60,8 @@ WEAKENINGS: dict[str, Weakening] = {
     ),
     "pg-down-no-breaker": Weakening(
         "pg-down", "the Postgres circuit breaker", {"postgres.breaker.enabled": False},
-        ("max(breaker.postgres) >= 2 during fault:pg-down",),
+        ("max(breaker.postgres) >= 2 during fault:pg-down",
+         "amplification(postgres) < 0.1 during fault:pg-down"),
     ),
     "pg-down-slow-breaker": Weakening(
         "pg-down", "a prompt half-open trial (breaker stays open 60 s)",
@@ -120,6 +121,66 @@ WEAKENINGS: dict[str, Weakening] = {
     "ws-restart-tiny-queue": Weakening(
         "ws-restart", "queue room (1 message per client)", {"websocket.queue_max": 1},
         ("error_rate(WS send) < 1% during whole",),
+    ),
+    # -- what the service does, not only how fast (issue 21) --
+    "baseline-degraded": Weakening(
+        "baseline", "whole dashboard answers (no cache, a 1 ms part deadline)",
+        {"cache.enabled": False, "dashboard.part_deadline_ms": 1},
+        ("degraded_rate(GET /api/dashboard/performance) < 1% during baseline",),
+    ),
+    "client-bandwidth-fast-503": Weakening(
+        "client-bandwidth", "admission room (4 requests in flight, then a fast 503)",
+        {"service.max_in_flight": 4},
+        ("error_rate(*) < 1% during fault:thin-client",),
+    ),
+    "pool-exhaustion-hangs": Weakening(
+        "pool-exhaustion", "failing fast (callers wait 30 s for a connection, no breaker)",
+        {"postgres.pool.max_waiting": 0, "postgres.pool.acquire_timeout_s": 30,
+         "postgres.breaker.enabled": False, "postgres.statement_timeout_s": 30,
+         "postgres.connect_timeout_s": 30},
+        ("timeout_rate(GET /api/items) < 1% during fault:pg-pool",),
+    ),
+    "redis-timeout-fast-503": Weakening(
+        "redis-timeout", "the cache's fallback (a failing cache fails the request)",
+        {"cache.fail_open": False},
+        ("error_rate(*) < 1% during fault:redis-timeout",),
+    ),
+    "redis-flapping-fast-503": Weakening(
+        "redis-flapping", "the cache's fallback (a failing cache fails the request)",
+        {"cache.fail_open": False},
+        ("error_rate(*) < 1% during fault:redis-flap",),
+    ),
+    "warehouse-timeout-fast-503": Weakening(
+        "warehouse-timeout", "partial answers (a degraded part fails the request)",
+        {"dashboard.partial_answers": False},
+        ("error_rate(*) < 1% during fault:wh-timeout",),
+    ),
+    "warehouse-timeout-no-swr": Weakening(
+        "warehouse-timeout", "stale-while-revalidate (expired answers recomputed, degraded)",
+        {"dashboard.stale_while_revalidate": False},
+        ("degraded_rate(GET /api/dashboard/performance) < 10% during fault:wh-timeout",),
+    ),
+    "baseline-no-cache-calls": Weakening(
+        "baseline", "the dashboard cache (warehouse calls per dashboard answer)",
+        {"cache.enabled": False},
+        ("amplification(warehouse, GET /api/dashboard/performance) < 0.8 during baseline",),
+    ),
+    "pool-exhaustion-leak": Weakening(
+        "pool-exhaustion", "connections given back on an error path",
+        {"postgres.leak_on_error": True},
+        ("returns(pool.postgres.in_use) < 10s during recovery:pg-pool",),
+    ),
+    "redis-timeout-no-breaker": Weakening(
+        "redis-timeout", "the Redis breaker (no calls into a blackholed Redis)",
+        {"redis.breaker.enabled": False},
+        ("amplification(redis, GET /api/dashboard/performance) < 0.2 during fault:redis-timeout",),
+    ),
+    "replica-no-failover": Weakening(
+        "replica-killed", "failover and hedging (a call given to a dead or hung replica fails)",
+        {"mcp.gateway.failover": False, "mcp.gateway.hedge_after_ms": 0,
+         "mcp.gateway.health_interval_s": 60, "mcp.gateway.replica_breaker.enabled": False},
+        ("error_rate(*) < 1% during fault:replica-down",
+         "error_rate(*) < 1% during fault:replica-hung"),
     ),
 }  # fmt: skip
 
@@ -212,7 +273,7 @@ def test_every_weakening_names_shipped_kpis_of_its_scenario() -> None:
 
 def test_a_weakened_run_stops_only_after_the_windows_it_judges(tmp_path: Path) -> None:
     cut = load_scenario(weakened_file(WEAKENINGS["pg-latency-small-pool"], tmp_path))
-    assert cut.load.duration_s == pytest.approx(12 + 15 + MARGIN_S)  # fault:pg-latency ends at 27 s
+    assert cut.load.duration_s == pytest.approx(12 + 20 + MARGIN_S)  # fault:pg-latency ends at 32 s
     assert [k.expression for k in cut.kpis] == list(WEAKENINGS["pg-latency-small-pool"].fails)
     # recovery needs the rest of the run: the full scenario
     whole = load_scenario(weakened_file(WEAKENINGS["pg-down-slow-breaker"], tmp_path))

@@ -64,7 +64,10 @@ def test_every_parsed_function_is_one_registry_entry() -> None:
     assert frozenset(FUNCTIONS) == kpi_parse.FUNCTIONS
     for name, entry in FUNCTIONS.items():
         assert entry.name == name
-        assert entry.live == entry.windowed  # only windowed ones may be steady-state / abort
+        # only windowed ones judged per slice may be steady-state / abort
+        assert entry.live == (entry.windowed and entry.per_slice)
+    assert not FUNCTIONS["amplification"].live
+    assert not FUNCTIONS["returns"].live
     kinds = {name: entry.argument for name, entry in FUNCTIONS.items()}
     assert kinds["rps"] == kinds["count"] == kinds["error_rate"] == "request"
     assert kinds["p95"] == kinds["avg"] == "probe-or-request"
@@ -94,9 +97,9 @@ def test_a_new_function_is_one_entry(monkeypatch: pytest.MonkeyPatch) -> None:
         ("p95", 100),
         ("p99", 500),
         ("p999", 5000),
-        ("avg", 1),
-        ("max", 1),
-        ("min", 1),
+        ("avg", 10),  # issue 20: the p50 floor (old code: 1)
+        ("max", 500),  # every sample below: the p99 floor (old code: 1)
+        ("min", 1),  # `min < 100`: reached once, proven by that one sample
     ],
 )
 def test_minimum_evidence_rule(function: str, needed: int) -> None:
@@ -181,7 +184,11 @@ def test_probe_percentiles_count_probe_samples() -> None:
     p95 = evaluate(parse_kpi("p95(db_query) < 50ms during baseline"), result([], probes=probes))
     avg = evaluate(parse_kpi("avg(db_query) < 50ms during baseline"), result([], probes=probes))
     assert (p95.status, p95.samples, p95.needed) == ("insufficient", 20, 100)
-    assert (avg.status, avg.samples, avg.needed) == ("pass", 20, 1)
+    assert (avg.status, avg.samples, avg.needed) == (
+        "pass",
+        20,
+        10,
+    )  # issue 20: avg needs the p50 floor
 
 
 def test_error_rate_needs_enough_requests_to_ever_pass() -> None:

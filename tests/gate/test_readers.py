@@ -259,12 +259,15 @@ def test_result_file_problems_name_the_file(tmp_path: Path, fifo: Path) -> None:
     huge.write_text(
         text.replace('"schema_version"', '"x": ' + "9" * 100_000 + ', "schema_version"', 1)
     )
+    damaged = tmp_path / "damaged.json"  # the renderers failed on it: exit 4
+    damaged.write_text(text.replace('"histogram": "', '"histogram": "zz', 1))
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 100_000 + "]" * 100_000)
     cases = [
         (duplicated, rf"^{duplicated}:{at + 2}: duplicate key 'run_id'"),
         (huge, rf"^{huge}: "),
         (deep, rf"^{deep}:1: .*nests deeper"),
+        (damaged, rf"^{damaged}: scenarios\[0\]\.series\[0\]\.histogram: not an HDR histogram"),
         (fifo, rf"^{fifo}: .*not a regular file"),
         (Path("/dev/zero"), r"^/dev/zero: .*not a regular file"),
         (tmp_path, rf"^{tmp_path}: .*directory"),

@@ -42,10 +42,13 @@ def bucket(index: int, ok: bool = True, name: str = GET, count: int = 20) -> Sli
     )
 
 
-def series(until_s: float, sick_until_s: float, name: str = GET) -> list[SliceBucket]:
-    """Every slice up to `until_s`; the ones that start before `sick_until_s` all errors."""
+def series(
+    until_s: float, sick_until_s: float, name: str = GET, sick_from_s: float = 0.0
+) -> list[SliceBucket]:
+    """Every slice up to `until_s`; the ones that start in [sick_from_s, sick_until_s) all
+    errors (detection needs a change: sick from the fault on, healthy before it)."""
     return [
-        bucket(i, ok=i * SLICE_S >= sick_until_s, name=name)
+        bucket(i, ok=not sick_from_s <= i * SLICE_S < sick_until_s, name=name)
         for i in range(round(until_s / SLICE_S))
     ]
 
@@ -80,10 +83,13 @@ def test_slices_without_the_checked_name_are_no_data_not_unhealthy() -> None:
 
 
 def test_every_check_must_be_seen_holding_in_the_run() -> None:
-    checks = [*ERRORS, parse_kpi("min(ready) >= 1")]
+    # issue 20: judged on pooled samples with its floor (p50: 10 probe samples), not on one
+    checks = [*ERRORS, parse_kpi("p50(ready) >= 1")]
     data = series(30.0, sick_until_s=0.0)
     assert recovered_at(checks, data, [], 10.0, 30.0, 3) is None  # `ready` never sampled
-    probes = [ProbeSample(t_s=14.1, name="ready", value=1)]
+    one = [ProbeSample(t_s=14.1, name="ready", value=1)]
+    assert recovered_at(checks, data, one, 10.0, 30.0, 3) is None  # one sample: no evidence
+    probes = [ProbeSample(t_s=10.1 + t / 2, name="ready", value=1) for t in range(30)]
     assert recovered_at(checks, data, probes, 10.0, 30.0, 3) == 10.0
 
 
@@ -105,7 +111,9 @@ def test_detection_falls_back_to_the_first_broken_steady_check() -> None:
     assert found is not None
     assert (found.at_s, found.signal) == (12.5, f"steady: {ERRORS[0].text}")
     # the SUT's own signal wins when it shows
-    probes = [ProbeSample(t_s=13.2, name="breaker.postgres", value=2)]
+    # (seen closed first: detection is a change, issue 20)
+    probes = [ProbeSample(t_s=t, name="breaker.postgres", value=0 if t < 13 else 2)
+              for t in (5.0, 13.2)]  # fmt: skip
     found = detect(probes, 10.0, 20.0, "postgres", ERRORS, data)
     assert found is not None
     assert (found.at_s, found.signal) == (13.2, "breaker.postgres")
@@ -139,7 +147,8 @@ def test_a_measure_cut_short_by_the_next_injection_says_so(tmp_path: Path) -> No
     first = measure(scenario, scenario.faults[0], times, [], series(40.0, 19.0), [], 40.0)
     assert first is not None
     assert (first.recovered_at_s, first.search_end_s, first.cut_short_by) == (None, 14.0, "second")
-    healed = measure(scenario, scenario.faults[0], times, [], series(40.0, 10.5), [], 40.0)
+    healed = measure(scenario, scenario.faults[0], times, [], series(40.0, 10.5, sick_from_s=8.0),
+                     [], 40.0)  # fmt: skip
     assert healed is not None
     assert (healed.recovered_at_s, healed.cut_short_by) == (10.5, None)  # 10.5 + 3 s < 14
     # no probes (a service that declares no signals): the first steady-state breach detects
@@ -248,13 +257,14 @@ def test_a_named_dependency_is_detected_only_by_the_suts_own_signals() -> None:
     """A SUT without detection must fail detect(): a broken steady-state check is the fallback
     only for faults with no SUT signal to watch."""
     checks = [parse_kpi("error_rate(GET /api/items) < 5%")]
-    broken = series(40.0, 19.0)  # errors from the fault on
+    broken = series(40.0, 19.0, sick_from_s=8.0)  # errors from the fault on
     closed = [ProbeSample(t_s=t / 2, name="breaker.postgres", value=0) for t in range(80)]
     assert detect(closed, 8.0, 20.0, "postgres", checks, broken) is None
     found = detect([], 8.0, 20.0, None, checks, broken)
     assert found is not None
     assert found.signal.startswith("steady: ")
-    breaker = [ProbeSample(t_s=9.5, name="breaker.postgres", value=2)]
+    breaker = [ProbeSample(t_s=t, name="breaker.postgres", value=0 if t < 9 else 2)
+               for t in (5.0, 9.5)]  # seen closed first: detection is a change  # fmt: skip
     assert detect(breaker, 8.0, 20.0, "postgres", checks, broken) == Detection(
         9.5, "breaker.postgres"
     )
@@ -264,7 +274,7 @@ def test_a_service_that_declares_no_signals_is_detected_by_its_first_steady_brea
     """No signals profile, no probes: even a fault on a named dependency falls back to the
     first broken steady-state check (old code: never detected)."""
     checks = [parse_kpi("error_rate(GET /api/items) < 5%")]
-    broken = series(40.0, 19.0)
+    broken = series(40.0, 19.0, sick_from_s=8.0)
     found = detect([], 8.0, 20.0, "postgres", checks, broken)
     assert found is not None
     assert found.signal.startswith("steady: ")

@@ -75,6 +75,18 @@ def test_side_by_side_flags_a_verdict_that_changed() -> None:
     assert rows == {"a": True, "b": False, "c": False}  # c: no verdict now is not reproduced
 
 
+@pytest.mark.unit
+def test_side_by_side_tells_insufficient_from_fail() -> None:
+    """INVALID (too little evidence) and FAIL are different verdicts: not "the same"."""
+    then = _result(("a", False), ("b", False))
+    now = _result(("a", False), ("b", False))
+    then.scenarios[0].kpis[0].status = "insufficient"
+    now.scenarios[0].kpis[0].status = "fail"
+    now.scenarios[0].kpis[1].status = then.scenarios[0].kpis[1].status = "fail"
+    rows = {row.expression: row.same for row in side_by_side(then, now)}
+    assert rows == {"a": False, "b": True}
+
+
 @pytest.mark.scenario
 @pytest.mark.integration
 def test_replay_reproduces_every_verdict_and_the_planted_failure(tmp_path: Path) -> None:

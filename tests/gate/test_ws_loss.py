@@ -27,7 +27,7 @@ from reports.model import ScenarioResult, WebSocketSummary
 pytestmark = [pytest.mark.scenario, pytest.mark.integration]
 
 KPIS = ["lost(ws) == 0", "delivered(ws) >= 99%"]
-MESSAGES = 20
+MESSAGES = 300  # delivered(ws) >= 99% needs 268 messages (its Wilson floor, issue 20)
 
 
 def collect(base_url: str, client_id: str, expected: set[str], timeout_s: float) -> set[str]:

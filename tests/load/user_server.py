@@ -3,6 +3,8 @@
 `python tests/load/user_server.py --port P [--setup-delay-ms D --slow-posts N]`:
 - `POST /login`, and the first N `POST /api/items`: answer after D ms (a user's set-up)
 - `POST /items` -> 201 {"id": n}; `GET /items/{id}` -> 200 {"id": id} if created, else 404
+- `GET /hang`: answers 200 after 3 s (past a short client timeout)
+- `GET /degraded`: 200 {"part": {"status": "degraded"}} with `X-Degraded: part`
 - any other path -> 200 {"ok": true}
 - `GET /_stall?ms=N`: responses to requests arriving in the next N ms wait until N ms from
   now; answers {"start": t, "end": t}
@@ -90,8 +92,19 @@ class Handler(BaseHTTPRequestHandler):
                 status, answer = (200, {"id": int(key)}) if known else (404, {"detail": "no"})
         if slow:
             delay = max(delay, STATE.setup_delay_s)
+        if path == "/hang":
+            delay = max(delay, 3.0)
         time.sleep(delay)
-        self._send(status, answer)
+        if path == "/degraded":
+            data = json.dumps({"part": {"status": "degraded"}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("X-Degraded", "part")
+            self.end_headers()
+            self.wfile.write(data)
+        else:
+            self._send(status, answer)
         with STATE.lock:
             STATE.log.append([arrived, time.time(), method, path, self.headers.get("X-Tenant")])
 

@@ -242,3 +242,55 @@ def test_a_kpi_only_in_the_new_run_is_not_a_regression(
         "compare", _write(tmp_path, "base.json", older), _write(tmp_path, "new.json", base)
     )
     assert outcome.code == 0, outcome.out
+
+
+# -- issue 20 ------------------------------------------------------------------------------
+def test_a_rise_from_a_zero_base_is_a_regression_beyond_an_absolute_tolerance(
+    base: RunResult,
+) -> None:
+    """Old code: a zero base had no relative change, so 0 % -> 0.8 % errors never regressed."""
+    new = base.model_copy(deep=True)
+    kpi = new.scenarios[0].kpis[0]
+    base.scenarios[0].kpis[0] = kpi.model_copy(
+        update={"comparator": "<", "unit": "%", "measured": 0.0, "threshold": 1.0, "passed": True}
+    )
+    new.scenarios[0].kpis[0] = kpi.model_copy(
+        update={"comparator": "<", "unit": "%", "measured": 0.8, "threshold": 1.0, "passed": True}
+    )
+    change = compare_results(base, new, 0.1).kpis[0]
+    assert change.regressed
+    assert "rose from 0" in change.note
+    new.scenarios[0].kpis[0] = kpi.model_copy(
+        update={"comparator": "<", "unit": "%", "measured": 0.05, "threshold": 1.0, "passed": True}
+    )
+    assert not compare_results(base, new, 0.1).kpis[0].regressed
+
+
+def test_an_endpoint_missing_from_new_is_a_regression(base: RunResult) -> None:
+    new = base.model_copy(deep=True)
+    for scenario in new.scenarios:
+        scenario.series = [b for b in scenario.series if b.name != DASHBOARD]
+    comparison = compare_results(base, new, 0.1)
+    missing = [c for c in comparison.percentiles if DASHBOARD in c.subject]
+    assert missing
+    assert all(c.regressed and c.note == "endpoint missing from new run" for c in missing)
+    assert comparison.exit_code == 1  # old code: 0 (not a regression)
+
+
+def test_differing_scenario_definitions_exit_3_unless_allowed(base: RunResult) -> None:
+    """Old code: half the rate compared as "improved"."""
+    definition = {"name": "x", "seed": 1, "load": {"rate": [{"rps": 40, "hold_s": 30}]}}
+    for scenario in base.scenarios:
+        scenario.scenario = definition
+    new = base.model_copy(deep=True)
+    reseeded = {**definition, "seed": 2}  # another seed: the same definition
+    for scenario in new.scenarios:
+        scenario.scenario = reseeded
+    assert compare_results(base, new, 0.1).exit_code == 0
+    halved = {**definition, "load": {"rate": [{"rps": 20, "hold_s": 30}]}}
+    new.scenarios[0].scenario = halved
+    comparison = compare_results(base, new, 0.1)
+    assert comparison.changed == (new.scenarios[0].name,)
+    assert comparison.exit_code == 3
+    assert "definitions differ" in render_comparison_markdown(comparison)
+    assert compare_results(base, new, 0.1, allow_changed=True).exit_code == 0

@@ -134,7 +134,13 @@ def test_the_reference_profile_yields_the_series_kpis_knew() -> None:
             f"pool.{dependency}.{part}" for part in ("in_use", "idle", "waiting")
         }
     legacy |= {"breaker.ai_memory-1", "breaker.ai_memory-2"}
-    assert legacy == PROBE_SERIES
+    assert legacy < PROBE_SERIES
+    cost = {f"calls.{d}" for d in ("postgres", "redis", "warehouse")}
+    cost |= {f"edge.{e}.{part}" for e in ("postgres", "gateway", "ai_memory-2")
+             for part in ("open", "bytes_up", "bytes_down")}  # fmt: skip
+    cost |= {f"proc.{p}.{part}" for p in ("backend", "postgres") for part in ("rss_mb", "fds")}
+    assert cost < PROBE_SERIES
+    assert not any(s.startswith(("calls.gateway", "edge.client")) for s in PROBE_SERIES)
     assert reference_signals().has_pool
 
 

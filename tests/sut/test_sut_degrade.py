@@ -359,3 +359,66 @@ async def test_without_a_cache_deadline_the_dashboard_waits_on_a_stalled_redis(
     )
     results = await _dashboard_with_redis_stalled(settings, redis_server)
     assert min(elapsed for elapsed, _ in results) >= 0.9  # the Redis socket timeout, at least
+
+
+# --- admission limit: the fast-failure weakening -------------------------------------------------
+
+
+async def test_beyond_the_admission_limit_requests_get_a_fast_503_and_health_still_answers(
+    sut_config_factory: ConfigFactory,
+) -> None:
+    settings = load_sut_settings(
+        sut_config_factory(**{"service.max_in_flight": 2, "postgres.slow_query_ms": 300})
+    )
+    async with running(settings) as (_app, client):
+        results = await timed(client, "/api/items", [{"limit": 5}] * 10, 0.0)
+        shed = [(t, r) for t, r in results if r.status_code == 503]
+        assert len(shed) == 8, [r.status_code for _, r in results]  # 2 admitted, 8 turned away
+        assert all(r.headers["content-type"] == PROBLEM for _, r in shed)
+        assert max(t for t, _ in shed) < 0.25  # at once: no dependency touched
+        assert (await client.get("/api/health")).status_code == 200
+        assert (await client.get("/api/items", params={"limit": 5})).status_code == 200
+
+
+async def test_a_degraded_miss_refreshes_the_cache_so_the_next_answer_is_whole(
+    sut_config_factory: ConfigFactory, eventually: Eventually
+) -> None:
+    """A cold key whose parts miss their deadline is answered degraded; the SUT then computes it
+    whole in the background (once per key), so the same user's next answers are complete.
+    Before, a degraded miss stored nothing and refreshed nothing: on a slow host (a cold start
+    under CPU contention) every answer for that key stayed degraded (15-90 % in busy runs)."""
+    settings = load_sut_settings(sut_config_factory(**{"dashboard.part_deadline_ms": 1}))
+    async with running(settings) as (app, client):
+        first = await client.get(DASHBOARD, params={"user_id": "cold"})
+        assert first.status_code == 200
+        assert first.headers.get("x-dashboard-degraded"), first.headers  # 1 ms: parts miss it
+        await eventually(lambda: app.state.background.pending == 0, 15)
+        again = await client.get(DASHBOARD, params={"user_id": "cold"})
+        assert again.headers["x-dashboard-cache"] == "hit", again.headers
+        assert again.json()["degraded"] == []
+
+
+async def test_without_fail_open_a_stalled_redis_fails_the_dashboard_fast(
+    sut_config_factory: ConfigFactory, redis_server: LocalService
+) -> None:
+    """`cache.fail_open: false` (the fast-failure weakening of the redis scenarios): the cache
+    past its deadline is a 503 at once, where the shipped SUT computes the answer whole."""
+    settings = load_sut_settings(
+        sut_config_factory(**{"redis.socket_timeout_s": 1, "cache.fail_open": False})
+    )
+    results = await _dashboard_with_redis_stalled(settings, redis_server)
+    assert [r.status_code for _, r in results] == [503] * len(results)
+    assert max(elapsed for elapsed, _ in results) < 0.5  # fast: the 50 ms cache deadline
+
+
+async def test_without_partial_answers_a_stalled_warehouse_fails_the_dashboard(
+    sut_config_factory: ConfigFactory, warehouse: LocalService, eventually: Eventually
+) -> None:
+    """`dashboard.partial_answers: false`: a part past its deadline fails the whole answer (503)
+    where the shipped SUT answers 200 with that part marked degraded."""
+    settings = load_sut_settings(
+        sut_config_factory(**{"warehouse.network_timeout_s": 2, "dashboard.partial_answers": False})
+    )
+    results = await _stalled_dashboard(settings, warehouse, eventually, users=4)
+    assert [r.status_code for _, r in results] == [503] * 4
+    assert all(r.headers["content-type"] == PROBLEM for _, r in results)

@@ -6,6 +6,8 @@ While a dependency is broken the dashboard still answers within its deadline:
   `{"status": "degraded", "error": ..., "dependency": ...}` (named in `X-Dashboard-Degraded` and
   the body's `degraded` list); it keeps running in the background so the dependency's breaker
   sees how it really ended. A failing part is degraded the same way (`return_exceptions` style).
+  A degraded answer is never cached; with the cache on, ONE background refresh per key computes
+  it whole (no part deadline), so the next answer is a hit rather than degraded again.
 - **Stale-while-revalidate** (`dashboard.stale_while_revalidate`): an answer past its TTL is
   still served (`X-Dashboard-Cache: stale`, `Age`) for up to `dashboard.stale_for_s` while ONE
   background refresh per key recomputes it; a degraded answer is never cached, so the last good
@@ -13,6 +15,8 @@ While a dependency is broken the dashboard still answers within its deadline:
 - **Cache read deadline** (`cache.deadline_ms`): a slow Redis is a cache miss.
 
 Each knob has an off value (0 / false) so a test can weaken the SUT; Redis down -> uncached.
+`cache.fail_open: false` and `dashboard.partial_answers: false` turn the fallbacks off: the
+request fails with 503 instead (the gate's fast-failure weakenings).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from sut.api import deps
 from sut.api.background import Background, Missed
 from sut.api.routes.warehouse import daily_metrics
 from sut.config import SutSettings
-from sut.errors import DependencyError
+from sut.errors import DependencyError, DependencyUnavailable
 
 router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
 
@@ -118,7 +122,9 @@ async def _cached(request: Request, key: str) -> tuple[float, bytes] | None:
     deadline = _deadline(deps.settings(request).cache.deadline_ms)
     try:
         raw = await _background(request).within(_read(request, key), deadline, f"read {key}")
-    except (DependencyError, Missed):
+    except (DependencyError, Missed) as error:
+        if not deps.settings(request).cache.fail_open:  # weakened: no fallback past the cache
+            raise DependencyUnavailable(f"dashboard cache: {error}", dependency="redis") from None
         return None  # a cache that fails or is slow is a miss
     return decode_entry(raw) if raw is not None else None
 
@@ -195,8 +201,12 @@ async def performance(
         request, user_id, _deadline(settings.dashboard.part_deadline_ms)
     )
     headers = {"X-Dashboard-Cache": "miss" if use_cache else "disabled"}
+    if degraded and not settings.dashboard.partial_answers:  # weakened: all or nothing
+        raise DependencyUnavailable(f"dashboard parts degraded: {', '.join(degraded)}")
     if degraded:
         headers["X-Dashboard-Degraded"] = ",".join(degraded)
+        if use_cache:  # compute it whole in the background (once per key): the next is a hit
+            _background(request).once(key, _refresh(request, user_id, key))
     elif use_cache:  # stored in the background: a slow Redis never delays the answer
         _background(request).once(f"store {key}", _store(request, key, encoded, settings))
     cache_counter.labels("miss").inc()

@@ -1,0 +1,60 @@
+"""Too few slots for a healthy SUT is INVALID, not FAIL: a fixed 200 ms endpoint at 100 rps
+needs 20 requests in flight (Little's law); with 10 slots the harness's own queue makes the
+latency. Tickets still queued at the stop are errors under their user class."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from load.conftest import Server
+
+pytestmark = [pytest.mark.scenario, pytest.mark.integration]
+REPO = Path(__file__).resolve().parents[2]
+
+SCENARIO = """\
+name: slots
+target: {{target_url: "{url}", upstreams: {{db: "{address}"}}}}
+load:
+  users: [ping]
+  concurrency: 10
+  rate: [{{rps: 100, hold_s: 6s}}]
+  drain_s: 2s
+kpis:
+  - p95(GET /ping) < 400ms during baseline   # the endpoint's own 200 ms holds it
+"""
+
+
+def test_too_few_slots_for_a_healthy_sut_is_invalid_not_fail(
+    http_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """Fails on the old code: exit 1 (the KPI read the harness's queue as the SUT's latency)."""
+    server = http_server(delay_ms=200)
+    scenario = tmp_path / "slots.yaml"
+    scenario.write_text(SCENARIO.format(url=server.url, address=server.url.split("//")[1]))
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "chaosgate", "run", str(scenario), "--out", str(out)],
+        cwd=tmp_path, env=os.environ | {"PYTHONPATH": str(REPO)}, capture_output=True,
+        text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stdout + done.stderr
+    [result_file] = out.glob("*/result.json")
+    [result] = json.loads(result_file.read_text())["scenarios"]
+    reason = result["invalid_reason"]
+    found = re.search(r"too few slots: (\d+) needed by Little's law, 10 given", reason)
+    assert found, reason
+    assert 20 <= int(found.group(1)) <= 24, reason
+    assert result["generator"]["slots_needed"] == int(found.group(1))
+    # what was still queued when the drain ended is an error of its user class
+    queued = [b for b in result["series"] if b["name"] == "PingUser (queued at stop)"]
+    assert queued, {b["name"] for b in result["series"]}
+    assert all(b["errors"] == b["count"] > 0 for b in queued)
+    assert {k for b in queued for k in b["error_kinds"]} == {"queued_at_stop"}
