@@ -27,10 +27,10 @@ seed: 7
 load:
   users: [api, dashboard]
   rate:
-    - {ramp_to_rps: 40, over_s: 2s}
-    - {hold_s: 40s}
+    - {ramp_to_rps: 80, over_s: 2s}
+    - {hold_s: 60s}
 faults:
-  - {name: pg-down, at_s: 8, for_s: 20s, target: postgres, fault: down}
+  - {name: pg-down, at_s: 30, for_s: 20s, target: postgres, fault: down}
 kpis:
   - p95(*) < 200ms during baseline
   - {expression: "error_rate(*) < 1% during baseline", abort: true, grace_s: 2}
@@ -322,7 +322,7 @@ def _replace(old: str, new: str) -> Writer:
 
 SCENARIO_VALUES: dict[str, Writer] = {
     "detect-mysql": _replace("fault: down}", "fault: down, detect: mysql}"),
-    "ramp-to-rps-true": _replace("ramp_to_rps: 40", "ramp_to_rps: true"),
+    "ramp-to-rps-true": _replace("ramp_to_rps: 80", "ramp_to_rps: true"),
     "seed-true": _replace("seed: 7", "seed: true"),
     "grace-true": _replace("grace_s: 2", "grace_s: true"),
     "kpi-twice": _replace(
@@ -331,8 +331,8 @@ SCENARIO_VALUES: dict[str, Writer] = {
     ),
     "name-100000": _replace("name: pg-down\n", "name: " + "a" * 100_000 + "\n"),
     "name-60000": _replace("name: pg-down\n", "name: " + "a" * 60_000 + "\n"),
-    "at-inf": _replace("at_s: 8", "at_s: .inf"),
-    "rate-1e9": _replace("ramp_to_rps: 40", "ramp_to_rps: 1e9"),
+    "at-inf": _replace("at_s: 30", "at_s: .inf"),
+    "rate-1e9": _replace("ramp_to_rps: 80", "ramp_to_rps: 1e9"),
     "users-empty": _replace("users: [api, dashboard]", "users: []"),
     "seed-huge": _replace("seed: 7", "seed: " + "9" * 40),
 }
