@@ -26,6 +26,7 @@ EXIT_KPI_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INVALID = 3
 EXIT_HARNESS_ERROR = 4  # an unexpected exception: not the SUT's fault, not the input's
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: the record so far is written, no verdict
 
 
 class ChaosgateError(Exception):

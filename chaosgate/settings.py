@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict, SettingsError
 
 from chaosgate.errors import ConfigError
+from chaosgate.inputfile import read_yaml
+from chaosgate.numbers import reject_bool_number
 from chaosgate.stacks import Backend
 
 DEFAULT_CONFIG_FILE = "chaosgate.yaml"
@@ -25,6 +27,11 @@ DEFAULT_CONFIG_FILE = "chaosgate.yaml"
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return reject_bool_number(cls, value, info)  # `startup_s: true` is not 1 s
 
 
 class Timeouts(_Section):
@@ -74,39 +81,110 @@ class HarnessSettings(BaseSettings):
     toxiproxy: ToxiproxySettings = ToxiproxySettings()
 
 
-def _describe(error: ValidationError, source: str) -> str:
+def _describe(
+    error: ValidationError, file: Path, root: yaml.Node | None, env: dict[str, str], flags: set[str]
+) -> str:
+    """One line per problem, naming where the bad value came from: the flag, the environment
+    variable, or the settings file and line."""
     lines = []
     for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(root)"
+        loc = tuple(str(part) for part in item["loc"])
+        key = ".".join(loc) or "(root)"
+        variable = _variable(loc, env)
+        if loc and loc[0] in flags:
+            source = f"--{loc[0].replace('_', '-')}"
+        elif variable is not None:
+            source = f"environment variable {variable}"
+        else:
+            source = f"{file}:{_line(root, loc)}"
         lines.append(f"{source}: {key}: {item['msg']}")
     return "\n".join(lines)
 
 
+def _variable(loc: tuple[str, ...], env: dict[str, str]) -> str | None:
+    """The `CHAOSGATE_*` variable that set `loc` (itself, or a section given as JSON)."""
+    for depth in range(len(loc), 0, -1):
+        name = "CHAOSGATE_" + "__".join(loc[:depth]).upper()
+        if name in env:
+            return name
+    return None
+
+
+def _line(root: yaml.Node | None, loc: tuple[str, ...]) -> int:
+    node = root
+    for part in loc:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        found = next(
+            ((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part),
+            None,
+        )
+        if found is None:
+            break
+        node = found[0] if part == loc[-1] else found[1]
+    return node.start_mark.line + 1 if node is not None else 1
+
+
+def _environment() -> dict[str, Any]:
+    """`CHAOSGATE_*` parsed by pydantic-settings (nested keys, JSON sections); a value it cannot
+    parse is a `ConfigError` naming the variable."""
+    try:
+        return dict(EnvSettingsSource(HarnessSettings)())
+    except SettingsError as error:
+        field = str(error).partition('field "')[2].partition('"')[0]
+        prefix = f"CHAOSGATE_{field.upper()}"
+        names = sorted(k for k in os.environ if k.upper().startswith(prefix))
+        variable = names[0] if names else prefix
+        raise ConfigError(
+            f"environment variable {variable}: not a valid value for {field!r} (set a section"
+            " key by key, CHAOSGATE_SECTION__KEY=value, or as one JSON object)"
+        ) from None
+
+
+def _check_dirs(
+    settings: HarnessSettings, file: Path, root: yaml.Node | None, env: dict[str, str]
+) -> None:
+    for name in ("state_dir", "reports_dir"):
+        folder: Path = getattr(settings, name)
+        if folder.exists() and not folder.is_dir():
+            variable = _variable((name,), env)
+            source = (
+                f"environment variable {variable}" if variable else f"{file}:{_line(root, (name,))}"
+            )
+            raise ConfigError(f"{source}: {name}: {folder} exists and is not a directory")
+
+
 def load_settings(path: Path | None = None, **overrides: Any) -> HarnessSettings:
-    """Load the harness settings. A missing explicit file is an error; the default one is optional."""
-    explicit = path or (
-        Path(os.environ["CHAOSGATE_CONFIG"]) if "CHAOSGATE_CONFIG" in os.environ else None
-    )
+    """Load the harness settings. A missing explicit file is an error; the default one is
+    optional. Every problem names its source: flag, environment variable or file:line."""
+    named = os.environ.get("CHAOSGATE_CONFIG")
+    explicit = path or (Path(named) if named else None)
     file = explicit or Path(DEFAULT_CONFIG_FILE)
     data: dict[str, Any] = {}
-    if file.exists():
-        try:
-            loaded = yaml.safe_load(file.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{file}: not valid YAML: {exc}") from None
+    root: yaml.Node | None = None
+    if explicit is not None or os.path.lexists(file):
+        what = "settings file" + (" (from CHAOSGATE_CONFIG)" if path is None and named else "")
+        loaded, root = read_yaml(file, what, ConfigError)
+        if loaded is None:  # a truncated copy, not "all defaults": delete the file for those
+            raise ConfigError(
+                f"{file}:1: the {what} is empty; expected a mapping of settings"
+                " (delete the file to use the defaults)"
+            )
         if not isinstance(loaded, dict):
-            raise ConfigError(f"{file}: expected a mapping of settings at the top level")
+            raise ConfigError(f"{file}:1: expected a mapping of settings at the top level")
         data = loaded
-    elif explicit is not None:
-        raise ConfigError(f"{file}: settings file not found")
     flags = {key: value for key, value in overrides.items() if value is not None}
     # pydantic-settings parses the environment (nested keys, prefix); the merge is ours, per key
-    environment = EnvSettingsSource(HarnessSettings)()
-    merged = _deep_merge(_deep_merge(data, environment), flags)
+    merged = _deep_merge(_deep_merge(data, _environment()), flags)
+    env = {k.upper(): v for k, v in os.environ.items() if k.upper().startswith("CHAOSGATE_")}
     try:
-        return HarnessSettings(**merged)
+        settings = HarnessSettings(**merged)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, str(file) if file.exists() else "settings")) from None
+        raise ConfigError(_describe(exc, file, root, env, set(flags))) from None
+    except (TypeError, ValueError) as exc:  # keys that are not strings, etc.
+        raise ConfigError(f"{file}:1: expected a mapping of settings ({exc})") from None
+    _check_dirs(settings, file, root, env)
+    return settings
 
 
 def _deep_merge(low: dict[str, Any], high: dict[str, Any]) -> dict[str, Any]:

@@ -129,6 +129,7 @@ def render_html(result: RunResult) -> str:
         "invalid": [s for s in result.scenarios if s.status == "invalid"],
         "scenarios": [_scenario_view(s, rows) for s in result.scenarios],
         "short_commit": view.short_commit(result.run.commit),
+        "seeds": view.seeds(result),
     }
     return _environment().get_template("report.html").render(context)
 

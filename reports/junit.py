@@ -82,7 +82,7 @@ def _properties(result: RunResult, scenario: ScenarioResult) -> list[tuple[str, 
         ("run_id", run.run_id),
         ("commit", run.commit or ""),
         ("backend", run.backend),
-        ("seed", "" if run.seed is None else str(run.seed)),
+        ("seed", "" if (seed := view.scenario_seed(scenario, run.seed)) is None else str(seed)),
         ("chaosgate_version", run.chaosgate_version),
         ("scenario_status", scenario.status),
     ]

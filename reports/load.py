@@ -9,20 +9,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from chaosgate.errors import ResultFileError
+from chaosgate.inputfile import parse_json, read_input_text
 from reports.model import SCHEMA_VERSION, RunResult
 
+MAX_RESULT_BYTES = 64 << 20  # a long run's result with its histograms is a few MB
 _HINT = "re-render from a result written by this chaosgate version, or re-run the scenario"
 
 
 def load_result(path: Path | str) -> RunResult:
     """The run stored in `path`; every way it can be unreadable is one `ResultFileError`."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultFileError(f"{path}: result file not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ResultFileError(f"{path}: cannot read result file: {error}") from None
+    # a regular file (a FIFO is an error, not a hang), size-limited, UTF-8 with the byte offset
+    text = read_input_text(path, "result file", ResultFileError, limit=MAX_RESULT_BYTES)
     return parse_result(text, source=str(path))
 
 
@@ -40,16 +38,44 @@ def parse_result(text: str, *, source: str = "<result>") -> RunResult:
             f"{source}: {found}; this chaosgate reads {SCHEMA_VERSION!r}", hint=_HINT
         )
     try:
-        return RunResult.model_validate(document)
+        result = RunResult.model_validate(document)
     except ValidationError as error:
         raise ResultFileError(_describe(error, source), hint=_HINT) from None
+    _check_histograms(result, source)
+    return result
+
+
+def _check_histograms(result: RunResult, source: str) -> None:
+    """Every HDR histogram decodes: a damaged one failed the renderers later (exit 4). Decoding
+    all of a release gate's ~1,000 takes ~60 ms."""
+    from reports import hdr
+
+    for i, scenario in enumerate(result.scenarios):
+        found = [
+            (f"series[{j}].{name}", getattr(bucket, name))
+            for j, bucket in enumerate(scenario.series)
+            for name in ("histogram", "error_histogram")
+        ]
+        if scenario.websocket is not None:
+            found.append(("websocket.latency_histogram", scenario.websocket.latency_histogram))
+        for where, encoded in found:
+            if not encoded:
+                continue
+            try:
+                hdr.decode(encoded)
+            except Exception:
+                raise ResultFileError(
+                    f"{source}: scenarios[{i}].{where}: not an HDR histogram (damaged?)",
+                    hint=_HINT,
+                ) from None
 
 
 def _parse_json(text: str, source: str) -> Any:
     if not text.strip():
         raise ResultFileError(f"{source}: result file is empty")
     try:
-        return json.loads(text)
+        # no duplicate keys, bounded nesting and integers: else ResultFileError naming the line
+        return parse_json(text, source, "result file", ResultFileError)
     except json.JSONDecodeError as error:
         # A document that opens like JSON but never closes, or that the decoder ran off the
         # end of, is a writer that stopped midway (killed run, full disk), not a wrong file.

@@ -23,7 +23,7 @@ def render_markdown(result: RunResult) -> str:
         f"## {_ICON[result.status]} chaosgate {view.headline(result)}",
         "",
         f"Run `{run.run_id}` · commit `{view.short_commit(run.commit)}` · backend "
-        f"`{run.backend or 'n/a'}` · seed `{view.seed(run.seed)}` · {view.when(run.started_at)} · "
+        f"`{run.backend or 'n/a'}` · seed `{view.seeds(result)}` · {view.when(run.started_at)} · "
         f"{run.ended_at - run.started_at:.0f} s · exit {result.exit_code}",
         "",
     ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chaosgate.stacks import StackName
 
@@ -347,5 +347,18 @@ class RunResult(_Model):
     run: RunMetadata
     target: Target | None = Field(None, description="the service gated (results before: absent)")
     status: Status
-    exit_code: int = Field(ge=0, le=3)
+    exit_code: int = Field(
+        ge=0,
+        le=130,
+        description="the process's exit code: 0 pass, 1 fail, 3 invalid, 130 interrupted",
+        json_schema_extra={"enum": [0, 1, 2, 3, 130]},
+    )
+
     scenarios: list[ScenarioResult] = Field(default_factory=list)
+
+    @field_validator("exit_code")
+    @classmethod
+    def _a_process_exit_code(cls, code: int) -> int:
+        if code not in (0, 1, 2, 3, 130):
+            raise ValueError(f"expected 0, 1, 2, 3 or 130 (interrupted), got {code}")
+        return code

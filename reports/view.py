@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from reports.kpi_functions import FUNCTIONS, matches
 from reports.model import KpiVerdict, RunResult, ScenarioResult
@@ -81,12 +82,18 @@ def count_outcomes(rows: list[KpiRow]) -> dict[str, int]:
     return counts
 
 
-def number(value: float | None, unit: str = "") -> str:
-    """A human number with its unit: 1130.5 ms, 8.5 %, 3; "n/a" when nothing was measured."""
+def number(value: float | None, unit: str = "", *, exact: bool = False) -> str:
+    """A human number with its unit: 1130.5 ms, 8.5 %, 3; "n/a" when nothing was measured.
+    Below 0.01, two significant digits (0.0012 ms is not 0). `exact`: every digit the value
+    has (a threshold is printed as it was written: `p95 < 0.001ms` requires < 0.001 ms)."""
     if value is None:
         return "n/a"
     if float(value).is_integer():
         text = f"{value:.0f}"
+    elif exact:
+        text = format(Decimal(repr(float(value))), "f")  # shortest round-trip, no exponent
+    elif abs(value) < 0.01:
+        text = format(Decimal(f"{value:.2g}"), "f")
     else:
         text = f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
     text = "0" if text.strip("-0.") == "" else text.replace("-", "\u2212")
@@ -95,7 +102,28 @@ def number(value: float | None, unit: str = "") -> str:
 
 
 def threshold(kpi: KpiVerdict) -> str:
-    return f"{kpi.comparator} {number(kpi.threshold, kpi.unit)}"
+    return f"{kpi.comparator} {number(kpi.threshold, kpi.unit, exact=True)}"
+
+
+def scenario_seed(scenario: ScenarioResult, run_seed: int | None) -> int | None:
+    """The seed this scenario's arrivals were drawn with: its `seed:`, else its `load.seed`
+    (the validated scenario is in the result); `run_seed` for results without it."""
+    validated = scenario.scenario
+    if not validated:
+        return run_seed
+    if validated.get("seed") is not None:
+        return int(validated["seed"])
+    load = validated.get("load")
+    seed = load.get("seed") if isinstance(load, dict) else None
+    return int(seed) if seed is not None else run_seed
+
+
+def seeds(result: RunResult) -> str:
+    """`7`, or each scenario's own when they differ: `pg-down 7, redis-down 9`."""
+    found = [(s.name, scenario_seed(s, result.run.seed)) for s in result.scenarios]
+    if len({value for _, value in found}) <= 1:
+        return seed(found[0][1] if found else result.run.seed)
+    return ", ".join(f"{name} {seed(value)}" for name, value in found)
 
 
 def bound(kpi: KpiVerdict) -> float | None:

@@ -24,6 +24,7 @@ from reports.history.hook import history_options, remember
 from reports.model import RunResult
 from reports.renderers import write_reports
 from scenarios.loader import load_scenario, resolve, shipped_scenarios
+from scenarios.stop_signals import terminate_as_interrupt
 
 _STYLE = {"pass": "green", "fail": "red", "invalid": "yellow"}
 
@@ -111,6 +112,7 @@ def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path
     from reports.load import load_result
 
     # every file validated before anything starts (--check: and each KPI's planned n)
+    settings = load_settings(config, backend=stack)  # first: --check checks the settings too
     scenarios = resolve(list(items), suite, planned=check)
     # a bad baseline or tolerance is bad input: say so before a stack starts, not after the run
     base = load_result(baseline) if baseline is not None else None
@@ -119,20 +121,24 @@ def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path
     if check:
         console.print(f"{len(scenarios)} scenario(s) valid: {', '.join(s.name for s in scenarios)}")
         return
-    settings = load_settings(config, backend=stack)
     from scenarios.orchestrator import RunInterrupted, new_run_id, run_all
 
     run_id = new_run_id()
     run_dir = (out or settings.reports_dir) / run_id
-    try:
-        result = run_all(scenarios, settings, backend=settings.backend, out_dir=run_dir, run_id=run_id,
-                         command=shlex.join(["chaosgate", *sys.argv[1:]]), report=lambda line: console.print(line),
-                         progress=sys.stderr.isatty())  # fmt: skip
-    except RunInterrupted as stopped:  # the record of what ran, then exit 130 (click.Abort)
-        write_reports(stopped.result, run_dir)
-        console.print(f"result (interrupted): {run_dir / 'result.json'}")
-        raise click.exceptions.Abort() from None
-    write_reports(result, run_dir)
+    with terminate_as_interrupt() as stops:  # SIGTERM (a CI cancel) leaves the record Ctrl-C does
+        try:
+            result = run_all(scenarios, settings, backend=settings.backend, out_dir=run_dir, run_id=run_id,
+                             command=shlex.join(["chaosgate", *sys.argv[1:]]), report=lambda line: console.print(line),
+                             progress=sys.stderr.isatty())  # fmt: skip
+        except RunInterrupted as stopped:  # the record of what ran, then exit 130 (click.Abort)
+            with stops.hold():
+                write_reports(stopped.result, run_dir)
+                console.print(
+                    f"result (interrupted by {stops.stopped_by}): {run_dir / 'result.json'}"
+                )
+            raise click.exceptions.Abort() from None
+        with stops.hold():
+            write_reports(result, run_dir)
     console.print(verdict_table(result))
     remember(result)  # the results store (reports.history); never changes the verdict
     exit_code = result.exit_code

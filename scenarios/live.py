@@ -138,6 +138,9 @@ class LiveLoad:
         )
         self._views: dict[int, SecondView] = {}  # whole seconds that no longer change
         self.interrupted = False
+        self.stopped_by: str | None = None  # "Ctrl-C", "SIGTERM", "the Locust web UI's Stop"
+        # polled each refresh: a reason when the user stopped the run elsewhere (the web UI)
+        self.stop_requested: Callable[[], str | None] | None = None
 
     def snapshot(self) -> Snapshot:
         complete = self.run.latest_second()  # polls the workers' records
@@ -193,10 +196,14 @@ class LiveLoad:
                 while any(p.is_running() for p in self.run.processes):
                     started = time.monotonic()
                     show(self.snapshot())
+                    if self.stop_requested is not None and (why := self.stop_requested()):
+                        self.interrupted, self.stopped_by = True, why
+                        break
                     time.sleep(max(0.0, refresh_s - (time.monotonic() - started)))
                 show(self.snapshot())
-            except KeyboardInterrupt:
+            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (scenarios.stop_signals)
                 self.interrupted = True
+                self.stopped_by = self.stopped_by or "Ctrl-C"
             finally:
                 if any(p.is_running() for p in self.run.processes):
                     self.run.stop()

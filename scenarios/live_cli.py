@@ -14,7 +14,9 @@ from chaosgate.settings import load_settings
 from reports.history.hook import history_options, remember
 from reports.model import Event, RunMetadata, RunResult, ScenarioResult, Status
 from scenarios.live import LiveLoad, display, fault_phases, output_dir, resolve_target
+from scenarios.live_web import WEB_STOP, stopped_in_web_ui
 from scenarios.load.plan import LoadPlan, RateStep, parse_duration
+from scenarios.stop_signals import terminate_as_interrupt
 
 FOREVER_S = 7 * 24 * 3600.0  # "until Ctrl-C": the schedule must end somewhere
 
@@ -42,16 +44,24 @@ def scenario_result(name: str, description: str, t0: float, outcome_end_s: float
     outcome = live.run.result()
     events = [Event(t_s=0.0, kind="load.start", message=f"{name}: {live.target.sut_url}")]
     events += live.events
+    by = live.stopped_by or "Ctrl-C"
     if live.interrupted:
-        events.append(Event(t_s=round(outcome_end_s, 3), kind="note", message="stopped by Ctrl-C"))
+        events.append(Event(t_s=round(outcome_end_s, 3), kind="note", message=f"stopped by {by}"))
     end_s = round(max([outcome_end_s, *(e.t_s for e in events)]), 3)
     reasons = outcome.invalid_reasons()  # generator behind, too few slots, set-up failed
     status: Status = "invalid" if reasons else "pass"
+    reason = "; ".join(reasons) or None
+    if live.interrupted and by == WEB_STOP:  # the schedule was cut by the user, not the SUT
+        status = "invalid"
+        reason = (
+            f"stopped by the user ({WEB_STOP}) at {outcome_end_s:.1f} s: the rest of the"
+            " schedule was not sent; not a verdict on the service"
+        )
     return ScenarioResult(
         name=name,
         description=description,
         status=status,
-        invalid_reason="; ".join(reasons) or None,
+        invalid_reason=reason,
         t0=t0,
         duration_s=end_s,
         phases=fault_phases(events, end_s),
@@ -123,9 +133,8 @@ def load(ctx: click.Context, url: str | None, toxiproxy: str | None, rate: float
     seen while it ran as events. Exit 0, or 3 when the generator could not hold the rate."""
     from rich.console import Console
 
-    from reports.renderers import write_reports
     from scenarios.live_web import load_run
-    from scenarios.orchestrator import commit, machine, new_run_id, versions
+    from scenarios.orchestrator import new_run_id
 
     try:
         plan = build_plan(users, rate, duration, arrival, seed, concurrency, ws_clients)
@@ -141,16 +150,31 @@ def load(ctx: click.Context, url: str | None, toxiproxy: str | None, rate: float
     console = Console(stderr=True)
     if web:
         console.print(f"Locust web UI: http://127.0.0.1:{web_port}/ (statistics of this run)")
-    with display(sys.stdout.isatty()) as show:
-        live.loop(show, refresh)
+        live.stop_requested = lambda: WEB_STOP if stopped_in_web_ui(web_port) else None
+    with terminate_as_interrupt() as stops:  # SIGTERM leaves the same record as Ctrl-C
+        with display(sys.stdout.isatty()) as show:
+            live.loop(show, refresh)
+        with stops.hold():
+            if stops.received:
+                live.stopped_by = stops.stopped_by
+            _record(ctx, name, target.sut_url, started, live, run_dir, run_id, seed, target.backend)
+
+
+def _record(ctx: click.Context, name: str, url: str, started: float, live: LiveLoad,
+            run_dir: Path, run_id: str, seed: int, backend: str | None) -> None:  # fmt: skip
+    """Write the session's result and reports, print where, exit with its code."""
+    from rich.console import Console
+
+    from reports.renderers import write_reports
+    from scenarios.orchestrator import commit, machine, versions
+
+    console = Console(stderr=True)
     ended = time.time()
-    scenario = scenario_result(
-        name, f"chaosgate load on {target.sut_url}", started, ended - started, live
-    )
+    scenario = scenario_result(name, f"chaosgate load on {url}", started, ended - started, live)
     code = EXIT_OK if scenario.status == "pass" else EXIT_INVALID
     meta = RunMetadata(run_id=run_id, started_at=started, ended_at=ended, chaosgate_version=_version(),
                        commit=commit(), command=shlex.join(["chaosgate", *sys.argv[1:]]),
-                       backend=target.backend, seed=seed, machine=machine(), versions=versions())  # fmt: skip
+                       backend=backend, seed=seed, machine=machine(), versions=versions())  # fmt: skip
     result = RunResult(run=meta, status=scenario.status, exit_code=code, scenarios=[scenario])
     write_reports(result, run_dir)
     remember(result)  # the results store (reports.history)

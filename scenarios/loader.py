@@ -145,7 +145,10 @@ def _target(
         return given, parse_target(node, path, path.parent)
     if not isinstance(given, str) or not given:
         raise ScenarioError(f"{where}: target: expected a target file (path) or a mapping")
-    file = (path.parent / given).resolve()
+    try:
+        file = (path.parent / given).resolve()
+    except (RuntimeError, OSError):  # pathlib: RuntimeError for a symlink loop
+        raise ScenarioError(f"{where}: target: {given!r} is a symlink loop") from None
     if not file.is_file():
         raise ScenarioError(
             f"{where}: target: no target file {given!r} (looked for {file}, relative to the"
@@ -168,7 +171,10 @@ def resolve(items: list[str], suite: str | None, planned: bool = False) -> list[
         path = Path(item)
         if path.is_dir():
             # both spellings: a `.yml` silently skipped is a scenario that never ran
-            paths.extend(sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml")))
+            found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+            if not found:
+                raise ScenarioError(f"{path}: a folder with no scenario file (*.yaml, *.yml) in it")
+            paths.extend(found)
         elif path.suffix in (".yaml", ".yml") or path.exists():
             paths.append(path)
         elif item in shipped:

@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 
 from chaosgate import __version__
-from chaosgate.errors import EXIT_INVALID, EXIT_KPI_FAILED, EXIT_OK, StackError
+from chaosgate.errors import EXIT_INTERRUPTED, EXIT_INVALID, EXIT_KPI_FAILED, EXIT_OK, StackError
 from chaosgate.settings import HarnessSettings
 from fixtures.backends import open_stack
 from fixtures.clean import restore_clean
@@ -274,6 +274,6 @@ def run_all(
     finally:
         session.close()
     run = session.result()
-    if interrupted:
-        raise RunInterrupted(run)
+    if interrupted:  # the record says what the process exits with
+        raise RunInterrupted(run.model_copy(update={"exit_code": EXIT_INTERRUPTED}))
     return run

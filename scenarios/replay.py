@@ -128,7 +128,8 @@ def replay(
     from chaosgate.settings import load_settings
     from reports.load import load_result
     from reports.renderers import write_reports
-    from scenarios.orchestrator import new_run_id, run_all
+    from scenarios.orchestrator import RunInterrupted, new_run_id, run_all
+    from scenarios.stop_signals import terminate_as_interrupt
 
     recorded = load_result(result_file)
     scenarios = recorded_scenarios(recorded, str(result_file), names)
@@ -136,16 +137,23 @@ def replay(
     console = Console(width=None if sys.stdout.isatty() else 160)
     run_id = new_run_id()
     run_dir = (out or settings.reports_dir) / run_id
-    result = run_all(scenarios, settings, backend=settings.backend, out_dir=run_dir, run_id=run_id,
-                     command=shlex.join(["chaosgate", *sys.argv[1:]]), report=lambda line: console.print(line),
-                     progress=sys.stderr.isatty())  # fmt: skip
+    note = f"replay of run {recorded.run.run_id} ({result_file})"
+    with terminate_as_interrupt() as stops:  # Ctrl-C or SIGTERM: the record so far, then 130
+        try:
+            result = run_all(scenarios, settings, backend=settings.backend, out_dir=run_dir, run_id=run_id,
+                             command=shlex.join(["chaosgate", *sys.argv[1:]]), report=lambda line: console.print(line),
+                             progress=sys.stderr.isatty())  # fmt: skip
+        except RunInterrupted as stopped:
+            with stops.hold():
+                for scenario in stopped.result.scenarios:
+                    scenario.events.insert(0, Event(t_s=0.0, kind="note", message=note))
+                write_reports(stopped.result, run_dir)
+                console.print(
+                    f"result (interrupted by {stops.stopped_by}): {run_dir / 'result.json'}"
+                )
+            raise click.exceptions.Abort() from None
     for scenario in result.scenarios:
-        scenario.events.insert(
-            0,
-            Event(
-                t_s=0.0, kind="note", message=f"replay of run {recorded.run.run_id} ({result_file})"
-            ),
-        )
+        scenario.events.insert(0, Event(t_s=0.0, kind="note", message=note))
     write_reports(result, run_dir)
     remember(result)  # the results store (reports.history)
     rows = side_by_side(recorded, result)

@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from chaosgate.errors import ExpressionError
+from chaosgate.numbers import reject_bool_number
 from fixtures.faults import REGISTRY, Fault, build_fault
 from fixtures.stack import DEPENDENCIES, PROXIES, SUT_PROCESSES
 from reports.kpi_parse import Kpi, parse_kpi
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from fixtures.target import ExternalTarget
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+MAX_NAME = 128
 SERVICES = (*DEPENDENCIES, "toxiproxy", *SUT_PROCESSES)
 Scalar = str | int | float | bool
 
@@ -56,11 +58,18 @@ class _Model(BaseModel):
     # .inf / .nan are floats to pydantic; no duration, rate or grace may be one.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return reject_bool_number(cls, value, info)  # `grace_s: true` is not 1 s
+
 
 class FaultStep(_Model):
     """One scheduled fault. `at_s` counts from second 0: the end of the load's warm-up."""
 
-    name: str = Field(pattern=NAME, description="used in windows and KPIs: fault:<name>")
+    name: str = Field(
+        pattern=NAME, max_length=MAX_NAME, description="used in windows and KPIs: fault:<name>"
+    )
     at_s: float = Field(
         gt=0, description="injection time, seconds from the end of the warm-up (30, '30s')"
     )
@@ -169,7 +178,7 @@ class StackSpec(_Model):
 
 
 class Scenario(_Model):
-    name: str = Field(pattern=NAME)
+    name: str = Field(pattern=NAME, max_length=MAX_NAME)  # names paths and report titles
     description: str = ""
     tags: list[str] = Field(default_factory=list, description="suites: release, smoke, ...")
     seed: int | None = Field(
@@ -241,8 +250,18 @@ class Scenario(_Model):
                 f"the last fault ends at {previous_end:g}s but the load lasts only {self.duration_s:g}s: leave time to recover",
                 ("faults", len(self.faults) - 1, "for_s"),
             )
+        written: dict[tuple[object, ...], int] = {}
         for index, spec in enumerate(self.kpis):
             where: tuple[int | str, ...] = ("kpis", index)
+            kpi = spec.kpi  # parsed: `p95<5ms` is `p95 < 5 ms`
+            same = (kpi.function, kpi.argument, kpi.comparator, kpi.threshold, kpi.unit, kpi.window)
+            if same in written:
+                raise LocatedValueError(
+                    f"the KPI {spec.expression!r} is listed twice (also kpis.{written[same]});"
+                    " list each KPI once",
+                    where,
+                )
+            written[same] = index
             self._check_references(spec.kpi, names, where)
             if spec.abort and not spec.kpi.entry.live:
                 raise LocatedValueError(
@@ -293,6 +312,22 @@ class Scenario(_Model):
                 problem = f"pool_exhaustion reads the service's pool: {found}" if found else None
             if problem is not None:
                 raise LocatedValueError(problem, ("faults", index, "target"))
+            if step.detect is not None and step.detect not in (known := self._detectable()):
+                raise LocatedValueError(
+                    f"detect: {step.detect!r} is not a dependency of the"
+                    f" {'reference stack' if target is None else 'target'}; expected one of:"
+                    f" {', '.join(known) or 'none'}",
+                    ("faults", index, "detect"),
+                )
+
+    def _detectable(self) -> tuple[str, ...]:
+        """What `detect:` may name: a dependency, or anything with a breaker series."""
+        target = self._target
+        names = DEPENDENCIES if target is None else tuple(target.upstreams)
+        breakers = sorted(
+            s.removeprefix("breaker.") for s in self.probe_series() if s.startswith("breaker.")
+        )
+        return tuple(dict.fromkeys((*names, *breakers)))
 
     def probe_series(self) -> frozenset[str]:
         """The probe series a KPI may name: the reference SUT's, or the target's profile's."""

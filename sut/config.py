@@ -30,6 +30,7 @@ from sut.config_rules import (
     listen_clashes,
     read_config_text,
 )
+from sut.config_yaml import ConfigYamlError, parse_config_yaml
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 # Finite and at most a day: `.inf` or 1e300 would overflow a timer or never fire.
@@ -354,16 +355,10 @@ def load_sut_settings(path: str | Path) -> SutSettings:
         text = read_config_text(path)
     except ConfigReadError as error:
         raise SutConfigError(str(error)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise SutConfigError(
-            f"{where}: not valid YAML ({getattr(error, 'problem', error)})"
-        ) from None
-    except (RecursionError, ValueError, TypeError) as error:  # odd YAML PyYAML chokes on
-        raise SutConfigError(f"{path}: not valid YAML ({error})") from None
+    try:  # duplicate keys, nesting, alias bombs, huge values: refused at their line
+        data, root = parse_config_yaml(text, path)
+    except ConfigYamlError as error:
+        raise SutConfigError(str(error)) from None
     if data is None:  # an empty file is a mistake (a truncated copy), not "all defaults"
         raise SutConfigError(
             f"{path}: the file is empty; expected a mapping of sections (see sut/config.yaml)"
@@ -371,7 +366,7 @@ def load_sut_settings(path: str | Path) -> SutSettings:
     if not isinstance(data, dict):
         raise SutConfigError(f"{path}: expected a mapping of sections at the top level")
     try:
-        return SutSettings(**data)
+        settings = SutSettings(**data)
     except ValidationError as error:
         loc, problem = _first_problem(error)
         env = _env_name(loc)
@@ -379,6 +374,20 @@ def load_sut_settings(path: str | Path) -> SutSettings:
         raise SutConfigError(f"{where}: {problem}") from None
     except (TypeError, ValueError) as error:  # keyword names that are not strings, etc.
         raise SutConfigError(f"{path}: expected a mapping of sections ({error})") from None
+    _complete(data, path, root)
+    return settings
+
+
+def _complete(data: dict[str, Any], path: Path, root: yaml.Node | None) -> None:
+    """Every section is written out: a file cut short (a truncated copy) must not run on
+    defaults. A section the user means to leave at its defaults is written `section: {}`."""
+    missing = [name for name in SutSettings.model_fields if name not in data]
+    if missing:
+        end = root.end_mark.line + 1 if root is not None else 1
+        raise SutConfigError(
+            f"{path}:{end}: section(s) missing: {', '.join(missing)} (a truncated copy?);"
+            f" write `{missing[0]}: {{}}` to keep a section's defaults"
+        )
 
 
 def _first_problem(error: ValidationError) -> tuple[tuple[int | str, ...], str]:

@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic._internal._model_construction import ModelMetaclass
 
 from chaosgate.errors import ScenarioError
+from chaosgate.numbers import reject_bool_number
 from scenarios.users import UnknownUser, class_name, resolve_user
 
 _DURATION = re.compile(
@@ -83,6 +84,11 @@ class _Checked(BaseModel, metaclass=_CheckedMeta):
 
     # .inf / .nan validate as floats: a rate of .inf reached the worker as null and ran anyway.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return reject_bool_number(cls, value, info)  # `ramp_to_rps: true` is not 1 rps
 
 
 def _describe(error: ValidationError, model: str) -> str:

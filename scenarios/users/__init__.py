@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import os
 from pathlib import Path
 
 # name -> "module:Class"
@@ -44,11 +45,11 @@ def resolve_user(entry: str, base_dir: Path | None = None) -> str:
         return entry
     base = base_dir if base_dir is not None else Path.cwd()
     if (parts := split_entry(entry)) is not None:
-        path = (base / Path(parts[0]).expanduser()).resolve()
+        path = _absolute(base, parts[0])
         inspect_class(path, parts[1])
         return f"{path}:{parts[1]}"
     if is_mix(entry):
-        path = (base / Path(entry).expanduser()).resolve()
+        path = _absolute(base, entry)
         load_mix(path)
         return str(path)
     known = ", ".join(sorted(USER_CLASSES))
@@ -56,6 +57,12 @@ def resolve_user(entry: str, base_dir: Path | None = None) -> str:
         f"unknown user class {entry!r} (known: {known}; or path/to/locustfile.py:ClassName, "
         "or path/to/mix.yaml)"
     )
+
+
+def _absolute(base: Path, entry: str) -> Path:
+    """`entry` from `base`, absolute and normalised but symlinks kept: messages name the path
+    the user wrote (a dangling link, a symlink loop), and the worker finds it from any cwd."""
+    return Path(os.path.abspath(base / Path(entry).expanduser()))
 
 
 def class_name(entry: str) -> str:

@@ -46,7 +46,7 @@ def _string(node: ast.expr | None) -> str | None:
     return None
 
 
-def _declared_names(cls: ast.ClassDef) -> tuple[str, ...] | None:
+def _declared_names(path: Path, cls: ast.ClassDef) -> tuple[str, ...] | None:
     for statement in cls.body:
         target: ast.expr | None = None
         value: ast.expr | None = None
@@ -55,11 +55,23 @@ def _declared_names(cls: ast.ClassDef) -> tuple[str, ...] | None:
         elif isinstance(statement, ast.Assign) and len(statement.targets) == 1:
             target, value = statement.targets[0], statement.value
         if isinstance(target, ast.Name) and target.id == "request_names" and value is not None:
-            try:
-                return tuple(str(name) for name in ast.literal_eval(value))
-            except ValueError:
-                return None
+            return _names_literal(path, statement.lineno, value)
     return None
+
+
+def _names_literal(path: Path, line: int, value: ast.expr) -> tuple[str, ...] | None:
+    """`request_names = ("a", "b")`: a literal list or tuple of strings; not a literal (computed
+    at import) is None (names come from the client calls); any other literal is an error."""
+    try:
+        names = ast.literal_eval(value)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        return None
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+        raise LocustfileError(
+            f"{path}:{line}: request_names: expected a list or tuple of strings,"
+            f" got {type(names).__name__}"
+        )
+    return tuple(names)
 
 
 def _client_call_names(cls: ast.ClassDef) -> list[str]:
@@ -110,6 +122,11 @@ def _read(path: Path, mtime_ns: int) -> dict[str, ast.ClassDef]:
         raise LocustfileError(
             f"{path}:{error.lineno or 1}: not valid Python: {error.msg}"
         ) from None
+    except (RecursionError, MemoryError, ValueError):  # a 200,000-term expression; NUL bytes
+        raise LocustfileError(
+            f"{path}:1: not a locustfile the harness can read (an expression nested too deep,"
+            " or NUL bytes)"
+        ) from None
     return {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
 
 
@@ -117,11 +134,13 @@ def inspect_class(path: Path, class_name: str) -> tuple[str, ...]:
     """Check that `class_name` in `path` is a Locust HTTP user with tasks; its request names."""
     try:
         mtime = path.stat().st_mtime_ns
-    except OSError:
+    except FileNotFoundError:
         raise LocustfileError(
             f"{path}: locustfile not found (expected path/to/locustfile.py:ClassName, "
             "relative to the scenario file)"
         ) from None
+    except OSError as error:  # a symlink loop, a path through a file
+        raise LocustfileError(f"{path}: cannot read the locustfile: {error.strerror}") from None
     if not path.is_file():
         raise LocustfileError(f"{path}: not a file (expected a locustfile .py)")
     classes = _read(path, mtime)
@@ -139,7 +158,7 @@ def inspect_class(path: Path, class_name: str) -> tuple[str, ...]:
         if current.name in seen:
             continue
         seen.append(current.name)
-        names = names if names is not None else _declared_names(current)
+        names = names if names is not None else _declared_names(path, current)
         tasks = tasks or _has_tasks(current)
         for base in current.bases:
             base_name = _base_name(base)

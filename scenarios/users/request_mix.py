@@ -503,6 +503,8 @@ def load_mix(path: Path) -> Mix:
     """Parse and check a mix file; raises MixError naming file:line."""
     try:
         mtime = path.stat().st_mtime_ns
-    except OSError:
+    except FileNotFoundError:
         raise MixError(f"{path}: request mix file not found") from None
+    except OSError as error:  # a symlink loop, a path through a file
+        raise MixError(f"{path}: cannot read the request mix: {error.strerror}") from None
     return _load(path, mtime)

@@ -29,7 +29,12 @@ kpis:
 """
 
 
-def test_an_interrupted_run_writes_its_result_and_report(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_run_writes_its_result_and_report(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    """SIGTERM (a CI cancel, `timeout`) leaves the same record as Ctrl-C; the result's
+    exit_code is the process's, 130 (it said 3: issue 23)."""
     for name in ("first", "second"):
         (tmp_path / f"{name}.yaml").write_text(SCENARIO.format(name=name))
     out = tmp_path / "reports"
@@ -60,7 +65,7 @@ def test_an_interrupted_run_writes_its_result_and_report(tmp_path: Path) -> None
             what="the first scenario running",
             timeout_s=120,
         )
-        harness.send_signal(signal.SIGINT)
+        harness.send_signal(stop)
         code = harness.wait(timeout=60)
     finally:
         if harness.poll() is None:
@@ -73,6 +78,7 @@ def test_an_interrupted_run_writes_its_result_and_report(tmp_path: Path) -> None
     assert len(results) == 1, text[-3000:]
     result = json.loads(results[0].read_text())
     assert result["status"] == "invalid"
+    assert result["exit_code"] == 130
     assert [(s["name"], s["status"], s["invalid_reason"]) for s in result["scenarios"]] == [
         ("first", "invalid", "interrupted"),
         ("second", "invalid", "interrupted before it started"),

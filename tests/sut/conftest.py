@@ -173,6 +173,7 @@ def base_config(pg: LocalService, redis: LocalService, warehouse: LocalService) 
             "breaker": dict(breaker),
         },
         "cache": {"enabled": True, "dashboard_ttl_s": 30},
+        "dashboard": {},  # every section written: a missing one reads as a truncated file
         "health": {"interval_s": 0.5, "check_timeout_s": 1},
         "mcp": {
             "gateway_url": f"http://127.0.0.1:{gateway_port}",

@@ -69,3 +69,40 @@ def test_a_bad_env_override_names_the_variable(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(SutConfigError, match=r"env SUT_REDIS__PORT\): redis.port"):
         load_sut_settings(SHIPPED)
     assert os.environ["SUT_REDIS__PORT"] == "zero"
+
+
+@pytest.mark.unit
+def test_a_duplicate_key_is_refused_at_its_line(tmp_path: Path) -> None:
+    """PyYAML keeps the last of two `port:` silently; the SUT refuses the second (issue 23)."""
+    path = tmp_path / "dup.yaml"
+    text = SHIPPED.read_text().replace("  port: 5432\n", "  port: 5432\n  port: 5433\n", 1)
+    path.write_text(text)
+    line = text.splitlines().index("  port: 5433") + 1
+    with pytest.raises(SutConfigError, match=rf"^{path}:{line}: duplicate key 'port'"):
+        load_sut_settings(path)
+
+
+@pytest.mark.unit
+def test_a_truncated_config_is_refused_and_an_explicit_empty_section_is_not(
+    tmp_path: Path,
+) -> None:
+    text = SHIPPED.read_text()
+    path = tmp_path / "cut.yaml"
+    path.write_text(text[: text.index("cache:")])  # the copy stopped before cache
+    with pytest.raises(
+        SutConfigError, match=rf"^{path}:\d+: section\(s\) missing: cache, dashboard, health, mcp"
+    ):
+        load_sut_settings(path)
+    rest = "".join(f"{s}: {{}}\n" for s in ("cache", "dashboard", "health", "mcp", "websocket"))
+    path.write_text(text[: text.index("cache:")] + rest)  # each left at its defaults, said so
+    assert load_sut_settings(path) == SutSettings()
+
+
+@pytest.mark.unit
+def test_an_alias_bomb_is_refused(tmp_path: Path) -> None:
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SutConfigError, match=rf"^{path}:\d+: .*more than \d+ values"):
+        load_sut_settings(path)

@@ -14,7 +14,21 @@ import httpx
 import pytest
 
 from chaosgate.processes import ManagedProcess, free_port, wait_until
-from sut.config import load_sut_settings
+from sut.config import SutSettings, load_sut_settings
+
+
+def SECTIONS_AT_DEFAULTS(*written: str) -> str:
+    """`section: {}` for every SUT config section not in `written` (a file naming no section
+    at all reads as a truncated copy)."""
+    return "".join(f"{name}: {{}}\n" for name in SutSettings.model_fields if name not in written)
+
+
+def whole(text: str) -> str:
+    """`text` with every section it does not write kept at its defaults."""
+    import yaml
+
+    return text + SECTIONS_AT_DEFAULTS(*(yaml.safe_load(text) or {}))
+
 
 ConfigFactory = Callable[..., Path]
 REPO = Path(__file__).parents[2]
@@ -59,7 +73,7 @@ def test_bad_config_exits_2_with_one_clear_line(
 @pytest.mark.unit
 def test_unknown_replica_exits_2(tmp_path: Path) -> None:
     path = tmp_path / "ok.yaml"
-    path.write_text("cache: {enabled: false}\n")
+    path.write_text(whole("cache: {enabled: false}\n"))
     done = run_sut("--config", str(path), "--role", "ai_memory", "--replica", "ai_memory-9")
     assert done.returncode == 2
     assert "ai_memory-9" in done.stderr
@@ -146,6 +160,7 @@ def test_backend_starts_and_reports_not_ready_while_every_dependency_is_down(
         f"redis: {{port: {free_port()}}}\n"
         f"warehouse: {{port: {free_port()}, network_timeout_s: 1}}\n"
         f"mcp: {{gateway_url: 'http://127.0.0.1:{free_port()}'}}\n"
+        + SECTIONS_AT_DEFAULTS("service", "postgres", "redis", "warehouse", "mcp")
     )
     argv = [sys.executable, "-m", "sut", "--config", str(config), "--role", "backend"]
     backend = ManagedProcess("backend", argv, sut_workdir / "backend.log", cwd=REPO).start()
@@ -185,6 +200,7 @@ def test_ctrl_c_on_the_supervisor_stops_all_four_without_a_traceback(tmp_path: P
             f"    - {{name: r{i}, listen_port: {p}, url: 'http://127.0.0.1:{p}/mcp'}}\n"
             for i, p in enumerate(ports[5:])
         )
+        + SECTIONS_AT_DEFAULTS("service", "postgres", "redis", "warehouse", "mcp")
     )
     log = tmp_path / "sut.log"
     with log.open("wb") as sink:
