@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "report": "reports.cli:report",
     "compare": "reports.cli:compare",
     "load": "scenarios.live_cli:load",
+    "capacity": "scenarios.capacity_cli:capacity",
     "replay": "scenarios.replay:replay",
     "deploy": "fixtures.deploy.cli:deploy",
 }
