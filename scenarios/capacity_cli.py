@@ -98,7 +98,7 @@ def _search(plan: object, config: object, settings: object, out: Path | None, co
         p = points[-1]
         latency = "—" if p.p95_ms is None else f"p95 {p.p95_ms:.1f} ms"
         margin = "" if found.margin is None else f", margin {found.margin:+.0%}"
-        why = f" ({found.broke or found.reason})" if found.status != "pass" else ""
+        why = {"fail": f" ({found.broke})", "invalid": f" ({found.reason})"}.get(found.status, "")
         console.print(f"step {rate:g} rps: {found.status.upper()}{why}: {latency}, errors {p.error_rate:.1%}{margin}")  # fmt: skip
         return found
 

@@ -8,6 +8,8 @@ import pytest
 
 from scenarios.capacity import SearchConfig, StepStatus, StepVerdict, search
 
+pytestmark = pytest.mark.unit
+
 
 def service(capacity: float, *, invalid: Callable[[float, int], bool] = lambda r, n: False,
             close: Callable[[float, int], bool] = lambda r, n: False) -> tuple[Callable[[float], StepVerdict], list[float]]:  # fmt: skip
