@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from chaosgate.errors import ExpressionError
 from reports.hdr import merge
 from reports.kpi_functions import MIN_COUNT_WINDOW_S
@@ -90,22 +92,38 @@ def _judged_text(expression: str, window: str) -> str:
 
 
 def _fault(scenario: Scenario, during: str) -> FaultStep:
-    """The scenario's fault of that name, or a catalog fault `target:kind`."""
+    """The scenario's fault of that name, or a catalog fault `TARGET:KIND[:key=value,...]`."""
     for step in scenario.faults:
         if step.name == during:
             return step
-    target, colon, kind = during.partition(":")
+    target, colon, rest = during.partition(":")
+    kind, _, given = rest.partition(":")
     names = ", ".join(f.name for f in scenario.faults) or "none"
     if not colon:
         raise CapacityInputError(
-            f"--during {during!r}: no fault of that name in {scenario.name} ({names}); "
-            "or give a catalog fault as TARGET:KIND, e.g. postgres:latency"
+            f"--during {during!r}: no fault of that name in {scenario.name} ({names}); or give"
+            " a catalog fault as TARGET:KIND[:key=value,...], e.g. postgres:latency:latency_ms=300"
         )
+    attributes: dict[str, Any] = {}
+    for pair in filter(None, given.split(",")):
+        key, equals, value = pair.partition("=")
+        if not equals:
+            raise CapacityInputError(f"--during {during!r}: expected key=value, got {pair!r}")
+        attributes[key.strip()] = yaml.safe_load(value)
     try:
         return FaultStep(name=re.sub(r"[^A-Za-z0-9_.\-]", "-", f"{target}-{kind}"), at_s=1,
-                         for_s=1, target=target, fault=kind)  # fmt: skip
+                         for_s=1, target=target, fault=kind, attributes=attributes)  # fmt: skip
     except ValueError as error:
         raise CapacityInputError(f"--during {during!r}: {error}") from None
+
+
+def _default_kpis(scenario: Scenario, window: str) -> list[str]:
+    """Without --kpi: the KPIs the scenario judges on that fault's window, if any; else its
+    baseline KPIs (moved onto the fault's window by `_judged_text`)."""
+    on_fault = [s.expression for s in scenario.kpis if s.kpi.window == window]
+    if window != "baseline" and on_fault:
+        return on_fault
+    return [s.expression for s in scenario.kpis if s.kpi.window == "baseline"]
 
 
 def step_plan(
@@ -115,12 +133,12 @@ def step_plan(
     fault = _fault(scenario, during) if during else None
     window = f"fault:{fault.name}" if fault else "baseline"
     try:
-        given = kpis or [s.expression for s in scenario.kpis if s.kpi.window == "baseline"]
+        given = kpis or _default_kpis(scenario, window)
         if not given:
             raise CapacityInputError(
                 f"{scenario.name} has no KPI during baseline: name the ones to hold with --kpi"
             )
-        judged = tuple(_judged_text(k, window) for k in given)
+        judged = tuple(dict.fromkeys(_judged_text(k, window) for k in given))
     except ExpressionError as error:
         raise CapacityInputError(f"--kpi: {error}") from None
     found = StepPlan(scenario, judged, window, fault, min_step_s)
