@@ -6,7 +6,9 @@ bisect between the last pass and the first fail until they are within the resolu
 larger of `resolution` x the passing rate and `resolution_rps`). A step is judged with the
 evidence rule by its runner; here:
 - an INVALID step (host busy, too few slots, too few samples) is run once more; INVALID twice
-  is reported and ends the search inconclusive: it is never taken as a pass or a fail;
+  is reported and never taken as a pass or a fail: the search bisects below it, and is
+  inconclusive (`invalid`) only if no failing rate is found under it (e.g. the generator's
+  own ceiling on this machine is below the service's capacity);
 - a CLOSE step (a KPI within `close_band` of its threshold, relative) is run once more, and
   passes only if no attempt failed: a knee must be evidence, not one lucky draw.
 """
@@ -75,7 +77,7 @@ class SearchOutcome:
     first_fail: Judged | None = None  # the lowest failing rate above it
     max_held: bool = False  # max_rps passed: capacity is at least that
     below_min: bool = False  # min_rps already failed
-    invalid: Judged | None = None  # the step that stopped the search (INVALID twice)
+    invalid: Judged | None = None  # the step that left the search inconclusive (INVALID twice)
 
     @property
     def concluded(self) -> bool:
@@ -113,15 +115,15 @@ def search(
         outcome.judged.append(judged)
         if on_judged is not None:
             on_judged(judged)
-        if judged.status == "invalid":
-            outcome.invalid = judged
         return judged
 
     rate = config.min_rps
+    ceiling: Judged | None = None  # the lowest INVALID rate above the knee: no verdict there
     while True:
         judged = step(rate)
         if judged.status == "invalid":
-            return outcome
+            ceiling = judged
+            break
         if judged.status == "fail":
             outcome.first_fail = judged
             break
@@ -130,16 +132,23 @@ def search(
             outcome.max_held = True
             return outcome
         rate = min(rate * config.factor, config.max_rps)
-    if outcome.knee is None:
-        outcome.below_min = True
+    if outcome.knee is None:  # min_rps failed, or could not be judged
+        outcome.below_min = outcome.first_fail is not None
+        outcome.invalid = ceiling
         return outcome
-    while not config.resolved(outcome.knee, outcome.first_fail.rate):
-        middle = round((outcome.knee + outcome.first_fail.rate) / 2, 1)
+    # bisect below the lowest rate that failed or could not be judged: a fail found there
+    # concludes the search without ever reading an INVALID step as a fail
+    while True:
+        upper = min((j for j in (outcome.first_fail, ceiling) if j), key=lambda j: j.rate)
+        if config.resolved(outcome.knee, upper.rate):
+            break
+        middle = round((outcome.knee + upper.rate) / 2, 1)
         judged = step(middle)
-        if judged.status == "invalid":
-            return outcome
         if judged.status == "pass":
             outcome.knee = middle
-        else:
+        elif judged.status == "fail":
             outcome.first_fail = judged
+        else:
+            ceiling = judged
+    outcome.invalid = upper if upper.status == "invalid" else None
     return outcome

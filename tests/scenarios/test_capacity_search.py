@@ -74,15 +74,34 @@ def test_an_invalid_step_is_repeated_once_then_taken_as_it_came() -> None:
 
 
 def test_invalid_twice_is_reported_never_a_pass_or_fail() -> None:
-    run, calls = service(100, invalid=lambda r, n: r == 40)
+    run, calls = service(100, invalid=lambda r, n: r >= 40)
     outcome = search(run, SearchConfig(min_rps=10, max_rps=1000))
-    assert calls == [10, 20, 40, 40]  # repeated once, then the search stops
+    assert calls[:4] == [10, 20, 40, 40]  # repeated once, then bisected below it
     assert not outcome.concluded
     assert outcome.invalid is not None
     assert outcome.invalid.rate == 40
     assert outcome.invalid.reason == "host busy"
-    assert outcome.knee == 20
-    assert outcome.first_fail is None
+    assert outcome.first_fail is None  # never read as a fail
+    assert outcome.knee == 35  # bisected to the resolution below it; never read as a pass
+
+
+def test_a_fail_below_an_invalid_step_concludes() -> None:
+    """The generator's own ceiling (INVALID from 80 rps) above a service that breaks at 50."""
+    run, calls = service(50, invalid=lambda r, n: r >= 80)
+    outcome = search(run, SearchConfig(min_rps=10, max_rps=1000))
+    assert calls.count(80) == 2
+    assert outcome.concluded
+    assert outcome.knee is not None
+    assert outcome.first_fail is not None
+    assert outcome.knee <= 50 < outcome.first_fail.rate < 80
+
+
+def test_min_rate_invalid_is_inconclusive() -> None:
+    run, calls = service(50, invalid=lambda r, n: True)
+    outcome = search(run, SearchConfig(min_rps=10, max_rps=1000))
+    assert calls == [10, 10]
+    assert not outcome.concluded
+    assert not outcome.below_min
 
 
 def test_a_close_verdict_is_repeated_and_passes_only_if_every_run_passed() -> None:
