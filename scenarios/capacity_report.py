@@ -19,8 +19,10 @@ SATURATION_SHARE = 0.05  # errors + degraded (shed) answers above this share: sa
 
 
 def saturation(points: list[Point], share: float = SATURATION_SHARE) -> Point | None:
-    """The lowest rate whose errors and shed answers exceed `share`."""
-    return next((p for p in sorted(points, key=lambda p: p.rate) if p.refused_share > share), None)
+    """The lowest rate whose errors and shed answers exceed `share` (judged steps only: an
+    INVALID step's errors may be the harness's own, e.g. tickets queued at the stop)."""
+    judged = sorted((p for p in points if p.status in ("pass", "fail")), key=lambda p: p.rate)
+    return next((p for p in judged if p.refused_share > share), None)
 
 
 def summary(outcome: SearchOutcome, points: list[Point], plan: StepPlan, command: str) -> dict[str, Any]:  # fmt: skip

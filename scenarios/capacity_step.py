@@ -201,7 +201,9 @@ def point(rate: float, result: ScenarioResult, plan_: StepPlan) -> Point:
         return histogram.get_value_at_percentile(q) / 1000 if histogram.get_total_count() else None
 
     generator = result.generator
-    return Point(result.name, rate, generator.achieved_rate if generator else None, result.status,
+    seconds = sum(e - s for s, e in spans)
+    achieved = sum(b.count for b in buckets) / seconds if seconds else None  # judged window only
+    return Point(result.name, rate, achieved, result.status,
                  at(50), at(95), at(99), count,
                  sum(b.errors for b in judged) / count if count else 0.0,
                  sum(b.degraded for b in judged) / count if count else 0.0,
