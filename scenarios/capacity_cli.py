@@ -24,12 +24,22 @@ from chaosgate.errors import EXIT_BAD_INPUT, EXIT_INVALID, EXIT_OK
 @click.command()
 @click.argument("scenario_name")
 @click.option("--kpi", "kpis", multiple=True, help="a KPI to hold (default: the baseline ones)")
-@click.option("--during", help="hold this fault on: a fault of the scenario, or TARGET:KIND")
 @click.option(
-    "--min-rps", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True
+    "--during", help="hold this fault on: a fault of the scenario, or TARGET:KIND[:key=value,...]"
 )
 @click.option(
-    "--max-rps", type=click.FloatRange(min=0, min_open=True), default=2000.0, show_default=True
+    "--min-rps",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="the first step's rate",
+)
+@click.option(
+    "--max-rps",
+    type=click.FloatRange(min=0, min_open=True),
+    default=2000.0,
+    show_default=True,
+    help="the highest rate tried (if it holds: capacity is at least this)",
 )
 @click.option("--step-s", type=click.FloatRange(min=1), default=10.0, show_default=True,
               help="shortest judged load per step (lengthened until each KPI's planned n is 2x its floor)")  # fmt: skip
@@ -108,6 +118,11 @@ def _search(plan: object, config: object, settings: object, out: Path | None, co
 
     try:
         outcome = search(run_step, config, judged)
+    except KeyboardInterrupt:  # the steps so far are still a record (the stack is down by now)
+        session.close()
+        write_reports(session.result(), run_dir)
+        console.print(f"interrupted after {len(points)} step(s): {run_dir / 'result.json'}")
+        raise click.exceptions.Abort() from None
     finally:
         session.close()
     exit_code = EXIT_OK if outcome.concluded else EXIT_INVALID
