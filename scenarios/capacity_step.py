@@ -6,7 +6,7 @@ on the one stack `RunSession` keeps up), holds the rate at R, and is long enough
 judged KPI's planned n is `planned_n.FACTOR` x its floor. Its slots grow with the rate
 (R x `SERVICE_S`: a generous service time, so a step is never starved by the harness).
 With `during`, the fault is held on for the whole judged window (`fault:<name>`), after a
-short baseline and before a short recovery (the schema wants time to recover).
+baseline as long as the scenario's (a catalog fault: LEAD_S) and before a short recovery.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from scenarios.planned_n import FACTOR, plan
 from scenarios.schema import FaultStep, Scenario
 
 SERVICE_S = 2.0  # slots = rate x this: far above any service time a passing step has
-LEAD_S = 3.0  # with --during: baseline before the fault (> 2 x the baseline guard)
+LEAD_S = 3.0  # --during a catalog fault: baseline before it (a scenario's fault: its own at_s,
+# e.g. the seconds a cache needs to fill before the warehouse times out)
 TAIL_S = 3.0  # ...and recovery after it
 MAX_STEP_S = min(600.0, MAX_DURATION_S)
 _DURING = re.compile(r"\s+during\s+\S+\s*$")
@@ -53,7 +54,7 @@ class StepPlan:
         base = self.base
         data: dict[str, Any] = base.model_dump(mode="python")
         load = data["load"]
-        total = hold_s + (LEAD_S + TAIL_S if self.fault else 0.0)
+        total = hold_s + (self.fault.at_s + TAIL_S if self.fault else 0.0)
         load["rate"] = [{"rps": rate, "hold_s": total}]
         load["concurrency"] = min(20_000, max(10, base.load.concurrency or 0,
                                               math.ceil(rate * SERVICE_S)))  # fmt: skip
@@ -62,7 +63,7 @@ class StepPlan:
         data["faults"] = []
         if self.fault is not None:
             fault = self.fault.model_dump(mode="python")
-            data["faults"] = [fault | {"at_s": LEAD_S, "for_s": hold_s}]
+            data["faults"] = [fault | {"for_s": hold_s}]  # after the scenario's own lead
         data["target"] = base.target
         return Scenario.model_validate(data, context={"target": base.external_target()})
 
@@ -111,7 +112,7 @@ def _fault(scenario: Scenario, during: str) -> FaultStep:
             raise CapacityInputError(f"--during {during!r}: expected key=value, got {pair!r}")
         attributes[key.strip()] = yaml.safe_load(value)
     try:
-        return FaultStep(name=re.sub(r"[^A-Za-z0-9_.\-]", "-", f"{target}-{kind}"), at_s=1,
+        return FaultStep(name=re.sub(r"[^A-Za-z0-9_.\-]", "-", f"{target}-{kind}"), at_s=LEAD_S,
                          for_s=1, target=target, fault=kind, attributes=attributes)  # fmt: skip
     except ValueError as error:
         raise CapacityInputError(f"--during {during!r}: {error}") from None

@@ -52,6 +52,7 @@ def test_during_a_scenario_fault_judges_its_window() -> None:
     [fault] = step.faults
     [phase] = [p for p in step.phases() if p.name == "fault:wh-timeout"]
     assert phase.end_s - phase.start_s == 20.0  # on for the whole judged hold
+    assert phase.start_s == 10.0  # after the scenario's own lead: its cache fills first
     assert fault.attributes == {"timeout_ms": 0}
 
 
