@@ -7,6 +7,7 @@ import dataclasses
 import html
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,7 @@ def saturation_text(record: dict[str, Any]) -> str:
 
 def steps_table(points: list[Point]) -> Table:
     table = Table(title="capacity steps (judged requests, judged window)")
-    for column in ("rate", "achieved", "verdict", "p50 ms", "p95 ms", "p99 ms", "errors",
+    for column in ("rate", "done/s", "verdict", "p50 ms", "p95 ms", "p99 ms", "errors",
                    "degraded", "gen CPU %"):  # fmt: skip
         table.add_column(column, justify="right")
 
@@ -80,7 +81,7 @@ def steps_table(points: list[Point]) -> Table:
 
     for p in points:
         colour = {"pass": "green", "fail": "red"}.get(p.status, "yellow")
-        table.add_row(f"{p.rate:g}", "—" if p.achieved_rps is None else f"{p.achieved_rps:.1f}",
+        table.add_row(f"{p.rate:g}", "—" if p.throughput_rps is None else f"{p.throughput_rps:.1f}",
                       f"[{colour}]{p.status}[/]", ms(p.p50_ms), ms(p.p95_ms), ms(p.p99_ms),
                       f"{p.error_rate:.1%}", f"{p.degraded_rate:.1%}",
                       "—" if p.generator_cpu is None else f"{p.generator_cpu:.0f}")  # fmt: skip
@@ -93,18 +94,30 @@ def curve_svg(points: list[Point], record: dict[str, Any]) -> str:
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    ordered = sorted(points, key=lambda p: p.rate)
-    rates = [p.rate for p in ordered]
+    # judged runs joined by lines; INVALID runs only marked (x): no verdict, not the curve
+    ordered = sorted((p for p in points if p.status in ("pass", "fail")), key=lambda p: p.rate)
+    invalid = [p for p in points if p.status not in ("pass", "fail")]
     figure, (latency, share) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
-    for label, values in (("p50", [p.p50_ms for p in ordered]), ("p95", [p.p95_ms for p in ordered]),
-                          ("p99", [p.p99_ms for p in ordered])):  # fmt: skip
-        latency.plot(rates, [float("nan") if v is None else v for v in values], "o-", label=label)
-    latency.set_ylabel("latency (ms)")
+
+    def plot(axes: Any, values: Callable[[Point], float | None], label: str, colour: str) -> None:
+        def y(p: Point) -> float:
+            value = values(p)
+            return float("nan") if value is None else value
+
+        axes.plot(
+            [p.rate for p in ordered], [y(p) for p in ordered], "o-", color=colour, label=label
+        )
+        if invalid:
+            axes.plot([p.rate for p in invalid], [y(p) for p in invalid], "x", color=colour,
+                      alpha=0.5)  # fmt: skip
+
+    plot(latency, lambda p: p.p50_ms, "p50", "tab:blue")
+    plot(latency, lambda p: p.p95_ms, "p95", "tab:orange")
+    plot(latency, lambda p: p.p99_ms, "p99", "tab:green")
+    latency.set_ylabel("latency (ms); x: INVALID run")
     latency.set_yscale("log")
-    share.plot(rates, [100 * p.error_rate for p in ordered], "o-", color="red", label="errors")
-    share.plot(
-        rates, [100 * p.degraded_rate for p in ordered], "o-", color="orange", label="degraded"
-    )
+    plot(share, lambda p: 100 * p.error_rate, "errors", "red")
+    plot(share, lambda p: 100 * p.degraded_rate, "degraded", "orange")
     share.axhline(100 * record["saturation_share"], color="grey", linestyle=":", label="saturation")
     share.set_ylabel("% of judged requests")
     share.set_xlabel("arrival rate (rps)")
@@ -126,7 +139,7 @@ def write(run_dir: Path, record: dict[str, Any], points: list[Point]) -> list[Pa
     svg = curve_svg(points, record) if points else ""
     (run_dir / "capacity.svg").write_text(svg)
     rows = "".join(
-        f"<tr><td>{p.rate:g}</td><td>{html.escape(p.status)}</td><td>{p.p50_ms or 0:.1f}</td>"
+        f"<tr><td>{p.rate:g}</td><td>{p.throughput_rps or 0:.1f}</td><td>{html.escape(p.status)}</td><td>{p.p50_ms or 0:.1f}</td>"
         f"<td>{p.p95_ms or 0:.1f}</td><td>{p.p99_ms or 0:.1f}</td><td>{p.error_rate:.1%}</td>"
         f"<td>{p.degraded_rate:.1%}</td><td>{p.generator_cpu or 0:.0f}</td></tr>"
         for p in points
@@ -136,7 +149,7 @@ def write(run_dir: Path, record: dict[str, Any], points: list[Point]) -> list[Pa
         f"<h1>Capacity of {html.escape(record['scenario'])}</h1>"
         f"<p>{html.escape(knee_text(record))}</p><p>{html.escape(saturation_text(record))}</p>"
         f"<p>KPIs: {html.escape('; '.join(record['kpis']))}</p>{svg}"
-        "<table border=1><tr><th>rate</th><th>verdict</th><th>p50 ms</th><th>p95 ms</th>"
+        "<table border=1><tr><th>rate</th><th>done/s</th><th>verdict</th><th>p50 ms</th><th>p95 ms</th>"
         f"<th>p99 ms</th><th>errors</th><th>degraded</th><th>gen CPU %</th></tr>{rows}</table>"
         "<p>Each step's own report: report.html (the steps are its scenarios).</p>"
     )

@@ -173,7 +173,7 @@ class Point:
 
     name: str
     rate: float
-    achieved_rps: float | None
+    throughput_rps: float | None  # requests completed per second in the judged window
     status: str
     p50_ms: float | None
     p95_ms: float | None
@@ -203,8 +203,8 @@ def point(rate: float, result: ScenarioResult, plan_: StepPlan) -> Point:
 
     generator = result.generator
     seconds = sum(e - s for s, e in spans)
-    achieved = sum(b.count for b in buckets) / seconds if seconds else None  # judged window only
-    return Point(result.name, rate, achieved, result.status,
+    throughput = sum(b.count for b in buckets) / seconds if seconds else None
+    return Point(result.name, rate, throughput, result.status,
                  at(50), at(95), at(99), count,
                  sum(b.errors for b in judged) / count if count else 0.0,
                  sum(b.degraded for b in judged) / count if count else 0.0,
