@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "compare": "reports.cli:compare",
     "history": "reports.history.cli:history",
     "load": "scenarios.live_cli:load",
+    "capacity": "scenarios.capacity_cli:capacity",
     "replay": "scenarios.replay:replay",
     "deploy": "fixtures.deploy.cli:deploy",
 }

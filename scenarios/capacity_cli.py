@@ -1,0 +1,139 @@
+"""`chaosgate capacity SCENARIO`: the highest arrival rate at which the scenario's KPIs hold.
+
+Steps (scenarios.capacity_step) run on ONE stack (RunSession keeps it up: every step has the
+scenario's target and SUT overrides); the search is scenarios.capacity. Written like a run:
+`<out>/<run-id>/result.json` (the steps are its scenarios) and its reports, plus
+capacity.json / .svg / .html (knee, saturation, curve). Exit 0: the search concluded (a knee,
+or the max rate held, or even the min rate broke); 3: INVALID steps prevented a conclusion;
+2: bad input (unknown --kpi / --during, no baseline KPI and no --kpi).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from chaosgate.cli import stack_option
+from chaosgate.errors import EXIT_BAD_INPUT, EXIT_INVALID, EXIT_OK
+
+
+@click.command()
+@click.argument("scenario_name")
+@click.option("--kpi", "kpis", multiple=True, help="a KPI to hold (default: the baseline ones)")
+@click.option(
+    "--during", help="hold this fault on: a fault of the scenario, or TARGET:KIND[:key=value,...]"
+)
+@click.option(
+    "--min-rps",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="the first step's rate",
+)
+@click.option(
+    "--max-rps",
+    type=click.FloatRange(min=0, min_open=True),
+    default=2000.0,
+    show_default=True,
+    help="the highest rate tried (if it holds: capacity is at least this)",
+)
+@click.option("--step-s", type=click.FloatRange(min=1), default=10.0, show_default=True,
+              help="shortest judged load per step (lengthened until each KPI's planned n is 2x its floor)")  # fmt: skip
+@click.option("--resolution", default=0.10, show_default=True, type=click.FloatRange(0.01, 1),
+              help="bisect until first fail - knee <= this x knee (or 5 rps)")  # fmt: skip
+@stack_option
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="reports directory")
+@click.option(
+    "--config", type=click.Path(path_type=Path, dir_okay=False), help="harness settings file"
+)
+@click.pass_context
+def capacity(ctx: click.Context, scenario_name: str, kpis: tuple[str, ...], during: str | None,
+             min_rps: float, max_rps: float, step_s: float, resolution: float, stack: str | None,
+             out: Path | None, config: Path | None) -> None:  # fmt: skip
+    """Find the highest rate at which SCENARIO's KPIs hold (the knee); exit 0 / 2 / 3."""
+    from chaosgate.settings import load_settings
+    from scenarios.capacity import SearchConfig
+    from scenarios.capacity_step import CapacityInputError, step_plan
+    from scenarios.loader import resolve
+
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    [scenario] = resolve([scenario_name], None)
+    if min_rps > max_rps:
+        console.print(f"chaosgate capacity: --min-rps {min_rps:g} is above --max-rps {max_rps:g}")
+        ctx.exit(EXIT_BAD_INPUT)
+    try:
+        plan = step_plan(scenario, list(kpis), during, step_s)
+    except CapacityInputError as error:
+        click.echo(f"chaosgate capacity: {error}", err=True)
+        ctx.exit(EXIT_BAD_INPUT)
+    config_ = SearchConfig(min_rps=min_rps, max_rps=max_rps, resolution=resolution)
+    settings = load_settings(config, backend=stack)
+    ctx.exit(_search(plan, config_, settings, out, console))
+
+
+def _search(plan: object, config: object, settings: object, out: Path | None, console: Console) -> int:  # fmt: skip
+    from chaosgate.settings import HarnessSettings
+    from reports.renderers import write_reports
+    from scenarios import capacity_report
+    from scenarios.capacity import Judged, SearchConfig, StepVerdict, search
+    from scenarios.capacity_step import Point, StepPlan, point, verdict
+    from scenarios.orchestrator import RunSession, new_run_id
+
+    assert isinstance(plan, StepPlan)
+    assert isinstance(config, SearchConfig)
+    assert isinstance(settings, HarnessSettings)
+    run_id = new_run_id()
+    run_dir = (out or settings.reports_dir) / run_id
+    command = shlex.join(["chaosgate", *sys.argv[1:]])
+    session = RunSession(settings, backend=settings.backend, out_dir=run_dir, run_id=run_id,
+                         command=command, report=lambda line: None, progress=False)  # fmt: skip
+    points: list[Point] = []
+    runs: dict[float, int] = {}
+    console.print(f"capacity of {plan.base.name}: holding {'; '.join(plan.kpis)}")
+
+    def run_step(rate: float) -> StepVerdict:
+        runs[rate] = runs.get(rate, 0) + 1
+        hold = plan.hold_s(rate)
+        suffix = f"-run{runs[rate]}" if runs[rate] > 1 else ""
+        console.print(
+            f"step {rate:g} rps: {hold:g} s of judged load{' (again)' if suffix else ''}..."
+        )
+        result = session.run(plan.scenario(rate, hold, suffix))
+        found = verdict(rate, result)
+        points.append(point(rate, result, plan))
+        p = points[-1]
+        latency = "—" if p.p95_ms is None else f"p95 {p.p95_ms:.1f} ms"
+        margin = "" if found.margin is None else f", margin {found.margin:+.0%}"
+        why = {"fail": f" ({found.broke})", "invalid": f" ({found.reason})"}.get(found.status, "")
+        console.print(f"step {rate:g} rps: {found.status.upper()}{why}: {latency}, errors {p.error_rate:.1%}{margin}")  # fmt: skip
+        return found
+
+    def judged(decision: Judged) -> None:
+        if len(decision.attempts) > 1:
+            console.print(f"step {decision.rate:g} rps decided {decision.status.upper()} over {len(decision.attempts)} runs")  # fmt: skip
+
+    try:
+        outcome = search(run_step, config, judged)
+    except KeyboardInterrupt:  # the steps so far are still a record (the stack is down by now)
+        session.close()
+        write_reports(session.result(), run_dir)
+        console.print(f"interrupted after {len(points)} step(s): {run_dir / 'result.json'}")
+        raise click.exceptions.Abort() from None
+    finally:
+        session.close()
+    exit_code = EXIT_OK if outcome.concluded else EXIT_INVALID
+    result = session.result().model_copy(
+        update={"status": "pass" if outcome.concluded else "invalid", "exit_code": exit_code}
+    )
+    write_reports(result, run_dir)
+    record = capacity_report.summary(outcome, points, plan, command)
+    capacity_report.write(run_dir, record, points)
+    console.print(capacity_report.steps_table(points))
+    console.print(capacity_report.knee_text(record))
+    console.print(capacity_report.saturation_text(record))
+    console.print(f"result: {run_dir / 'result.json'}; curve: {run_dir / 'capacity.html'}")
+    return exit_code

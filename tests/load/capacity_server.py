@@ -1,0 +1,54 @@
+"""A service of known capacity: `--workers K` requests served at once, each `--service-ms D`
+(a sleep: no CPU), the rest queued. Capacity = K / D; above it the queue, and the latency,
+grow without bound.
+
+`python tests/load/capacity_server.py --port P [--workers K] [--service-ms D]`:
+`GET /ping` -> 200 after its turn and D ms; anything else -> 404.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def handler(workers: threading.Semaphore, service_s: float) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed ACK
+
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] != "/ping":
+                self.send_error(404)
+                return
+            with workers:  # one of K servers; the others wait their turn
+                time.sleep(service_s)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    return Handler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--service-ms", type=float, default=40.0)
+    args = parser.parse_args()
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", args.port),
+        handler(threading.Semaphore(args.workers), args.service_ms / 1000),
+    )
+    server.daemon_threads = True
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

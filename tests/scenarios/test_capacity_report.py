@@ -1,0 +1,55 @@
+"""The capacity record: saturation from judged steps only, the knee's sentence for each way a
+search ends, and the page and curve written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scenarios.capacity import Judged, SearchOutcome, StepVerdict
+from scenarios.capacity_report import knee_text, saturation, summary, write
+from scenarios.capacity_step import Point, step_plan
+from scenarios.loader import resolve
+
+pytestmark = pytest.mark.unit
+
+
+def pt(rate: float, status: str, errors: float = 0.0, degraded: float = 0.0) -> Point:
+    return Point(f"s-{rate:g}rps", rate, rate, status, 2.0, 10.0, 20.0, 100, errors, degraded, 5.0)
+
+
+def test_saturation_is_the_first_judged_rate_past_the_share() -> None:
+    points = [pt(100, "pass"), pt(200, "invalid", errors=0.4), pt(300, "fail", 0.03, 0.03),
+              pt(400, "fail", errors=0.5)]  # fmt: skip
+    found = saturation(points)
+    assert found is not None
+    assert found.rate == 300  # errors + degraded 6 % > 5 %; the INVALID 200 is not judged
+    assert saturation([pt(100, "pass"), pt(200, "invalid", errors=0.9)]) is None
+
+
+def judged(rate: float, status: str, broke: str | None = None) -> Judged:
+    return Judged(rate, status, (StepVerdict(rate, status, None, broke, "host busy"),))
+
+
+def test_knee_text_and_files(tmp_path: Path) -> None:
+    [scenario] = resolve(["baseline"], None)
+    plan = step_plan(scenario, ["p95(GET /api/items) < 200ms during baseline"], None, 5.0)
+    outcome = SearchOutcome(
+        knee=400.0, first_fail=judged(450, "fail", "p95(GET /api/items) < 200ms")
+    )
+    points = [pt(400, "pass"), pt(450, "fail", errors=0.1)]
+    record = summary(outcome, points, plan, "chaosgate capacity baseline")
+    assert knee_text(record).startswith("knee: 400 rps holds; 450 rps broke p95(GET /api/items)")
+    assert record["saturation_rps"] == 450
+    written = write(tmp_path, record, points)
+    assert all(p.stat().st_size > 0 for p in written)
+    assert "<svg" in (tmp_path / "capacity.html").read_text()
+
+    stuck = SearchOutcome(knee=400.0, invalid=judged(450, "invalid"))
+    text = knee_text(summary(stuck, points, plan, ""))
+    assert "no conclusion" in text
+    assert "host busy" in text
+    assert "held up to 400 rps" in text
+    held = knee_text(summary(SearchOutcome(knee=800.0, max_held=True), points, plan, ""))
+    assert held.startswith("capacity at least 800 rps")
