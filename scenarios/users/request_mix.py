@@ -40,10 +40,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from chaosgate.errors import InputError
 from chaosgate.inputfile import read_yaml
+from chaosgate.numbers import reject_bool_number
 from scenarios.users.answers import ResponseRule
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -220,6 +221,11 @@ class MixRequest(BaseModel):
     json_body: Any = Field(None, alias="json")
     capture: dict[str, str] = Field(default_factory=dict)
     answer: list[ResponseRule] = Field(default_factory=list)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return reject_bool_number(cls, value, info)  # `weight: true` is not a weight of 1
 
     @field_validator("method", mode="before")
     @classmethod
