@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.capacity import Judged, SearchOutcome, StepVerdict
+from scenarios.capacity import Judged, SearchOutcome, StepStatus, StepVerdict
 from scenarios.capacity_report import knee_text, saturation, summary, write
 from scenarios.capacity_step import Point, step_plan
 from scenarios.loader import resolve
@@ -28,7 +28,7 @@ def test_saturation_is_the_first_judged_rate_past_the_share() -> None:
     assert saturation([pt(100, "pass"), pt(200, "invalid", errors=0.9)]) is None
 
 
-def judged(rate: float, status: str, broke: str | None = None) -> Judged:
+def judged(rate: float, status: StepStatus, broke: str | None = None) -> Judged:
     return Judged(rate, status, (StepVerdict(rate, status, None, broke, "host busy"),))
 
 

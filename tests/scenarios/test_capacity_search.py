@@ -70,6 +70,7 @@ def test_an_invalid_step_is_repeated_once_then_taken_as_it_came() -> None:
     assert calls.count(40) == 2
     assert outcome.concluded
     assert outcome.knee is not None
+    assert outcome.first_fail is not None
     assert outcome.knee <= 100 < outcome.first_fail.rate
 
 
