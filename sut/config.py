@@ -139,6 +139,9 @@ class WarehouseSettings(_Section):
     pool: WarehousePool = WarehousePool()
     network_timeout_s: Seconds = 3
     breaker: BreakerSettings = BreakerSettings()
+    # test-only weakening: every warehouse call (readiness checks too) waits this long first, as
+    # a slow query path would; outside the pool, so it slows calls without exhausting the pool
+    slow_call_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

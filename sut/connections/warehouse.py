@@ -110,6 +110,8 @@ class WarehousePool:
     async def acquire(self, *, admit: bool = True) -> AsyncIterator[WarehouseConnection]:
         if self._closed:
             raise DependencyUnavailable("warehouse pool is closed", dependency=NAME)
+        if self.settings.slow_call_ms:  # test-only weakening, see WarehouseSettings
+            await asyncio.sleep(self.settings.slow_call_ms / 1000)
         async with self._slots.hold(admit=admit):
             connection: WarehouseConnection | None = None
             try:
