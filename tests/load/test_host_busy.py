@@ -127,7 +127,8 @@ def test_a_cpu_hog_started_mid_run_makes_a_failed_kpi_invalid_host_busy(
     )  # fmt: skip
     try:
         deadline = time.time() + 60
-        while not list(out.glob("*/load-records.jsonl")) and time.time() < deadline:
+        # out/<run-id>/<scenario>/load-records.jsonl: the load has started
+        while not list(out.glob("*/*/load-records.jsonl")) and time.time() < deadline:
             time.sleep(0.1)
         time.sleep(4)
         with _hog(tmp_path, 20, detached=True):
