@@ -176,6 +176,11 @@ class GeneratorHealth(_Model):
     slots_needed: int | None = Field(
         None, description="Little's law: peak rate x the SUT's median service time"
     )
+    service_p50_ms: dict[str, float] = Field(
+        default_factory=dict,
+        description="per HTTP request (and * over all): the SUT's median service time from "
+        "the real send, no harness queue in it",
+    )
     load_problems: list[str] = Field(
         default_factory=list,
         description="why the load did not run as declared though the generator kept time "

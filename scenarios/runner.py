@@ -42,6 +42,7 @@ from scenarios.journal import Journal
 from scenarios.load.run import LoadOutcome, LoadRun, load_reasons
 from scenarios.probes import Probes
 from scenarios.schema import Scenario
+from scenarios.slots_verdict import drop_excused_slots
 
 # the early-stop check's period: the stop may come up to 1 s later; the figures do not move
 # (recovery is read from the data, to 0.25 s)
@@ -253,7 +254,10 @@ class ScenarioRun:
         if thin and self.breach is None:  # too few samples to judge: no verdict (an abort is one)
             reasons.append(f"insufficient evidence: {'; '.join(thin)}")
         # even with a KPI failed: both show (verdicts + reason)
-        reasons.extend(load_reasons(outcome.generator))
+        # a slot shortage under a FAIL the SUT owns (overloaded, erroring) is no excuse
+        reasons.extend(
+            drop_excused_slots(load_reasons(outcome.generator), result.kpis, outcome.generator)
+        )
         busy = host_busy(result.kpis, result.host)
         if busy is not None:
             reasons.append(busy)

@@ -24,6 +24,7 @@ from scenarios.load.collect import Collector, SecondView
 from scenarios.load.plan import LoadPlan
 from scenarios.load.progress import Progress
 from scenarios.load.wscheck import check_history
+from scenarios.slots_verdict import SLOTS_PROBLEM
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LATE_SENDS_IGNORED = 2
@@ -339,6 +340,7 @@ class LoadRun:
             setup=setup,
             slots=plan.slots or None,
             slots_needed=self._slots_needed(),
+            service_p50_ms=self._service_p50_ms(),
             load_problems=problems,
         )
 
@@ -365,6 +367,19 @@ class LoadRun:
             return None
         return float(merged.get_value_at_percentile(50)) / 1e6
 
+    def _service_p50_ms(self) -> dict[str, float]:
+        """Per HTTP request name, and "*" over them all: the SUT's median service time."""
+        merged = new_histogram()
+        medians: dict[str, float] = {}
+        for name, histogram in self.collector.service.items():
+            if name.startswith("WS ") or histogram.get_total_count() == 0:
+                continue
+            merged.add(histogram)
+            medians[name] = round(histogram.get_value_at_percentile(50) / 1000, 3)
+        if merged.get_total_count():
+            medians["*"] = round(merged.get_value_at_percentile(50) / 1000, 3)
+        return medians
+
     def _slots_needed(self) -> int | None:
         median = self._median_service_s()
         if median is None or not self.plan.slots:
@@ -383,7 +398,7 @@ class LoadRun:
             return None
         median = self._median_service_s() or 0.0
         return (
-            f"too few slots: {needed} needed by Little's law, {plan.slots} given "
+            f"{SLOTS_PROBLEM}: {needed} needed by Little's law, {plan.slots} given "
             f"({plan.peak_rps:g} rps x the SUT's median service time {median * 1000:.0f} ms; "
             f"{starved} sends waited for a free slot): raise load.concurrency"
         )

@@ -58,3 +58,43 @@ def test_too_few_slots_for_a_healthy_sut_is_invalid_not_fail(
     assert queued, {b["name"] for b in result["series"]}
     assert all(b["errors"] == b["count"] > 0 for b in queued)
     assert {k for b in queued for k in b["error_kinds"]} == {"queued_at_stop"}
+
+
+OVERLOADED = """\
+name: overloaded
+target: {{target_url: "{url}", upstreams: {{db: "{address}"}}}}
+load:
+  users: [ping]
+  concurrency: 150
+  rate: [{{rps: 150, hold_s: 6s}}]
+  warmup_s: 1s
+  drain_s: 1s
+  host_busy_percent: 400  # the service sleeps (no CPU)
+kpis:
+  - p95(GET /ping) < 200ms during baseline   # 5 of its 40 ms service times
+"""
+
+
+def test_an_overloaded_sut_that_starves_the_slots_is_a_fail(
+    start_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """A service of 100 rps (4 x 40 ms) offered 150 rps: its own queue grows, its service time
+    from the real send passes the 200 ms bound, and the 150 slots starve because of it. Fails
+    on the old code: exit 3, "too few slots" (CI saw it in capacity steps above the knee)."""
+    server = start_server(str(Path(__file__).parent / "capacity_server.py"),
+                          "--workers", "4", "--service-ms", "40")  # fmt: skip
+    scenario = tmp_path / "overloaded.yaml"
+    scenario.write_text(OVERLOADED.format(url=server.url, address=server.url.split("//")[1]))
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "chaosgate", "run", str(scenario), "--out", str(out)],
+        cwd=tmp_path, env=os.environ | {"PYTHONPATH": str(REPO)}, capture_output=True,
+        text=True, timeout=240, check=False,
+    )  # fmt: skip
+    [result_file] = out.glob("*/result.json")
+    [result] = json.loads(result_file.read_text())["scenarios"]
+    generator = result["generator"]
+    assert generator["service_p50_ms"]["GET /ping"] > 200, generator
+    assert any(p.startswith("too few slots") for p in generator["load_problems"]), generator
+    assert done.returncode == 1, done.stdout + done.stderr + str(result["invalid_reason"])
+    assert result["status"] == "fail"
