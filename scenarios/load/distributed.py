@@ -19,8 +19,8 @@ from locust.runners import STATE_RUNNING
 from scenarios.load.engine import Engine
 from scenarios.load.plan import LoadPlan
 from scenarios.load.recorder import Recorder
+from scenarios.load.setup_phase import SetupFailed, SetupWatch
 from scenarios.load.worker import (
-    SetupFailed,
     _abort_on_term,
     attach,
     drive,
@@ -38,6 +38,7 @@ def run_master(args: argparse.Namespace, plan: LoadPlan) -> None:
     runner = env.create_master_runner(args.bind_host, args.master_port)
     finals: set[int] = set()
     ready: set[str] = set()  # workers whose users all finished their set-up
+    progress: dict[str, tuple[int, int]] = {}  # worker -> (users spawned, users ready)
     fatal: list[str] = []
     aborted_at: float | None = None
 
@@ -51,8 +52,12 @@ def run_master(args: argparse.Namespace, plan: LoadPlan) -> None:
     def on_ready(msg: Message, **_: Any) -> None:
         ready.add(str(msg.node_id))
 
+    def on_progress(msg: Message, **_: Any) -> None:
+        progress[str(msg.node_id)] = (int(msg.data["spawned"]), int(msg.data["ready"]))
+
     runner.register_message("cg_data", on_data)
     runner.register_message("cg_ready", on_ready)
+    runner.register_message("cg_progress", on_progress)
     deadline = time.time() + args.connect_timeout_s
     while len(runner.clients.ready) < args.expect_workers:
         if time.time() > deadline:
@@ -80,20 +85,28 @@ def run_master(args: argparse.Namespace, plan: LoadPlan) -> None:
                  "count": len(workers)}  # fmt: skip
         runner.send_message("cg_plan", share, client_id=client_id)
     runner.start(users, spawn_rate=users)
-    deadline = time.time() + args.connect_timeout_s
-    while runner.state != STATE_RUNNING and time.time() < deadline and aborted_at is None:
-        gevent.sleep(0.02)  # every worker has spawned its users
-    while len(ready) < len(workers) and time.time() < deadline and aborted_at is None:
-        if fatal:  # a worker's user class failed its set-up: it said why (in the records)
-            runner.quit()
-            return
-        gevent.sleep(0.02)  # their set-up (on_start) is done: they wait for tickets
-    if len(ready) < len(workers) and aborted_at is None:
-        sink({"type": "error", "fatal": True,
-              "message": f"only {len(ready)} of {len(workers)} load workers' users finished "
-              f"their set-up (on_start) within {args.connect_timeout_s:g} s"})  # fmt: skip
+    watch = SetupWatch(args.connect_timeout_s, "workers")
+
+    def done() -> str:
+        each = ", ".join(
+            f"{spawned} spawned/{ok} ready"
+            for spawned, ok in (progress.get(w, (0, 0)) for w in workers)
+        )
+        return f"{len(ready)} of {len(workers)} load workers ready (users: {each}; {users} in all)"
+
+    try:  # every worker spawned its users and their set-up (on_start) is done
+        while len(ready) < len(workers) and aborted_at is None:
+            if fatal:  # a worker's user class failed its set-up: it said why (in the records)
+                runner.quit()
+                return
+            watch.check((len(ready), tuple(sorted(progress.items()))), done())
+            gevent.sleep(0.02)
+    except SetupFailed as error:
+        sink({"type": "error", "fatal": True, "message": str(error)})
         runner.quit()
         return
+    if (extended := watch.extended(f"{users} users on {len(workers)} workers")) is not None:
+        sink({"type": "mix_setup", "message": extended})
     start_at = time.time() + 0.2  # the go message's trip
     runner.send_message("cg_go", {"start_at": start_at})
     deadline = start_at + plan.total_s + plan.drain_s + 15
@@ -127,16 +140,20 @@ def run_worker(args: argparse.Namespace) -> None:
     install_error_report(env, lambda: ship)
 
     def report_ready() -> None:
-        """Tell the master once every user spawned here finished its set-up."""
-        dispatcher = getattr(env, "chaosgate_dispatcher", None)
-        while not (
-            runner.state == STATE_RUNNING
-            and dispatcher is not None
-            and dispatcher.ready >= runner.user_count
-        ):
+        """Tell the master once every user spawned here finished its set-up; until then, how
+        far it got whenever that changes (the master extends the set-up phase while it moves)."""
+        said: tuple[int, int] | None = None
+        while True:
+            dispatcher = getattr(env, "chaosgate_dispatcher", None)
+            done = (runner.user_count, dispatcher.ready if dispatcher is not None else 0)
+            if runner.state == STATE_RUNNING and dispatcher is not None and done[1] >= done[0]:
+                break
             if getattr(env, "chaosgate_fatal", None) is not None:
                 return  # reported as a fatal error record already
-            gevent.sleep(0.02)
+            if done != said:
+                runner.send_message("cg_progress", {"spawned": done[0], "ready": done[1]})
+                said = done
+            gevent.sleep(0.05)
         ship(dispatcher.setup_record())
         ship_setup(ship)
         runner.send_message("cg_ready", None)

@@ -23,6 +23,7 @@ from reports.model import GeneratorHealth, SliceBucket, UserSetup, WebSocketSumm
 from scenarios.load.collect import Collector, SecondView
 from scenarios.load.plan import LoadPlan
 from scenarios.load.progress import Progress
+from scenarios.load.setup_phase import FINAL_MARGIN_S, SetupWatch
 from scenarios.load.wscheck import check_history
 from scenarios.slots_verdict import SLOTS_PROBLEM
 
@@ -119,6 +120,7 @@ class LoadRun:
         self._aborted = False
         self._outcome: LoadOutcome | None = None
         self._setup_printed = 0
+        self._schedule_seen_at: float | None = None  # the first flush: the schedule runs
         # ids of WebSocket messages the server originated (posted by a scenario step): received,
         # they are expected, not "unexpected"
         self.server_message_ids: set[str] = set()
@@ -199,18 +201,29 @@ class LoadRun:
         return None
 
     def _deadline(self) -> float:
+        """The set-up phase may outlast the start-up timeout while it progresses (the workers
+        fail it themselves when it stalls: worker.SetupWatch); once the schedule runs (the first
+        flush), the plan plus its drain and the final flush's margin from there."""
         assert self._started_at is not None
-        return self._started_at + self.timeouts.startup_s + self.plan.total_s + self.plan.drain_s
+        plan_s = self.plan.total_s + self.plan.drain_s
+        if self._schedule_seen_at is None and self.collector.flushes > 0:
+            self._schedule_seen_at = time.time()
+        if self._schedule_seen_at is None:
+            return self._started_at + SetupWatch.CAP * self.timeouts.startup_s + plan_s
+        return max(
+            self._started_at + self.timeouts.startup_s + plan_s,
+            self._schedule_seen_at + plan_s + FINAL_MARGIN_S,
+        )
 
     def wait(self, timeout_s: float | None = None) -> LoadOutcome:
         """Until the plan is done (or `timeout_s`, then abort); always bounded."""
         if self._started_at is None:
             raise RunInvalid("LoadRun.wait() before start()")
-        deadline = min(
-            self._deadline(), time.time() + (timeout_s if timeout_s is not None else 1e9)
-        )
+        until = time.time() + (timeout_s if timeout_s is not None else 1e9)
         try:
-            while any(p.is_running() for p in self.processes) and time.time() < deadline:
+            while any(p.is_running() for p in self.processes) and time.time() < min(
+                self._deadline(), until
+            ):
                 self.collector.poll()
                 self.progress.update(time.time() - self._started_at, self.latest_second())
                 time.sleep(self.timeouts.poll_interval_s * 4)

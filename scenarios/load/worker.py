@@ -33,15 +33,11 @@ from scenarios.load.dispatch import Dispatcher  # noqa: E402
 from scenarios.load.engine import Engine, ticket_kinds  # noqa: E402
 from scenarios.load.plan import LoadPlan  # noqa: E402
 from scenarios.load.recorder import outcome_of  # noqa: E402
+from scenarios.load.setup_phase import SetupFailed, SetupWatch  # noqa: E402
 from scenarios.users import USER_CLASSES  # noqa: E402
 
 Sink = Callable[[dict[str, Any]], None]
 _LOADED: dict[str, type[User]] = {}  # the user's classes are built once per process
-
-
-class SetupFailed(Exception):
-    """The users could not get ready for the schedule (a class that does not load, a set-up
-    that raised or never finished): the message says which and where."""
 
 
 def load_class(name: str, host: str, timeout_s: float) -> type[User]:
@@ -108,22 +104,20 @@ def install_error_report(env: Environment, sink: Callable[[], Sink | None]) -> N
     env.events.user_error.add_listener(on_user_error)  # type: ignore[no-untyped-call]
 
 
-def wait_ready(env: Environment, users: int, timeout_s: float) -> None:
+def wait_ready(env: Environment, users: int, timeout_s: float) -> str | None:
     """Until every user finished its set-up (on_start, logins) and waits for a ticket: the
-    schedule starts after, so set-up is neither load nor a cause of late sends."""
+    schedule starts after, so set-up is neither load nor a cause of late sends. Returns the
+    line to report when the set-up outlasted the start-up timeout (SetupWatch)."""
     dispatcher = getattr(env, "chaosgate_dispatcher", None)
     assert isinstance(dispatcher, Dispatcher)
-    deadline = time.time() + timeout_s
+    watch = SetupWatch(timeout_s, "users")
     while dispatcher.ready < users:
         fatal = getattr(env, "chaosgate_fatal", None)
         if fatal is not None:
             raise SetupFailed(fatal)
-        if time.time() > deadline:
-            raise SetupFailed(
-                f"only {dispatcher.ready} of {users} users finished their set-up (on_start) "
-                f"within {timeout_s:g} s (the start-up timeout: timeouts.startup_s)"
-            )
+        watch.check(dispatcher.ready, f"{dispatcher.ready} of {users} users ready")
         gevent.sleep(0.02)
+    return watch.extended(f"{users} users")
 
 
 def ship_setup(sink: Sink, *, reruns: bool = False) -> None:
@@ -278,12 +272,14 @@ def run_local(args: argparse.Namespace, plan: LoadPlan) -> None:
     attach(env, plan)
     runner.start(users, spawn_rate=users)
     try:
-        wait_ready(env, users, args.connect_timeout_s)
+        extended = wait_ready(env, users, args.connect_timeout_s)
     except SetupFailed as error:
         runner.quit()
         fail(sink, error)
     sink({**env.chaosgate_dispatcher.setup_record(), "worker": 0})  # type: ignore[attr-defined]
     ship_setup(sink)
+    if extended is not None:  # shown and kept with the mixes' set-up lines (a late start)
+        sink({"type": "mix_setup", "message": extended})
     engine = Engine(plan, args.t0, time.time() + 0.05, 0, 1)
     _abort_on_term(lambda: engine)
     drive(env, engine, sink)
