@@ -22,11 +22,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import gevent
-from locust import FastHttpUser, User
+from locust import FastHttpUser, TaskSet, User
 from locust.user.task import LOCUST_STATE_STOPPING
 
 from scenarios.load.dispatch import Dispatcher
 from scenarios.load.engine import Engine, Ticket
+from scenarios.users import lean_client
 
 T = TypeVar("T")
 SETUP_BACKOFF_S = (0.1, 0.25, 0.5, 1.0, 2.0)  # then give up: 6 attempts over ~4 s
@@ -140,3 +141,14 @@ class TicketedUser(User):
 
 class OpenModelUser(TicketedUser, FastHttpUser):
     abstract = True
+
+
+def ticketed_sleep(self: TaskSet, seconds: float) -> None:
+    """TaskSet.wait's sleep, without Locust's `sleep(0)` after each task of a ticketed user
+    (scenarios.users.lean_client)."""
+    if seconds > 0 or not isinstance(self.user, TicketedUser):
+        gevent.sleep(seconds)
+
+
+TaskSet._sleep = ticketed_sleep  # type: ignore[method-assign]
+lean_client.install()
