@@ -24,6 +24,7 @@ from scenarios.load.worker import (
     _abort_on_term,
     attach,
     drive,
+    drop_locust_stats,
     environment,
     install_error_report,
     install_hook,
@@ -129,6 +130,7 @@ def run_worker(args: argparse.Namespace) -> None:
     env = Environment(user_classes=classes, host=args.base_url)
     install_hook(env)
     runner = env.create_worker_runner(args.master_host, args.master_port)
+    drop_locust_stats(env)  # the master has no web UI: nothing reads Locust's statistics
     state: dict[str, Any] = {}
     _abort_on_term(lambda: state.get("engine"))
 

@@ -157,6 +157,17 @@ def install_hook(env: Environment) -> None:
     env.events.request.add_listener(on_request)  # type: ignore[no-untyped-call]
 
 
+def drop_locust_stats(env: Environment) -> int:
+    """One stats path per request: the recorder's. Locust's runner logs every request into
+    its own statistics too (a listener its __init__ adds), which nothing here reads unless its
+    web UI watches the run (`--web`, which keeps them). Returns how many listeners it removed."""
+    hook = env.events.request
+    own = [h for h in hook._handlers if h.__qualname__.startswith("Runner.__init__.")]
+    for handler in own:
+        hook.remove_listener(handler)  # type: ignore[no-untyped-call]
+    return len(own)
+
+
 def attach(env: Environment, plan: LoadPlan) -> Dispatcher:
     """Give the users their dispatcher (before any user starts): they wait on it for tickets."""
     classes: dict[str, list[tuple[str, float]]] = {kind: [] for kind in ticket_kinds(plan)}
@@ -268,6 +279,8 @@ def run_local(args: argparse.Namespace, plan: LoadPlan) -> None:
     if args.web_port:  # chaosgate load --web: Locust's UI watches this run (127.0.0.1 only)
         sys.argv[1:] = []  # its index page parses sys.argv with Locust's own parser
         env.create_web_ui("127.0.0.1", args.web_port)
+    else:
+        drop_locust_stats(env)
     users = plan.slots + plan.websocket_clients
     attach(env, plan)
     runner.start(users, spawn_rate=users)
