@@ -45,6 +45,7 @@ def run_bench(duration_s: float, workdir: Path, say: Any) -> dict[str, Any]:
         figures["locust_cpu_us_per_request"] = round(plain.cpu_us_per_request, 1)
         figures["engine_max_rps"] = best.rps
         figures["engine_cpu_us_per_request"] = round(best.cpu_us_per_request, 1)
+        figures["engine_cpu_percent_at_max_rps"] = round(best.cpu_percent, 1)
         figures["engine_search_tolerance_ms"] = measure.SEARCH_TOLERANCE_MS
         figures["engine_rates_tried"] = [
             {"rps": r, "valid": v, "reason": why[:160]} for r, v, why in best.tried
@@ -55,6 +56,7 @@ def run_bench(duration_s: float, workdir: Path, say: Any) -> dict[str, Any]:
             url, SAME_RATE_RPS, duration_s, workdir / "same-rate", concurrency=100
         )
         figures["engine_p50_ms_at_same_rate"] = round(same.percentile_ms(50), 3)
+        figures["engine_cpu_us_at_same_rate"] = round(same.cpu_us_per_request, 1)
         figures.update(_k6(url, best.rps, duration_s, workdir, say))
     figures["engine_vs_locust"] = _ratio(best.rps, figures["locust_closed_rps"])
     figures["engine_vs_locust_1_user"] = _ratio(
@@ -65,6 +67,13 @@ def run_bench(duration_s: float, workdir: Path, say: Any) -> dict[str, Any]:
     # CPU per request (each at its best rate) is robust to a busy machine: capacity ~ 1e6 / µs
     figures["engine_vs_locust_cpu"] = _ratio(
         figures["locust_cpu_us_per_request"], figures["engine_cpu_us_per_request"]
+    )
+    # at one rate (both open model, 100 VUs/users): what each takes from a core shared with the SUT
+    figures["engine_vs_k6_cpu"] = _ratio(
+        figures.get("k6_cpu_us_at_same_rate"), figures["engine_cpu_us_at_same_rate"]
+    )
+    figures["engine_vs_k6_cpu_at_max"] = _ratio(
+        figures.get("k6_cpu_us_per_request"), figures["engine_cpu_us_per_request"]
     )
     if figures.get("k6_p50_ms_at_same_rate") is not None:
         delta = figures["engine_p50_ms_at_same_rate"] - figures["k6_p50_ms_at_same_rate"]
@@ -99,19 +108,29 @@ def run_bench(duration_s: float, workdir: Path, say: Any) -> dict[str, Any]:
 def _k6(url: str, engine_rps: float, duration_s: float, workdir: Path, say: Any) -> dict[str, Any]:
     if tools.k6_binary() is None:
         reason = "k6 not found on PATH (build it: .ci/bootstrap --bench)"
-        return {"k6_max_rps": None, "k6_p50_ms_at_same_rate": None, "k6_error": reason}
+        return {**K6_NONE, "k6_error": reason}
     try:
         say("k6 constant-arrival-rate, 1 core: max rate ...")
         top = tools.k6_run(url, max(engine_rps * 3, 20_000), duration_s, workdir)
         say(f"k6 p50 at {SAME_RATE_RPS:g} rps ...")
         same = tools.k6_run(url, SAME_RATE_RPS, duration_s, workdir)
     except (RuntimeError, OSError) as error:
-        return {"k6_max_rps": None, "k6_p50_ms_at_same_rate": None, "k6_error": str(error)}
+        return {**K6_NONE, "k6_error": str(error)}
     return {
         "k6_max_rps": round(top.rps, 1),
+        "k6_cpu_us_per_request": round(top.cpu_us_per_request, 1),
         "k6_p50_ms_at_same_rate": round(same.p50_ms, 3),
+        "k6_cpu_us_at_same_rate": round(same.cpu_us_per_request, 1),
         "k6_dropped_at_same_rate": same.dropped,
     }
+
+
+K6_NONE: dict[str, Any] = {
+    "k6_max_rps": None,
+    "k6_cpu_us_per_request": None,
+    "k6_p50_ms_at_same_rate": None,
+    "k6_cpu_us_at_same_rate": None,
+}
 
 
 KEYS = [
@@ -126,6 +145,12 @@ KEYS = [
     ("engine_cpu_us_per_request", "engine CPU µs per request (at its max rate)"),
     ("locust_cpu_us_per_request", "plain Locust CPU µs per request (its best run)"),
     ("engine_vs_locust_cpu", "ratio Locust / engine CPU per request"),
+    ("engine_cpu_percent_at_max_rps", "engine CPU % of a core at its max rate (schedule held)"),
+    ("k6_cpu_us_per_request", "k6 CPU µs per request (at its max rate)"),
+    ("engine_vs_k6_cpu_at_max", "ratio k6 / engine CPU per request (each at its max rate)"),
+    ("engine_cpu_us_at_same_rate", f"engine CPU µs per request at {SAME_RATE_RPS:g} rps"),
+    ("k6_cpu_us_at_same_rate", f"k6 CPU µs per request at {SAME_RATE_RPS:g} rps"),
+    ("engine_vs_k6_cpu", f"ratio k6 / engine CPU per request at {SAME_RATE_RPS:g} rps"),
     ("engine_p50_ms_at_same_rate", f"engine p50 ms at {SAME_RATE_RPS:g} rps"),
     ("k6_p50_ms_at_same_rate", f"k6 p50 ms at {SAME_RATE_RPS:g} rps"),
     ("p50_above_k6_ms", "engine p50 above k6 (ms, target <= 0.5)"),

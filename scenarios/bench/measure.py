@@ -37,6 +37,7 @@ class MaxRate:
     rps: float  # the highest rate held validly
     rss_mb: float
     cpu_us_per_request: float  # at that rate
+    cpu_percent: float  # the worker's median CPU at that rate: the share it still held at
     tried: list[tuple[float, bool, str]]  # (rate, valid, reason)
 
 
@@ -44,7 +45,7 @@ def max_sustained_rate(url: str, duration_s: float, out: Path, start_rps: float 
     """Double the rate until the run turns invalid, then bisect twice between the last two."""
     tried: list[tuple[float, bool, str]] = []
     rss = 0.0
-    cpu_at: dict[float, float] = {}
+    cpu_at: dict[float, tuple[float, float]] = {}
 
     def attempt(rps: float) -> bool:
         nonlocal rss
@@ -59,7 +60,7 @@ def max_sustained_rate(url: str, duration_s: float, out: Path, start_rps: float 
         health = outcome.generator
         rss = max(rss, health.rss_mb_max)
         tried.append((rps, health.valid, health.reason or ""))
-        cpu_at[rps] = outcome.cpu_us_per_request
+        cpu_at[rps] = (outcome.cpu_us_per_request, outcome.cpu_percent_median)
         return health.valid
 
     good, bad = 0.0, start_rps
@@ -78,7 +79,8 @@ def max_sustained_rate(url: str, duration_s: float, out: Path, start_rps: float 
             good = middle
         else:
             bad = middle
-    return MaxRate(good, rss, cpu_at.get(good, 0.0), tried)
+    us, percent = cpu_at.get(good, (0.0, 0.0))
+    return MaxRate(good, rss, us, percent, tried)
 
 
 def _held_p50_ms(url: str) -> float:

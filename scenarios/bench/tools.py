@@ -12,6 +12,7 @@ import statistics
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -112,19 +113,26 @@ class PlainLocust:
         return self.cpu_percent / 100 / self.rps * 1e6
 
 
-def locust_closed(url: str, duration_s: float, workdir: Path, users: int = 20) -> PlainLocust:
-    """Plain Locust: FastHttpUser, no wait (closed loop), one process; its own JSON stats."""
-    locustfile = workdir / "plain_locustfile.py"
-    locustfile.write_text(LOCUSTFILE)
-    argv = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--json",
-            "--skip-log", "-u", str(users), "-r", str(users), "-t", f"{duration_s:g}s", "--host", url]  # fmt: skip
+@dataclass
+class Sampled:
+    stdout: str
+    stderr: str
+    returncode: int
+    cpu_percent: float  # median over the steady part of the run
+
+
+def run_sampled(
+    argv: list[str], timeout_s: float, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> Sampled:
+    """Run a tool to its end, sampling its CPU every 0.5 s (bounded: killed at `timeout_s`)."""
     process = psutil.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=workdir
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=env
     )
     samples: list[float] = []
     try:
         process.cpu_percent(None)
-        while True:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
             try:
                 process.wait(timeout=0.5)
                 break
@@ -135,6 +143,18 @@ def locust_closed(url: str, duration_s: float, workdir: Path, users: int = 20) -
         if process.poll() is None:
             process.kill()
             process.wait()
+    steady = samples[3:-1] or samples  # skip start-up (imports) and the last partial sample
+    return Sampled(stdout, stderr, process.returncode, statistics.median(steady or [0.0]))
+
+
+def locust_closed(url: str, duration_s: float, workdir: Path, users: int = 20) -> PlainLocust:
+    """Plain Locust: FastHttpUser, no wait (closed loop), one process; its own JSON stats."""
+    locustfile = workdir / "plain_locustfile.py"
+    locustfile.write_text(LOCUSTFILE)
+    argv = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--json",
+            "--skip-log", "-u", str(users), "-r", str(users), "-t", f"{duration_s:g}s", "--host", url]  # fmt: skip
+    done = run_sampled(argv, duration_s + 60, cwd=workdir)
+    stdout, stderr = done.stdout, done.stderr
     try:
         stats = json.loads(stdout[stdout.index("[") :])
     except ValueError:
@@ -143,8 +163,7 @@ def locust_closed(url: str, duration_s: float, workdir: Path, users: int = 20) -
     if entry is None:
         raise RuntimeError(f"plain locust sent no request in {duration_s:g} s: {stderr[-500:]}")
     span = float(entry["last_request_timestamp"]) - float(entry["start_time"])
-    steady = samples[3:-1] or samples  # skip start-up (imports) and the last partial sample
-    return PlainLocust(float(entry["num_requests"]) / span, statistics.median(steady or [0.0]))
+    return PlainLocust(float(entry["num_requests"]) / span, done.cpu_percent)
 
 
 @dataclass
@@ -153,6 +172,11 @@ class K6Result:
     p50_ms: float
     p99_ms: float | None
     dropped: int
+    cpu_percent: float  # median over the steady part of the run
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.cpu_percent / 100 / self.rps * 1e6 if self.rps else 0.0
 
 
 K6_SCRIPT = textwrap.dedent("""
@@ -191,9 +215,7 @@ def k6_run(url: str, rate: float, duration_s: float, workdir: Path) -> K6Result:
         str(script),
     ]
     env = {"GOMAXPROCS": "1", "PATH": "/usr/bin:/bin", "HOME": str(workdir)}
-    done = subprocess.run(
-        argv, capture_output=True, text=True, timeout=duration_s + 60, env=env, check=False
-    )
+    done = run_sampled(argv, duration_s + 60, env=env)
     if not summary.exists():
         raise RuntimeError(f"k6 failed (exit {done.returncode}): {done.stderr[-500:]}")
     metrics: dict[str, Any] = json.loads(summary.read_text())["metrics"]
@@ -203,4 +225,5 @@ def k6_run(url: str, rate: float, duration_s: float, workdir: Path) -> K6Result:
         p50_ms=float(duration["med"]),
         p99_ms=float(duration["p(99)"]) if "p(99)" in duration else None,
         dropped=int(metrics.get("dropped_iterations", {}).get("count", 0)),
+        cpu_percent=done.cpu_percent,
     )

@@ -30,10 +30,18 @@ def test_true_latencies_follow_the_schedule_and_the_stall() -> None:
     assert new_histogram().get_total_count() == 0
 
 
-# The engine's targets (README, "Load engine") and the noise margin each assertion allows on a
-# shared 2-core machine: the bench runs 1-s samples while the rest of the suite may be busy.
-FIDELITY_TARGET_MS, FIDELITY_NOISE_MS = 1.0, 1.0
-CO_ERROR_TARGET_PCT, CO_ERROR_NOISE_PCT = 5.0, 5.0
+# The engine's targets (issue 27) and the noise margin each assertion allows on a shared 2-core
+# machine, from 6 benches and 8 fidelity runs at load average 5-10 (other sessions' suites),
+# old and new engine alike: CO p99 error 0.16-1.75 %; fidelity error 0.27-4.6 ms (two 3-s runs
+# whose wake-ups the host delays differently: host noise, not the engine; the bound stays the
+# 2 ms it was, a busy host fails it now and then, a quiet one holds it)
+FIDELITY_TARGET_MS, FIDELITY_NOISE_MS = 0.2, 1.8
+CO_ERROR_TARGET_PCT, CO_ERROR_NOISE_PCT = 2.0, 2.0
+# CPU per request, Locust's (its best closed loop) / the engine's (at its max rate): 0.58-0.80
+# in the same 6 benches; a regression guard at 3/4 of the lowest
+LOCUST_CPU_RATIO_MIN = 0.45
+RATIOS = ("engine_vs_locust", "engine_vs_k6", "engine_vs_locust_cpu", "engine_vs_k6_cpu",
+          "engine_vs_k6_cpu_at_max")  # fmt: skip
 
 
 @pytest.mark.bench
@@ -51,9 +59,12 @@ def test_bench_prints_every_figure_as_json_on_the_last_line() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     print(json.dumps(figures, indent=1))
-    for key in ("engine_vs_locust", "fidelity_error_ms", "co_p99_error_pct", "rss_mb_per_worker"):
+    for key in ("fidelity_error_ms", "co_p99_error_pct", "rss_mb_per_worker"):
         assert isinstance(figures[key], int | float), key
-    assert figures["engine_vs_k6"] is not None, figures.get("k6_error")
+    for key in RATIOS:  # each measured against its peer in this same run
+        assert isinstance(figures[key], int | float), (key, figures.get("k6_error"))
+    assert 0 < figures["engine_cpu_percent_at_max_rps"] <= 100 * 1.1  # one worker, one core
+    assert figures["engine_vs_locust_cpu"] >= LOCUST_CPU_RATIO_MIN
     assert figures["co_p99_measured_ms"] > 500  # the 1 s stall is visible
     assert figures["co_p99_closed_loop_ms"] * 5 < figures["co_p99_measured_ms"]  # ...hidden here
     assert set(figures["locust_closed_rps_by_users"]) == {"1", "20", "20 again", "100"}
