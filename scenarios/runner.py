@@ -40,6 +40,7 @@ from scenarios.fault_clock import Times, measure, removed_at
 from scenarios.hostload import HostSampler, stack_pid_finder
 from scenarios.journal import Journal
 from scenarios.load.run import LoadOutcome, LoadRun, load_reasons
+from scenarios.load.setup_phase import SetupWatch
 from scenarios.probes import Probes
 from scenarios.schema import Scenario
 from scenarios.slots_verdict import drop_excused_slots
@@ -170,8 +171,10 @@ class ScenarioRun:
 
     def _align(self) -> None:
         """Scenario second 0 is when the load really starts (its workers take a few seconds to
-        import Locust and spawn users): wait for the first completed second, shift the plan."""
-        deadline = time.time() + self.settings.timeouts.startup_s
+        import Locust and spawn users): wait for the first completed second, shift the plan.
+        The users' set-up may outlast the start-up timeout while it progresses: the workers fail
+        a stalled one themselves (load.failure(), at once), so only their cap bounds it here."""
+        deadline = time.time() + SetupWatch.CAP * self.settings.timeouts.startup_s
         while time.time() < deadline and any(p.is_running() for p in self.load.processes):
             if (failure := self.load.failure()) is not None:  # its own error, at once
                 raise RunInvalid(f"the load generator could not start: {failure}")
