@@ -129,6 +129,8 @@ class KpiSpec(_Model):
         0.0, ge=0, le=3600, description="abort only after it stayed broken this long"
     )
 
+    _kpi: Kpi | None = PrivateAttr(None)  # parsed once, when the spec is validated
+
     @field_validator("expression")
     @classmethod
     def _parses(cls, expression: str) -> str:
@@ -138,9 +140,16 @@ class KpiSpec(_Model):
             raise ValueError(str(error)) from None
         return expression
 
+    @model_validator(mode="after")
+    def _keep_parsed(self) -> KpiSpec:
+        self._kpi = parse_kpi(self.expression)
+        return self
+
     @property
     def kpi(self) -> Kpi:
-        return parse_kpi(self.expression)
+        """The typed KPI: parsed when the spec was validated, never again at each use."""
+        assert self._kpi is not None  # set by the validator
+        return self._kpi
 
 
 class StackSpec(_Model):
