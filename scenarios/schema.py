@@ -40,6 +40,7 @@ from fixtures.faults import REGISTRY, Fault, build_fault
 from fixtures.stack import DEPENDENCIES, PROXIES, SUT_PROCESSES
 from reports.kpi_parse import Kpi, parse_kpi
 from reports.model import Phase
+from reports.windows import fault_window, is_recovery_of_one, recovery_window
 from scenarios.load.plan import SEED_MAX, SEED_MIN, LoadPlan, parse_duration
 from scenarios.load.plan import LocatedValueError as LocatedValueError  # the loader's import
 from scenarios.probes import PROBE_SERIES
@@ -406,7 +407,7 @@ class Scenario(_Model):
                 " edge.postgres.open, proc.backend.rss_mb)",
                 where,
             )
-        if not (kpi.window or "").startswith("recovery:") or kpi.comparator not in ("<", "<="):
+        if not is_recovery_of_one(kpi.window) or kpi.comparator not in ("<", "<="):
             raise LocatedValueError(
                 f"{kpi.text!r}: write returns(SERIES) < Ns during recovery:FAULT"
                 " (seconds from that fault's removal)",
@@ -462,7 +463,7 @@ class Scenario(_Model):
             after = self.faults[index + 1].at_s if index + 1 < len(self.faults) else self.duration_s
             phases.append(
                 Phase(
-                    name=f"fault:{step.name}",
+                    name=fault_window(step.name),
                     kind="fault",
                     start_s=step.at_s,
                     end_s=step.end_s,
@@ -471,7 +472,7 @@ class Scenario(_Model):
             )
             phases.append(
                 Phase(
-                    name=f"recovery:{step.name}",
+                    name=recovery_window(step.name),
                     kind="recovery",
                     start_s=step.end_s,
                     end_s=after,
