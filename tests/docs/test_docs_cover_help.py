@@ -139,6 +139,33 @@ def test_every_relative_link_resolves() -> None:
     assert not broken, f"links that do not resolve: {broken}"
 
 
+FOLDERS = (
+    "chaosgate/",
+    "sut/",
+    "fixtures/",
+    "scenarios/",
+    "reports/",
+    "examples/",
+    "tests/",
+    "docs/",
+)
+WRITTEN_BY_RUNS = ("reports/runs",)  # made by a run, not kept in the repository
+
+
+def test_every_repository_path_named_exists() -> None:
+    """A file or folder named in backticks (`fixtures/catalog.py`, `sut/config.yaml:12`) is
+    there: a moved module fails this until its pages follow."""
+    gone = []
+    for page, text in pages().items():
+        for quoted in re.findall(r"`([^`\s]+)`", text):
+            path = quoted.rstrip(",.;").split(":")[0]
+            if not path.startswith(FOLDERS) or re.search(r"[<*{]", path):
+                continue  # a pattern (`tests/sut/test_mcp_*.py`, `<out>/<run-id>/`), not a path
+            if not path.startswith(WRITTEN_BY_RUNS) and not (REPO / path).exists():
+                gone.append(f"{page.relative_to(REPO)}: {quoted}")
+    assert not gone, f"paths named that are not in the repository: {gone}"
+
+
 def test_the_readme_is_an_entry() -> None:
     lines = (REPO / "README.md").read_text(encoding="utf-8").count("\n")
     assert lines <= 150, f"README.md has {lines} lines; the manual belongs in docs/"
