@@ -5,6 +5,7 @@ pytest plugins' options and fixtures are documented, and every relative link res
 from __future__ import annotations
 
 import ast
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,6 +107,19 @@ def test_every_kpi_function_and_fault_kind_has_its_page() -> None:
     assert not missing, (
         f"named on no page of their own (docs/scenarios.md, docs/faults.md): {missing}"
     )
+
+
+def test_every_scenario_key_is_documented() -> None:
+    """Each key of the scenario schema (top level, load, rate steps, faults, KPIs, stack) is
+    written on the scenario or fault page, in backticks or as YAML (`key:`)."""
+    schema = json.loads((REPO / "scenarios" / "scenario.schema.json").read_text(encoding="utf-8"))
+    sections = [schema, *schema["$defs"].values()]
+    keys = sorted({key for section in sections for key in section.get("properties", {})})
+    text = "".join(
+        (REPO / "docs" / page).read_text(encoding="utf-8") for page in ("scenarios.md", "faults.md")
+    )
+    missing = [key for key in keys if f"`{key}`" not in text and f"{key}:" not in text]
+    assert not missing, f"scenario keys on neither docs/scenarios.md nor docs/faults.md: {missing}"
 
 
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
