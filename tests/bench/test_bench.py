@@ -30,7 +30,7 @@ def test_true_latencies_follow_the_schedule_and_the_stall() -> None:
     assert new_histogram().get_total_count() == 0
 
 
-# The engine's targets (issue 27) and the noise margin each assertion allows on a shared 2-core
+# The engine's targets (issue 27, docs/load-engine.md) and the noise margin each assertion allows on a shared 2-core
 # machine, from 6 benches and 8 fidelity runs at load average 5-10 (other sessions' suites),
 # old and new engine alike: CO p99 error 0.16-1.75 %; fidelity error 0.27-4.6 ms (two 3-s runs
 # whose wake-ups the host delays differently: host noise, not the engine; the bound stays the
