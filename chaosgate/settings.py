@@ -81,6 +81,11 @@ class HarnessSettings(BaseSettings):
     stack_config: Path | None = Field(None, description="external-target YAML")
     state_dir: Path = Field(Path(".chaosgate"), description="`chaosgate up` state file lives here")
     reports_dir: Path = Path("reports/runs")
+    keep_proxies: bool = Field(
+        True,
+        description="external target: keep chaosgate's proxies (and the toxiproxy-server it "
+        "started) between runs, so the service keeps its pooled connections; false: one run only",
+    )
     timeouts: Timeouts = Timeouts()
     images: Images = Images()
     toxiproxy: ToxiproxySettings = ToxiproxySettings()

@@ -11,7 +11,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, LogFormatter, NullLoc
 
 from reports import hdr
 from reports.model import ScenarioResult
-from reports.plot_style import COLOURS, LEGEND_RIGHT, PLAIN, RC, to_svg
+from reports.plot_style import COLOURS, LEGEND_RIGHT, PLAIN, RC, fixed_layout, to_svg
 
 # Percentiles evenly spaced on the log "1/(1-p)" axis, from 0% to 99.999%.
 CURVE_PERCENTILES = [100 * (1 - 10 ** (-k / 20)) for k in range(101)]
@@ -46,7 +46,7 @@ def distribution_svg(scenario: ScenarioResult) -> str | None:
             "latency by percentile (HDR histogram)", loc="left", fontsize=9, fontweight="bold"
         )
         ax.legend(**LEGEND_RIGHT)
-        figure.tight_layout()
+        fixed_layout(figure, right_in=3.1)  # "GET /api/dashboard/performance (whole run)"
         return to_svg(figure, f"hdr-{scenario.name}")
 
 
@@ -62,7 +62,7 @@ def websocket_latency_svg(scenario: ScenarioResult) -> str | None:
         _percentile_axis(ax)
         ax.set_ylabel("latency ms (log)")
         ax.set_title("WebSocket delivery latency", loc="left", fontsize=9, fontweight="bold")
-        figure.tight_layout()
+        fixed_layout(figure, right_in=0.3)  # no legend
         return to_svg(figure, f"ws-{scenario.name}")
 
 

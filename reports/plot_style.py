@@ -33,6 +33,9 @@ RC: dict[str, Any] = {
     "grid.color": "#e6e6e6",
     "grid.linewidth": 0.6,
     "axes.prop_cycle": cycler(color=COLOURS),
+    # a fixed title height: None makes matplotlib measure every tick label of every axes to
+    # place each title (a third of a report's render time)
+    "axes.titley": 1.0,
 }
 LEGEND_RIGHT: dict[str, Any] = {
     "loc": "upper left",
@@ -40,6 +43,22 @@ LEGEND_RIGHT: dict[str, Any] = {
     "fontsize": 7,
     "frameon": False,
 }
+
+
+def fixed_layout(figure: Figure, *, left_in: float = 1.4, right_in: float = 2.4,
+                 top_in: float = 0.5, bottom_in: float = 0.55, hspace_in: float = 0.4) -> None:  # fmt: skip
+    """Margins in inches, room on the right for `LEGEND_RIGHT`. `tight_layout` drew every
+    figure twice to measure it: 2-3x the render time (a release gate's report took 84 s)."""
+    width, height = figure.get_figwidth(), figure.get_figheight()
+    rows = max(1, len(figure.axes))
+    plot_height = height - top_in - bottom_in
+    figure.subplots_adjust(
+        left=left_in / width,
+        right=1 - right_in / width,
+        top=1 - top_in / height,
+        bottom=bottom_in / height,
+        hspace=hspace_in * rows / max(plot_height - hspace_in * (rows - 1), 0.1),
+    )
 
 
 def to_svg(figure: Figure, salt: str) -> str:

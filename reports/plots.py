@@ -13,7 +13,7 @@ from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 
 from reports.model import KpiVerdict, ScenarioResult, SliceBucket
-from reports.plot_style import LEGEND_RIGHT, PLAIN, RC, to_svg
+from reports.plot_style import LEGEND_RIGHT, PLAIN, RC, fixed_layout, to_svg
 from reports.stats import latency_split
 
 PERCENTILE_STYLE = {50.0: ("p50", "#1f5fa8"), 95.0: ("p95", "#e08a1e"), 99.0: ("p99", "#b8322e")}
@@ -236,5 +236,5 @@ def timeline_svg(scenario: ScenarioResult) -> str | None:
             "seconds since scenario start   (red dashed: fault injected · green dashed: removed · blue: recovered)"
         )
         axes[-1].set_xlim(0, scenario.duration_s)
-        figure.tight_layout(h_pad=0.6)
+        fixed_layout(figure, bottom_in=0.6)
         return to_svg(figure, f"timeline-{scenario.name}")

@@ -14,13 +14,14 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from chaosgate.errors import ChaosgateError, InputError
 from chaosgate.settings import HarnessSettings
+from fixtures.signals import SignalsProfile, reference_signals
 from fixtures.toxiproxy import ToxiproxyAdapter
 from reports.model import Event, Phase, ProbeSample
 from reports.windows import fault_window, recovery_window
@@ -38,6 +39,8 @@ class Target:
     probe_url: str  # where readiness and /metrics are read (the SUT without the client proxy)
     toxiproxy_url: str | None
     backend: str = "external"  # the `up` stack's backend; a bare --url is someone else's
+    # where the service says how it is (probes read it); the reference SUT's unless told
+    signals: SignalsProfile | None = field(default_factory=reference_signals)
 
 
 def resolve_target(url: str | None, toxiproxy: str | None, settings: HarnessSettings) -> Target:
@@ -54,10 +57,14 @@ def resolve_target(url: str | None, toxiproxy: str | None, settings: HarnessSett
     return Target(state.sut_url, probe, toxiproxy or state.toxiproxy_url, state.backend)
 
 
-def exposes_readiness(probe_url: str, timeout_s: float) -> bool:
-    """A service without /api/ready (404) is not probed; one that does not answer yet is."""
+def exposes_readiness(probe_url: str, signals: SignalsProfile | None, timeout_s: float) -> bool:
+    """A service without the readiness URL its profile names (404) is not probed, nor one
+    without a profile; one that does not answer yet is."""
+    url = signals.ready_url(probe_url) if signals is not None else None
+    if url is None:
+        return signals is not None  # a profile of metrics only: probed, nothing to ask first
     try:
-        return httpx.get(f"{probe_url}/api/ready", timeout=timeout_s).status_code != 404
+        return httpx.get(url, timeout=timeout_s).status_code != 404
     except httpx.HTTPError:
         return True
 
@@ -133,8 +140,8 @@ class LiveLoad:
         self.watch = FaultWatch(self.adapter, self.t0) if self.adapter else None
         probe_timeout = min(settings.timeouts.http_s, 2.0)
         self.probes = (
-            Probes(target.probe_url, self.t0, timeout_s=probe_timeout)
-            if exposes_readiness(target.probe_url, probe_timeout)
+            Probes(target.probe_url, self.t0, timeout_s=probe_timeout, signals=target.signals)
+            if exposes_readiness(target.probe_url, target.signals, probe_timeout)
             else None
         )
         self._views: dict[int, SecondView] = {}  # whole seconds that no longer change

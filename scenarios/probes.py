@@ -28,6 +28,8 @@ from fixtures.signals import (
     ReadySignal,
     SignalsProfile,
     calls_series,
+    dependency_check,
+    dotted,
     query_series,
     reference_signals,
     series_names,
@@ -42,13 +44,6 @@ from scenarios.resources import ResourceProbe
 PROBE_SERIES: frozenset[str] = series_names(
     reference_signals(), DEPENDENCIES, REPLICAS, (*DEPENDENCIES, *SUT_PROCESSES)
 ) | {f"edge.{proxy}.{part}" for proxy in PROXIES if proxy != "client" for part in EDGE_PARTS}
-
-
-def dotted(data: Any, path: str) -> Any:
-    """`data["a"]["b"]` for "a.b"; KeyError/TypeError when the path is not there."""
-    for part in path.split("."):
-        data = data[int(part)] if isinstance(data, list) else data[part]
-    return data
 
 
 def is_ready(spec: ReadySignal, response: httpx.Response) -> bool:
@@ -70,23 +65,17 @@ def query_times(
     beside its time timed a failure, not a query: it counts as `failed_ms` (the probe's
     timeout: a query that did not answer took at least that long; skipping it would let
     `avg(db_query)` read only the checks that worked), or is skipped when None."""
-    if spec.dependency_query_ms is None:
-        return {}
     found = {}
     for dependency in dependencies:
-        path = spec.dependency_query_ms.format(dependency=dependency)
-        parent, _, _leaf = path.rpartition(".")
-        try:
-            value = dotted(body, path)
-            check = dotted(body, parent) if parent else body
-        except (KeyError, TypeError, IndexError, ValueError):
+        check = dependency_check(spec, body, dependency)
+        if check is None:
             continue
-        if isinstance(check, dict) and check.get("ok") is False:
+        if not check.ok:
             if failed_ms is not None:
                 found[query_series(dependency)] = failed_ms
             continue
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            found[query_series(dependency)] = float(value)
+        if check.ms is not None:
+            found[query_series(dependency)] = check.ms
     return found
 
 

@@ -156,7 +156,8 @@ class ResourceProbe:
         local = stack.toxiproxy.address.host in LOOPBACK
         # the reference stack's dependencies and Toxiproxy are ours, not the service's: their
         # processes cost a sample tens of ms (Postgres has a process per connection)
-        ours = set(DEPENDENCIES) | {"toxiproxy"} if stack.backend != "external" else set()
+        owned = stack.capabilities.owns_processes
+        ours = set(DEPENDENCIES) | {"toxiproxy"} if owned else set()
         controls = {n: c for n, c in stack.controls.items() if n not in ours}
         return cls(stack.toxiproxy_url, edges, controls, sockets_visible=local)
 

@@ -308,18 +308,8 @@ class Scenario(_Model):
             if target is not None:
                 step._dependencies = tuple(target.upstreams)  # whose breaker detects its faults
             problem = step.target_problem(proxies, services)
-            process = target.processes.get(step.target) if target is not None else None
-            restarts = step.fault in ("kill", "restart")
-            if problem is None and process and restarts and not process.can_start:
-                problem = (
-                    f"{step.fault} needs a way to start {step.target} again: give it a"
-                    f" command beside its pid_file ({process.where})"
-                )
-            if problem is None and target is not None and step.fault == "pool_exhaustion":
-                from fixtures.faults.sut_metrics import pool_problem
-
-                found = pool_problem(target.signals)
-                problem = f"pool_exhaustion reads the service's pool: {found}" if found else None
+            if problem is None and target is not None:  # what the kind itself needs there
+                problem = step.build().problem_on(target)
             if problem is not None:
                 raise LocatedValueError(problem, ("faults", index, "target"))
             if step.detect is not None and step.detect not in (known := self._detectable()):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -19,12 +21,18 @@ pytest_plugins = ["pytester"]
 # Proxies (and chaosgate's own toxiproxy-server) kept between runs would outlive the session:
 # the suite runs one-run stacks unless a test asks for kept proxies (fixtures.external_proxies).
 os.environ.setdefault("CHAOSGATE_KEEP_PROXIES", "0")
+# Remembered listen ports (fixtures.listen_ports) live in the user's state directory: the
+# session's runs remember theirs in a directory of their own, removed at the end, so the suite
+# never writes into the home of whoever runs it (children inherit the variable).
+_STATE_HOME = tempfile.mkdtemp(prefix="chaosgate-test-state-")
+os.environ["XDG_STATE_HOME"] = _STATE_HOME
 
 
 @pytest.hookimpl(trylast=True)  # after the runner tore down session fixtures
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from fixtures.leftovers import find_leftovers
 
+    shutil.rmtree(_STATE_HOME, ignore_errors=True)
     found = find_leftovers()
     if not found:
         return

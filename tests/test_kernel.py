@@ -123,3 +123,20 @@ def test_the_old_backend_flag_still_works_and_says_it_is_deprecated() -> None:
     assert chosen("--backend", "containers") == ("containers", True)
     assert chosen("--backend", "containers", "--stack", "local") == ("local", True)
     assert chosen("--stack", "local", "--backend", "containers") == ("local", True)
+
+
+def test_keep_proxies_is_a_setting_like_every_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was read from the environment by fixtures/external_proxies.py alone: no file key, and
+    a typo (`CHAOSGATE_KEEP_PROXIES=flase`) silently meant "keep"."""
+    monkeypatch.delenv("CHAOSGATE_KEEP_PROXIES", raising=False)
+    assert load_settings().keep_proxies is True
+    config = tmp_path / "chaosgate.yaml"
+    config.write_text("keep_proxies: false\n")
+    assert load_settings(config).keep_proxies is False
+    monkeypatch.setenv("CHAOSGATE_KEEP_PROXIES", "1")
+    assert load_settings(config).keep_proxies is True  # the environment beats the file
+    monkeypatch.setenv("CHAOSGATE_KEEP_PROXIES", "flase")
+    with pytest.raises(errors.ConfigError, match=r"CHAOSGATE_KEEP_PROXIES: keep_proxies"):
+        load_settings()

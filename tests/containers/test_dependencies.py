@@ -13,6 +13,7 @@ import docker
 import pytest
 
 from chaosgate.settings import HarnessSettings
+from fixtures.backends import RUNNERS
 from fixtures.containers import engine
 from fixtures.containers.stack import open_container_stack
 from fixtures.stack import DEPENDENCIES, PROXIES, Address, Stack
@@ -49,6 +50,7 @@ def test_every_proxy_points_at_its_container(deps: Stack) -> None:
         assert proxies[name].upstream == deps.direct[name]
         assert proxies[name].listen.host == "127.0.0.1"
     assert deps.toxiproxy.version() == "2.12.0"
+    assert deps.capabilities == RUNNERS["containers"].capabilities  # what the backend declares
 
 
 def test_containers_run_on_host_networking_with_our_labels(deps: Stack) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -52,15 +51,17 @@ def test_every_sut_dependency_points_at_its_proxy(cstack: Stack) -> None:
 def test_latency_toxic_on_postgres_slows_a_db_endpoint_by_about_100ms(cstack: Stack) -> None:
     url = f"{cstack.sut_url}/api/items?limit=5"
     timed_get(url)  # warm: pool connection, statement cache
-    before = statistics.median(timed_get(url) for _ in range(7))
+    # the fastest of 7: other work on the host only ever adds time, so a busy host's noise in
+    # the median (CI saw 86 ms added: a slow "before") does not move the fastest call
+    before = min(timed_get(url) for _ in range(7))
     cstack.toxiproxy.add_toxic("postgres", "latency", attributes={"latency": 100})
     try:
         timed_get(url)  # the first call may also open a fresh connection
-        during = statistics.median(timed_get(url) for _ in range(7))
+        during = min(timed_get(url) for _ in range(7))
     finally:
         cstack.toxiproxy.reset()
     added_ms = (during - before) * 1000
-    print(f"GET /api/items median {before * 1000:.1f} ms -> {during * 1000:.1f} ms")
+    print(f"GET /api/items fastest {before * 1000:.1f} ms -> {during * 1000:.1f} ms")
     # one query = one round trip = one 100 ms downstream delay; tolerance for a noisy machine
     assert 90 <= added_ms <= 250, added_ms
 

@@ -20,7 +20,7 @@ import scenarios.orchestrator as orchestrator
 from chaosgate.errors import EXIT_INVALID, EXIT_OK
 from chaosgate.settings import load_settings
 from fixtures.clean import restore_clean
-from fixtures.stack import Backend, ServiceControl, Stack
+from fixtures.stack import USERS_SYSTEM, Backend, ServiceControl, Stack
 from fixtures.toxiproxy import ToxiproxyAdapter
 from reports.model import ScenarioResult
 from scenarios.loader import scenario_from_data
@@ -159,7 +159,7 @@ def listening() -> Iterator[str]:
 
 def test_an_external_sut_that_stopped_answering_is_found(listening: str) -> None:
     stack = fake_stack("external", listening)
-    stack.controls = {}  # the user's processes are not ours
+    stack.controls, stack.capabilities = {}, USERS_SYSTEM  # the user's processes are not ours
     assert restore_clean(stack) == []
     port = int(listening.rsplit(":", 1)[1])
     with socket.create_server(("127.0.0.1", 0)) as spare:  # a port nobody listens on after

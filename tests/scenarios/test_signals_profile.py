@@ -152,7 +152,7 @@ def test_the_reference_profile_yields_the_series_kpis_knew() -> None:
         ("metrics:\n  url: /m\n  breaker: {metric: 'bad name'}\n", ":3: signals.metrics.breaker.metric: String should match"),
         ("metrics:\n  url: /m\n  breaker: {metric: b, open_at: 0}\n", ":3: signals.metrics.breaker.open_at"),
         ("ready: {url: /x, ready_status: []}\n", ":1: signals.ready.ready_status"),
-        ("bogus: 1\n", ":1: signals.bogus: unknown key (known here: ready, metrics)"),
+        ("bogus: 1\n", ":1: signals.bogus: unknown key (known here: ready, metrics, exercise)"),
         ("- a\n", ":1: signals: expected a mapping"),
         ("", ":1: the signals profile is empty"),
     ],
@@ -192,3 +192,27 @@ def test_metrics_that_are_not_prometheus_text_are_noted_not_fatal(
     errors = [str(s.value) for s in probes.samples if s.name == "probe.error"]
     assert len(errors) == 2
     assert all("not Prometheus text" in e for e in errors)
+
+
+def test_chaosgate_load_probes_the_readiness_url_the_profile_names(
+    tmp_path: Path, service: str
+) -> None:
+    """Old code asked /api/ready of every service: a /healthz service went unprobed."""
+    from scenarios.live import exposes_readiness
+
+    assert exposes_readiness(service, profile(tmp_path), 1.0)
+    assert not exposes_readiness(service, reference_signals(), 1.0)  # its /api/ready: 404
+    assert not exposes_readiness(service, None, 1.0)
+
+
+def test_the_pool_fault_stirs_the_request_the_profile_names_for_a_dependency(
+    tmp_path: Path,
+) -> None:
+    """The reference SUT's routes come from its own profile, not from a table in the fault."""
+    base = "http://127.0.0.1:1"
+    declared = profile(tmp_path, PROFILE + "exercise: {db: /orders?limit=5}\n")
+    assert declared.exercise_url(base, "db") == f"{base}/orders?limit=5"
+    assert declared.exercise_url(base, "cache") == f"{base}/healthz"  # else the ready URL
+    reference = reference_signals()
+    assert reference.exercise_url(base, "postgres") == f"{base}/api/items"
+    assert reference.exercise_url(base, "warehouse") == f"{base}/api/ready"
