@@ -22,7 +22,7 @@ FOREVER_S = 7 * 24 * 3600.0  # "until Ctrl-C": the schedule must end somewhere
 
 
 def build_plan(users: str, rate: float, duration: str | None, arrival: str, seed: int,
-               concurrency: int | None, ws_clients: int) -> LoadPlan:  # fmt: skip
+               concurrency: int | None, ws_clients: int, workers: int = 1) -> LoadPlan:  # fmt: skip
     """The open-model plan: `rate` req/s from the first second, for `duration` or a week."""
     hold = parse_duration(duration) if duration is not None else FOREVER_S
     names = [u.strip() for u in users.split(",") if u.strip()]
@@ -35,6 +35,7 @@ def build_plan(users: str, rate: float, duration: str | None, arrival: str, seed
         concurrency=concurrency or max(20, round(2 * rate)),
         websocket_clients=ws_clients if "websocket" in names else 0,
         websocket_rps=max(rate / 10, 1.0) if "websocket" in names else 0.0,
+        workers=workers,
     )
 
 
@@ -104,6 +105,13 @@ def scenario_result(name: str, description: str, t0: float, outcome_end_s: float
     show_default=True,
     help="with the websocket user",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="load worker processes (more than 1: a Locust master and N workers)",
+)
 @click.option("--name", default="live-load", show_default=True, help="scenario name in the result")
 @click.option(
     "--out",
@@ -125,7 +133,7 @@ def scenario_result(name: str, description: str, t0: float, outcome_end_s: float
 @history_options
 @click.pass_context
 def load(ctx: click.Context, url: str | None, toxiproxy: str | None, rate: float, users: str, duration: str | None,
-         arrival: str, seed: int, concurrency: int | None, ws_clients: int, name: str, out: Path | None,
+         arrival: str, seed: int, concurrency: int | None, ws_clients: int, workers: int, name: str, out: Path | None,
          refresh: float, web: bool, web_port: int) -> None:  # fmt: skip
     """Open-model load on a running stack (or --url) with a live view; Ctrl-C stops it.
 
@@ -137,7 +145,7 @@ def load(ctx: click.Context, url: str | None, toxiproxy: str | None, rate: float
     from scenarios.orchestrator import new_run_id
 
     try:
-        plan = build_plan(users, rate, duration, arrival, seed, concurrency, ws_clients)
+        plan = build_plan(users, rate, duration, arrival, seed, concurrency, ws_clients, workers)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--duration") from None
     settings = load_settings()

@@ -33,7 +33,7 @@ from reports.hdr import decode, encode, new_histogram
 from reports.model import SLICES_PER_S, SliceBucket
 from reports.stats import SliceStats
 
-MAX_HOT = 512  # changed values kept decoded between two series() calls (~70 MB at most)
+MAX_HOT = 64  # changed values kept decoded between two series() calls (~9 MB at most)
 FINE_FIRST_S = 600.0  # every slice of the first ten minutes stays fine
 COARSE_S = 10  # then one bucket per 10 s per name
 ROLL_AFTER_S = 60.0  # once this much older than the newest slice (the live view reads ~10 s back)
