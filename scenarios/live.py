@@ -188,14 +188,22 @@ class LiveLoad:
         }
         return ready, breakers
 
-    def loop(self, show: Callable[[Snapshot], None], refresh_s: float) -> LoadOutcome:
-        """Until the plan ends or Ctrl-C; the workers always stopped, the outcome returned."""
+    def loop(
+        self,
+        show: Callable[[Snapshot], None],
+        refresh_s: float,
+        tick: Callable[[], None] | None = None,
+    ) -> LoadOutcome:
+        """Until the plan ends or Ctrl-C; the workers always stopped, the outcome returned.
+        `tick` runs after each refresh (the checkpoint of a long run's record)."""
         with self.probes if self.probes is not None else contextlib.nullcontext():
             self.run.start()
             try:
                 while any(p.is_running() for p in self.run.processes):
                     started = time.monotonic()
                     show(self.snapshot())
+                    if tick is not None:
+                        tick()
                     if self.stop_requested is not None and (why := self.stop_requested()):
                         self.interrupted, self.stopped_by = True, why
                         break
