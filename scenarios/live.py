@@ -137,6 +137,7 @@ class LiveLoad:
             else None
         )
         self._views: dict[int, SecondView] = {}  # whole seconds that no longer change
+        self.planned_s: float | None = None  # the load's duration, for the ETA (None: Ctrl-C)
         self.interrupted = False
         self.stopped_by: str | None = None  # "Ctrl-C", "SIGTERM", "the Locust web UI's Stop"
         # polled each refresh: a reason when the user stopped the run elsewhere (the web UI)
@@ -163,6 +164,7 @@ class LiveLoad:
             probed=self.probes is not None,
             breakers=breakers,
             note=note,
+            planned_s=self.planned_s,
         )
 
     def _view(self, second: int) -> SecondView:

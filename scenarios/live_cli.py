@@ -188,6 +188,7 @@ def load(ctx: click.Context, url: str | None, toxiproxy: str | None, rate: float
     started = time.time()
     run = load_run(plan, target.sut_url, started, run_dir, web_port if web else None)
     live = LiveLoad(run, target, settings)
+    live.planned_s = plan.total_s if duration is not None else None
     console = Console(stderr=True)
     if web:
         console.print(f"Locust web UI: http://127.0.0.1:{web_port}/ (statistics of this run)")
