@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scipy.stats import theilslopes
-
 from reports.kpi_cost import Found, points_of
 from reports.model import ScenarioResult
 
@@ -42,6 +40,8 @@ def measure_slope(
     span = points[-1][0] - points[0][0]
     if len(points) < 2 or span <= 0:
         return Found(0.0, len(points), f"{len(points)} sample(s) of {series}"), None, ""
+    from scipy.stats import theilslopes  # ~55 MB of RSS: only in a process that judges one
+
     times = [t for t, _ in points]
     values = [v for _, v in points]
     slope, _intercept, low, high = theilslopes(values, times, alpha=CONFIDENCE)
