@@ -20,8 +20,12 @@ slowest requests have not come back yet.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import json
 import math
+import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +42,20 @@ FINE_FIRST_S = 600.0  # every slice of the first ten minutes stays fine
 COARSE_S = 10  # then one bucket per 10 s per name
 ROLL_AFTER_S = 60.0  # once this much older than the newest slice (the live view reads ~10 s back)
 _GROUP = COARSE_S * SLICES_PER_S  # slices per coarse bucket
+# hdrh's HdrHistogram and its encoder (which owns the ~140 KB counts) refer to each other: a
+# decoded histogram is freed only by the cyclic GC, whose full passes grow rarer as the heap
+# grows. Measured on chaosgate load at 300 rps, 2 workers: the parent's RSS grew ~45 MB in 11
+# minutes; with a full collection and malloc_trim every 20 s it stayed at 76-79 MB.
+RECLAIM_EVERY_S = 10.0
+_LIBC = ctypes.util.find_library("c")
+_TRIM = getattr(ctypes.CDLL(_LIBC), "malloc_trim", None) if _LIBC else None  # glibc only
+
+
+def reclaim() -> None:
+    """Free the decoded histograms no longer used and hand the freed heap back to the OS."""
+    gc.collect()
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 @dataclass
@@ -101,6 +119,7 @@ class Collector:
         self._rolled: set[int] = set()  # coarse groups (slice // _GROUP) merged already
         self._next_group = math.ceil(FINE_FIRST_S * SLICES_PER_S / _GROUP)
         self._newest = -1  # newest slice seen
+        self._reclaimed = time.monotonic()
         self.t0: float | None = None  # scenario second 0 (Unix), from LoadRun
         self.cpu_samples: dict[int, list[float]] = {}
         self.rss_mb_max = 0.0
@@ -134,6 +153,9 @@ class Collector:
         if len(self._changed) > MAX_HOT:  # nobody asked for series() lately: stay small
             for key in self._changed:
                 self._keys[key].compact()
+        if time.monotonic() - self._reclaimed >= RECLAIM_EVERY_S:
+            reclaim()
+            self._reclaimed = time.monotonic()
 
     def _apply(self, record: dict[str, Any]) -> None:
         if record.get("type") == "error":
