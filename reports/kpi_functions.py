@@ -25,6 +25,8 @@ Minimum evidence, for every form (below it a verdict is `insufficient`, the scen
   at validation (a rate is never exactly 37 %).
 - delivered(ws) is a rate of messages: judged by the same Wilson bound (lower for >=), with the
   same floor (`>= 99%`: 268 messages attempted).
+- slope(SERIES), a probe series' Theil-Sen trend per hour (reports.kpi_trend), is judged by its
+  one-sided 95 % bound and needs 20 samples over at least 30 s.
 - count and rps need a window of at least MIN_COUNT_WINDOW_S (5 s): users spawn and pace in
   one-second batches, so a count over fewer seconds reads one batch's phase, not the rate.
 """
@@ -39,10 +41,10 @@ from typing import Literal
 
 from hdrh.histogram import HdrHistogram
 
-from reports import hdr, kpi_cost
+from reports import hdr, kpi_cost, kpi_trend
 from reports.model import ScenarioResult, SliceBucket, WebSocketSummary
 
-Unit = Literal["ms", "s", "%", "count"]
+Unit = Literal["ms", "s", "%", "count", "/h"]  # /h: the series' own unit per hour (slope)
 # edge: a dependency with a calls counter (`calls.<edge>`), optionally ", REQUEST NAME";
 # series: a probe series, read over the whole result around a fault (returns)
 ArgumentKind = Literal["request", "probe-or-request", "fault", "websocket", "edge", "series"]
@@ -311,6 +313,18 @@ def _returns(inputs: Inputs) -> Measurement:
     return _from_cost(found)
 
 
+def _slope(inputs: Inputs) -> Measurement:
+    assert inputs.result is not None
+    found, bound, short = kpi_trend.measure_slope(
+        inputs.result, inputs.argument, inputs.spans, inputs.comparator
+    )
+    return Measurement(found.value, found.n, bound, found.detail, short)
+
+
+def _slope_needed(_comparator: str, _threshold: float) -> int:
+    return kpi_trend.SLOPE_MIN_POINTS
+
+
 def _amplification_needed(_comparator: str, _threshold: float) -> int:
     return kpi_cost.AMPLIFICATION_MIN_REQUESTS
 
@@ -365,6 +379,7 @@ def _registry() -> dict[str, KpiFunction]:
         KpiFunction("amplification", "count", "edge", True, _amplification,
                     _amplification_needed, per_slice=False),
         KpiFunction("returns", "s", "series", True, _returns, _returns_needed, per_slice=False),
+        KpiFunction("slope", "/h", "series", True, _slope, _slope_needed, per_slice=False),
     ]  # fmt: skip
     return {entry.name: entry for entry in entries}
 

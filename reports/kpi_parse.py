@@ -16,6 +16,8 @@ Functions, their units and arguments are the registry's (`reports.kpi_functions.
     lost, duplicated, unacked (count), delivered (%) argument: `ws`
     amplification (count)                           argument: an edge, optionally ", REQUEST"
     returns (s, only `< Ns during recovery:FAULT`)  argument: a probe series (reports.kpi_cost)
+    slope (the series' unit per hour)               argument: a probe series (reports.kpi_trend);
+        written `slope(proc.backend.rss_mb) < 20 per hour` (or `per minute`, `/h`, `/min`)
 
 Probe series: when the argument names no request but a numeric probe series (`ProbeSample.name`),
 the latency functions aggregate the probe values in the window. `db_query` is such a series: the
@@ -50,7 +52,16 @@ _CONVERT: dict[Unit, dict[str, float]] = {
     "s": {"ms": 0.001, "s": 1.0},
     "%": {"%": 1.0},
     "count": {"": 1.0},
+    "/h": {
+        "per hour": 1.0,
+        "per minute": 60.0,
+        "per second": 3600.0,
+        "/h": 1.0,
+        "/min": 60.0,
+        "/s": 3600.0,
+    },
 }
+_PER = re.compile(r"per\s+(hour|minute|second)\b|/(h|min|s)\b")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NAME = re.compile(r"[A-Za-z0-9_.\-]+")
@@ -170,6 +181,14 @@ def _quantity(scan: _Scanner, function: str) -> tuple[float, Unit]:
     written_text = "%" if scan.text.startswith("%", scan.pos) else (word.group() if word else "")
     canonical = REGISTRY[function].unit
     factors = _CONVERT[canonical]
+    if canonical == "/h":  # a rate: "per hour" is two words, "/h" no word at all
+        scan.skip_space()
+        unit_at = scan.pos
+        per = _PER.match(scan.text, scan.pos)
+        if per is None:
+            raise scan.fail(f"{function} needs a rate: per hour, per minute (or /h, /min)", unit_at)
+        scan.pos = per.end()
+        return float(number) * factors[re.sub(r"\s+", " ", per.group())], canonical
     if written_text not in factors:
         expected = ", ".join(repr(u) for u in factors if u) or "no unit"
         if not written_text:

@@ -97,6 +97,14 @@ class SliceBucket(_Model):
         "this); absent when no request failed, and in results written before it existed",
     )
 
+    slices: int = Field(
+        1,
+        ge=1,
+        exclude_if=lambda width: width == 1,  # fine buckets (every short run) stay as they were
+        description="width in slices: 1, or a long run's coarser bucket past its first minutes "
+        "(scenarios.load.collect: every request of [slice, slice + slices) x SLICE_S, exact)",
+    )
+
     @property
     def start_s(self) -> float:
         return self.slice * SLICE_S
@@ -104,11 +112,15 @@ class SliceBucket(_Model):
     @property
     def mid_s(self) -> float:
         """Windows select slices by their middle: a slice belongs to [start, end) if this is in it."""
-        return (self.slice + 0.5) * SLICE_S
+        return (self.slice + 0.5 * self.slices) * SLICE_S
 
     @property
     def end_s(self) -> float:
-        return (self.slice + 1) * SLICE_S
+        return (self.slice + self.slices) * SLICE_S
+
+    @property
+    def width_s(self) -> float:
+        return self.slices * SLICE_S
 
 
 def slice_of(t_s: float) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 from hdrh.histogram import HdrHistogram
 from matplotlib import pyplot as plt
@@ -33,6 +32,7 @@ class Second:
     ok: dict[float, float]  # every request when `mixed` (an older result)
     failed: dict[float, float]
     mixed: bool
+    width: int = 1  # seconds: a soak's coarse bucket covers several
 
 
 def _points(histogram: HdrHistogram, percentiles: list[float]) -> dict[float, float]:
@@ -45,7 +45,8 @@ def _points(histogram: HdrHistogram, percentiles: list[float]) -> dict[float, fl
 
 def _per_second(scenario: ScenarioResult) -> dict[str, dict[int, Second]]:
     """name -> second -> `Second`: each second's slices merged (a plot per slice would be noise
-    at a few requests per slice)."""
+    at a few requests per slice). A soak's coarse bucket is one point at its start, its count
+    per second (`width_s`), so a long run's plot holds 360 points an hour, not 3,600."""
     grouped: dict[str, dict[int, list[SliceBucket]]] = defaultdict(lambda: defaultdict(list))
     for bucket in scenario.series:
         grouped[bucket.name][math.floor(bucket.start_s)].append(bucket)
@@ -54,13 +55,22 @@ def _per_second(scenario: ScenarioResult) -> dict[str, dict[int, Second]]:
         for second, buckets in seconds.items():
             split = latency_split(buckets)
             count, errors = sum(b.count for b in buckets), sum(b.errors for b in buckets)
+            width = max(1, round(max(b.width_s for b in buckets)))
             table[name][second] = Second(count, errors, _points(split.ok, list(PERCENTILE_STYLE)),
-                                         _points(split.failed, list(FAILED_STYLE)), split.mixed)  # fmt: skip
+                                         _points(split.failed, list(FAILED_STYLE)), split.mixed,
+                                         width)  # fmt: skip
     return dict(sorted(table.items()))
 
 
-def _span(by_second: dict[int, Any]) -> list[int]:
-    return list(range(min(by_second), max(by_second) + 1)) if by_second else []
+def _span(by_second: dict[int, Second]) -> list[int]:
+    """Every second from the first to the last, but a coarse point covers its whole width."""
+    out: list[int] = []
+    second = min(by_second, default=0)
+    end = max(by_second, default=-1)
+    while second <= end:
+        out.append(second)
+        second += by_second[second].width if second in by_second else 1
+    return out
 
 
 def _decorate(axes: Axes, scenario: ScenarioResult, *, label: bool) -> None:
@@ -190,7 +200,7 @@ def _load_panels(
 ) -> None:
     for name, by_second in data.items():
         xs = _span(by_second)
-        counts = [by_second[s].count if s in by_second else 0 for s in xs]
+        counts = [by_second[s].count / by_second[s].width if s in by_second else 0 for s in xs]
         rates = [
             100 * by_second[s].errors / by_second[s].count
             if s in by_second and by_second[s].count

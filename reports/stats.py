@@ -41,12 +41,13 @@ class SliceStats:
 
     __slots__ = (
         "_encoded", "_errors", "_hot", "count", "degraded", "error_kinds", "errors", "name",
-        "slice", "timeouts", "wrong",
+        "slice", "timeouts", "width", "wrong",
     )  # fmt: skip
 
-    def __init__(self, slice_index: int, name: str) -> None:
+    def __init__(self, slice_index: int, name: str, width: int = 1) -> None:
         self.slice = slice_index
         self.name = name
+        self.width = width  # in slices: a long run's older values are coarser (SliceBucket.slices)
         self.count = 0
         self.errors = 0
         self.error_kinds: dict[str, int] = {}
@@ -140,13 +141,15 @@ class SliceStats:
         for field in _FIELD.values():  # absent when 0: old readers and small results
             if getattr(self, field):
                 wire[field] = getattr(self, field)
+        if self.width != 1:
+            wire["slices"] = self.width
         if self._errors is not None:
             wire["error_histogram"] = self._errors.encoded()
         return wire
 
     @classmethod
     def from_wire(cls, wire: dict[str, Any]) -> SliceStats:
-        stats = cls(int(wire["slice"]), str(wire["name"]))
+        stats = cls(int(wire["slice"]), str(wire["name"]), int(wire.get("slices", 1)))
         stats.count = int(wire["count"])
         stats.errors = int(wire["errors"])
         stats.error_kinds = {str(k): int(n) for k, n in wire["error_kinds"].items()}

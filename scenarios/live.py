@@ -145,6 +145,7 @@ class LiveLoad:
             else None
         )
         self._views: dict[int, SecondView] = {}  # whole seconds that no longer change
+        self.planned_s: float | None = None  # the load's duration, for the ETA (None: Ctrl-C)
         self.interrupted = False
         self.stopped_by: str | None = None  # "Ctrl-C", "SIGTERM", "the Locust web UI's Stop"
         # polled each refresh: a reason when the user stopped the run elsewhere (the web UI)
@@ -171,6 +172,7 @@ class LiveLoad:
             probed=self.probes is not None,
             breakers=breakers,
             note=note,
+            planned_s=self.planned_s,
         )
 
     def _view(self, second: int) -> SecondView:
@@ -196,14 +198,22 @@ class LiveLoad:
         }
         return ready, breakers
 
-    def loop(self, show: Callable[[Snapshot], None], refresh_s: float) -> LoadOutcome:
-        """Until the plan ends or Ctrl-C; the workers always stopped, the outcome returned."""
+    def loop(
+        self,
+        show: Callable[[Snapshot], None],
+        refresh_s: float,
+        tick: Callable[[], None] | None = None,
+    ) -> LoadOutcome:
+        """Until the plan ends or Ctrl-C; the workers always stopped, the outcome returned.
+        `tick` runs after each refresh (the checkpoint of a long run's record)."""
         with self.probes if self.probes is not None else contextlib.nullcontext():
             self.run.start()
             try:
                 while any(p.is_running() for p in self.run.processes):
                     started = time.monotonic()
                     show(self.snapshot())
+                    if tick is not None:
+                        tick()
                     if self.stop_requested is not None and (why := self.stop_requested()):
                         self.interrupted, self.stopped_by = True, why
                         break

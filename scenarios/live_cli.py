@@ -13,6 +13,7 @@ from chaosgate.errors import EXIT_INVALID, EXIT_OK
 from chaosgate.settings import load_settings
 from reports.history.hook import history_options, remember
 from reports.model import Event, RunMetadata, RunResult, ScenarioResult, Status
+from scenarios.checkpoint import CHECKPOINT_S, PARTIAL, Checkpoint
 from scenarios.live import LiveLoad, display, fault_phases, output_dir, resolve_target
 from scenarios.live_web import WEB_STOP, stopped_in_web_ui
 from scenarios.load.plan import LoadPlan, RateStep, parse_duration
@@ -22,7 +23,7 @@ FOREVER_S = 7 * 24 * 3600.0  # "until Ctrl-C": the schedule must end somewhere
 
 
 def build_plan(users: str, rate: float, duration: str | None, arrival: str, seed: int,
-               concurrency: int | None, ws_clients: int) -> LoadPlan:  # fmt: skip
+               concurrency: int | None, ws_clients: int, workers: int = 1) -> LoadPlan:  # fmt: skip
     """The open-model plan: `rate` req/s from the first second, for `duration` or a week."""
     hold = parse_duration(duration) if duration is not None else FOREVER_S
     names = [u.strip() for u in users.split(",") if u.strip()]
@@ -35,7 +36,30 @@ def build_plan(users: str, rate: float, duration: str | None, arrival: str, seed
         concurrency=concurrency or max(20, round(2 * rate)),
         websocket_clients=ws_clients if "websocket" in names else 0,
         websocket_rps=max(rate / 10, 1.0) if "websocket" in names else 0.0,
+        workers=workers,
     )
+
+
+def partial_result(name: str, description: str, t0: float, live: LiveLoad,
+                   every_s: float) -> ScenarioResult:  # fmt: skip
+    """The record so far while the load runs (scenarios.checkpoint): the seconds whose sends
+    are all back, the faults and probes seen; INVALID, a run that did not end is no verdict."""
+    collector = live.run.collector
+    collector.poll()
+    through = collector.recorded_through_s(live.run.plan.workers)
+    series = [b for b in collector.series() if through is not None and b.end_s <= through]
+    now_s = time.time() - t0
+    events = [Event(t_s=0.0, kind="load.start", message=f"{name}: {live.target.sut_url}")]
+    events += live.events
+    end_s = round(max([now_s, *(e.t_s for e in events)]), 3)
+    reason = (
+        f"{PARTIAL} at {now_s:.0f} s (written every {every_s:g} s; a run that ends, even by"
+        " Ctrl-C or SIGTERM, writes its full record over this one)"
+    )
+    return ScenarioResult(name=name, description=description, status="invalid",
+                          invalid_reason=reason, t0=t0, duration_s=end_s,
+                          phases=fault_phases(events, end_s), events=events, series=series,
+                          probes=live.probe_samples)  # fmt: skip
 
 
 def scenario_result(name: str, description: str, t0: float, outcome_end_s: float,
@@ -104,6 +128,19 @@ def scenario_result(name: str, description: str, t0: float, outcome_end_s: float
     show_default=True,
     help="with the websocket user",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="load worker processes (more than 1: a Locust master and N workers)",
+)
+@click.option(
+    "--checkpoint",
+    default=f"{CHECKPOINT_S:g}s",
+    show_default=True,
+    help="write the record so far to result.json this often (a killed soak leaves it); 0: never",
+)
 @click.option("--name", default="live-load", show_default=True, help="scenario name in the result")
 @click.option(
     "--out",
@@ -125,7 +162,7 @@ def scenario_result(name: str, description: str, t0: float, outcome_end_s: float
 @history_options
 @click.pass_context
 def load(ctx: click.Context, url: str | None, toxiproxy: str | None, rate: float, users: str, duration: str | None,
-         arrival: str, seed: int, concurrency: int | None, ws_clients: int, name: str, out: Path | None,
+         arrival: str, seed: int, concurrency: int | None, ws_clients: int, workers: int, checkpoint: str, name: str, out: Path | None,
          refresh: float, web: bool, web_port: int) -> None:  # fmt: skip
     """Open-model load on a running stack (or --url) with a live view; Ctrl-C stops it.
 
@@ -137,9 +174,13 @@ def load(ctx: click.Context, url: str | None, toxiproxy: str | None, rate: float
     from scenarios.orchestrator import new_run_id
 
     try:
-        plan = build_plan(users, rate, duration, arrival, seed, concurrency, ws_clients)
+        plan = build_plan(users, rate, duration, arrival, seed, concurrency, ws_clients, workers)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--duration") from None
+    try:
+        every_s = parse_duration(checkpoint)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--checkpoint") from None
     settings = load_settings()
     target = resolve_target(url, toxiproxy, settings)
     run_id = new_run_id()
@@ -147,13 +188,18 @@ def load(ctx: click.Context, url: str | None, toxiproxy: str | None, rate: float
     started = time.time()
     run = load_run(plan, target.sut_url, started, run_dir, web_port if web else None)
     live = LiveLoad(run, target, settings)
+    live.planned_s = plan.total_s if duration is not None else None
     console = Console(stderr=True)
     if web:
         console.print(f"Locust web UI: http://127.0.0.1:{web_port}/ (statistics of this run)")
         live.stop_requested = lambda: WEB_STOP if stopped_in_web_ui(web_port) else None
+    description = f"chaosgate load on {target.sut_url}"
+    saved = Checkpoint(run_dir / "result.json", every_s, lambda: _run_result(
+        partial_result(name, description, started, live, every_s), started, run_id, seed,
+        target.backend, EXIT_INVALID))  # fmt: skip
     with terminate_as_interrupt() as stops:  # SIGTERM leaves the same record as Ctrl-C
         with display(sys.stdout.isatty()) as show:
-            live.loop(show, refresh)
+            live.loop(show, refresh, tick=saved.maybe)
         with stops.hold():
             if stops.received:
                 live.stopped_by = stops.stopped_by
@@ -166,16 +212,12 @@ def _record(ctx: click.Context, name: str, url: str, started: float, live: LiveL
     from rich.console import Console
 
     from reports.renderers import write_reports
-    from scenarios.orchestrator import commit, machine, versions
 
     console = Console(stderr=True)
     ended = time.time()
     scenario = scenario_result(name, f"chaosgate load on {url}", started, ended - started, live)
     code = EXIT_OK if scenario.status == "pass" else EXIT_INVALID
-    meta = RunMetadata(run_id=run_id, started_at=started, ended_at=ended, chaosgate_version=_version(),
-                       commit=commit(), command=shlex.join(["chaosgate", *sys.argv[1:]]),
-                       backend=backend, seed=seed, machine=machine(), versions=versions())  # fmt: skip
-    result = RunResult(run=meta, status=scenario.status, exit_code=code, scenarios=[scenario])
+    result = _run_result(scenario, started, run_id, seed, backend, code)
     write_reports(result, run_dir)
     remember(result)  # the results store (reports.history)
     faults = sum(1 for e in scenario.events if e.kind == "fault.inject")
@@ -185,6 +227,16 @@ def _record(ctx: click.Context, name: str, url: str, started: float, live: LiveL
         f"result: {run_dir / 'result.json'} ({faults} fault(s) seen, status {scenario.status})"
     )
     ctx.exit(code)
+
+
+def _run_result(scenario: ScenarioResult, started: float, run_id: str, seed: int,
+                backend: str | None, code: int) -> RunResult:  # fmt: skip
+    from scenarios.orchestrator import commit, machine, versions
+
+    meta = RunMetadata(run_id=run_id, started_at=started, ended_at=time.time(), chaosgate_version=_version(),
+                       commit=commit(), command=shlex.join(["chaosgate", *sys.argv[1:]]),
+                       backend=backend, seed=seed, machine=machine(), versions=versions())  # fmt: skip
+    return RunResult(run=meta, status=scenario.status, exit_code=code, scenarios=[scenario])
 
 
 def _version() -> str:

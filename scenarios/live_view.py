@@ -16,6 +16,7 @@ from rich.text import Text
 
 from fixtures.toxiproxy import ProxyState
 from scenarios.load.collect import SecondView
+from scenarios.load.progress import clock
 
 BREAKER_STATES = {0.0: "closed", 1.0: "half-open", 2.0: "open"}
 SPARK = "▁▂▃▄▅▆▇█"
@@ -44,6 +45,15 @@ class Snapshot:
     probed: bool = False  # the service's /api/ready and /metrics are being read
     breakers: dict[str, str] = field(default_factory=dict)
     note: str = ""
+    planned_s: float | None = None  # the load's duration; None: until Ctrl-C
+
+
+def elapsed(snapshot: Snapshot) -> str:
+    """`12:05` or, with a planned duration, `12:05 / 30:00, 17:55 left`."""
+    if snapshot.planned_s is None:
+        return clock(snapshot.elapsed_s)
+    left = max(0.0, snapshot.planned_s - snapshot.elapsed_s)
+    return f"{clock(snapshot.elapsed_s)} / {clock(snapshot.planned_s)}, {clock(left)} left"
 
 
 def active_faults(proxies: dict[str, ProxyState]) -> dict[str, str]:
@@ -99,7 +109,7 @@ def spark(values: tuple[float, ...]) -> str:
 
 def render(snapshot: Snapshot) -> RenderableType:
     head = Text(
-        f"chaosgate load → {snapshot.target}   {snapshot.elapsed_s:6.1f} s"
+        f"chaosgate load → {snapshot.target}   {elapsed(snapshot)}"
         + (f"   second {snapshot.second}" if snapshot.second is not None else "   (warming up)"),
         style="bold",
     )
@@ -142,6 +152,6 @@ def plain(snapshot: Snapshot) -> str:
     p95 = max((r.p95_ms for r in snapshot.endpoints), default=0.0)
     faults = _faults_line(snapshot).removeprefix("faults: ")
     return (
-        f"load {snapshot.elapsed_s:6.1f}s  {rate:.0f} req/s  p95 {p95:.1f} ms  errors {errors}"
+        f"load {elapsed(snapshot)}  {rate:.0f} req/s  p95 {p95:.1f} ms  errors {errors}"
         f"  faults: {faults}  {_state_line(snapshot)}"
     )

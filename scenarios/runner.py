@@ -48,6 +48,7 @@ from scenarios.slots_verdict import drop_excused_slots
 # the early-stop check's period: the stop may come up to 1 s later; the figures do not move
 # (recovery is read from the data, to 0.25 s)
 DONE_EVERY_S = 1.0
+FINE_MARGIN_S = 10.0  # around a fault's windows: its pre-fault seconds and late recovery
 START_LEAD_S = 0.0  # the load engine itself starts its schedule once its users are spawned
 
 
@@ -198,6 +199,12 @@ class ScenarioRun:
             for p in self.phases
         ]
         self.watch = AbortWatch(self.scenario.kpis, self.phases, start + self.scenario.duration_s)
+        # recovery reads 0.25 s slices: a soak's collector never coarsens these windows
+        self.load.collector.fine_spans = [
+            (p.start_s - FINE_MARGIN_S, p.end_s + FINE_MARGIN_S)
+            for p in self.phases
+            if p.kind in ("fault", "recovery")
+        ]
         if warmup > 0:
             self.phases.insert(0, Phase(name="warmup", kind="warmup", start_s=self.offset,
                                         end_s=start))  # fmt: skip

@@ -210,6 +210,8 @@ def write(tmp_path: Path, kpi: str) -> Path:
         "returns(edge.postgres.open) <= 10s during recovery:pg-down",
         "returns(proc.backend.rss_mb) < 10s during recovery:pg-down",
         "max(edge.redis.open) < 40 during fault:pg-down",
+        "slope(proc.backend.rss_mb) < 20 per hour",
+        "slope(proc.backend.fds) < 1 per minute during baseline",
     ],
 )
 def test_good_cost_kpis_validate(tmp_path: Path, kpi: str) -> None:
@@ -232,6 +234,7 @@ def test_good_cost_kpis_validate(tmp_path: Path, kpi: str) -> None:
         ("returns(pool.postgres.in_use) > 10s during recovery:pg-down", "during recovery:FAULT"),
         ("returns(pool.postgres.in_use) < 10 during recovery:pg-down", "needs a unit"),
         ("returns(pool.postgres.in_use) < 30s during recovery:pg-down", "watches only 24s"),
+        ("slope(proc.sut.rss_mb) < 20 per hour", "'proc.sut.rss_mb' is no probe series"),
     ],
 )
 def test_bad_cost_kpis_are_bad_input_at_file_line(tmp_path: Path, kpi: str, expected: str) -> None:

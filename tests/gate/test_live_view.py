@@ -120,3 +120,18 @@ def test_fault_watch_stamps_what_appeared_and_went_away_and_survives_an_unreadab
         ("fault.remove", "postgres", "postgres-down"),
     ]
     assert 10 <= watch.events[0].t_s <= watch.events[1].t_s < 20
+
+
+def test_a_long_run_shows_its_clock_and_what_is_left() -> None:
+    from scenarios.live_view import EndpointRow, plain
+    from scenarios.load.progress import describe
+
+    rows = [EndpointRow("GET /x", 300.0, 1.0, 4.2, 9.0, 2, 300)]
+    timed = Snapshot(elapsed_s=725.0, target="http://t", second=724, endpoints=rows,
+                     faults=None, planned_s=1800.0)  # fmt: skip
+    assert "12:05 / 30:00, 17:55 left" in plain(timed)
+    assert "300 req/s  p95 4.2 ms  errors 2" in plain(timed)
+    endless = Snapshot(elapsed_s=3725.0, target="http://t", second=1, endpoints=rows, faults=None)
+    assert "load 1:02:05  300 req/s" in plain(endless)
+    assert describe(725.0, 1800.0, None).startswith("load 12:05 / 30:00, 17:55 left")
+    assert describe(5.0, 60.0, None).startswith("load   5.0/60s")  # a short run: as it was
