@@ -25,6 +25,8 @@ Minimum evidence, for every form (below it a verdict is `insufficient`, the scen
   at validation (a rate is never exactly 37 %).
 - delivered(ws) is a rate of messages: judged by the same Wilson bound (lower for >=), with the
   same floor (`>= 99%`: 268 messages attempted).
+- capacity (the knee of a concluded search, `chaosgate capacity`) rests on the search's own
+  evidence rule (every step's KPIs judged with the rules above, close steps repeated): n = 1.
 - count and rps need a window of at least MIN_COUNT_WINDOW_S (5 s): users spawn and pace in
   one-second batches, so a count over fewer seconds reads one batch's phase, not the rate.
 """
@@ -42,7 +44,7 @@ from hdrh.histogram import HdrHistogram
 from reports import hdr, kpi_cost
 from reports.model import ScenarioResult, SliceBucket, WebSocketSummary
 
-Unit = Literal["ms", "s", "%", "count"]
+Unit = Literal["ms", "s", "%", "count", "rps"]
 # edge: a dependency with a calls counter (`calls.<edge>`), optionally ", REQUEST NAME";
 # series: a probe series, read over the whole result around a fault (returns)
 ArgumentKind = Literal["request", "probe-or-request", "fault", "websocket", "edge", "series"]
@@ -100,6 +102,7 @@ class KpiFunction:
     needed: Callable[[str, float], int]  # (comparator, threshold in `unit`) -> samples needed
     star_includes_ws_sends: bool = False  # does `*` take in "WS send"?
     per_slice: bool = True  # False: windowed, but judged only on the whole result
+    in_run: bool = True  # False: judged by another command (capacity: `chaosgate capacity`)
 
     @property
     def live(self) -> bool:
@@ -338,6 +341,14 @@ def _delivered(inputs: Inputs) -> Measurement:
     return Measurement(plain.value, plain.n, judged, detail)
 
 
+def _capacity(inputs: Inputs) -> Measurement:
+    """The knee of a concluded capacity search (`values`: [knee], given by `chaosgate capacity`;
+    no knee: even its lowest rate broke the held KPIs, so the capacity is below it)."""
+    if not inputs.values:
+        return Measurement(None, detail="no knee: the search's lowest rate already broke")
+    return Measurement(inputs.values[0], 1)
+
+
 def _registry() -> dict[str, KpiFunction]:
     entries = [_percentile(p) for p in (50.0, 90.0, 95.0, 99.0, 99.9)]
     entries += [
@@ -365,6 +376,9 @@ def _registry() -> dict[str, KpiFunction]:
         KpiFunction("amplification", "count", "edge", True, _amplification,
                     _amplification_needed, per_slice=False),
         KpiFunction("returns", "s", "series", True, _returns, _returns_needed, per_slice=False),
+        # `capacity(REQUEST) >= N rps`: the knee of a search holding the scenario's baseline KPIs
+        # on REQUEST (and `*`); a run cannot measure it, `chaosgate capacity` judges it
+        KpiFunction("capacity", "rps", "request", False, _capacity, _one, in_run=False),
     ]  # fmt: skip
     return {entry.name: entry for entry in entries}
 

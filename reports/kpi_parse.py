@@ -16,6 +16,7 @@ Functions, their units and arguments are the registry's (`reports.kpi_functions.
     lost, duplicated, unacked (count), delivered (%) argument: `ws`
     amplification (count)                           argument: an edge, optionally ", REQUEST"
     returns (s, only `< Ns during recovery:FAULT`)  argument: a probe series (reports.kpi_cost)
+    capacity (rps, no window; `chaosgate capacity`)  argument: a request name or `*`
 
 Probe series: when the argument names no request but a numeric probe series (`ProbeSample.name`),
 the latency functions aggregate the probe values in the window. `db_query` is such a series: the
@@ -49,6 +50,7 @@ _CONVERT: dict[Unit, dict[str, float]] = {
     "s": {"ms": 0.001, "s": 1.0},
     "%": {"%": 1.0},
     "count": {"": 1.0},
+    "rps": {"rps": 1.0},
 }
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
