@@ -55,7 +55,10 @@ from chaosgate.errors import EXIT_BAD_INPUT, EXIT_INVALID, EXIT_KPI_FAILED, EXIT
 def capacity(ctx: click.Context, scenario_name: str, kpis: tuple[str, ...], during: str | None,
              min_rps: float, max_rps: float | None, step_s: float, resolution: float, stack: str | None,
              out: Path | None, config: Path | None) -> None:  # fmt: skip
-    """Find the highest rate at which SCENARIO's KPIs hold (the knee); exit 0 / 2 / 3."""
+    """Find the highest rate at which SCENARIO's KPIs hold (the knee); exit 0 / 1 / 2 / 3.
+
+    1: a capacity(...) >= N rps KPI of the scenario does not hold on the knee.
+    """
     from chaosgate.settings import load_settings
     from scenarios.capacity import SearchConfig
     from scenarios.capacity_step import CapacityInputError, step_plan
