@@ -24,7 +24,7 @@ smoke: bootstrap
 lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy chaosgate sut fixtures scenarios reports tests/test_kernel.py tests/conftest.py
+	.venv/bin/mypy chaosgate sut fixtures scenarios reports examples tests/test_kernel.py tests/conftest.py
 	for d in tests/*/; do .venv/bin/mypy "$$d" || exit 1; done
 
 test: bootstrap-containers lint

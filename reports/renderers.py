@@ -73,6 +73,7 @@ RENDERERS: tuple[Renderer, ...] = (
         after="reports.markdown:append_step_summary",  # a no-op outside GitHub Actions
     ),
     Renderer("hgrm", "hgrm", "reports.hgrm:write_hgrm_files", files=True),
+    Renderer("console", "verdict.txt", "reports.console:render_console"),  # what `run` prints
 )
 TEXT_FORMATS = tuple(r.format for r in RENDERERS if not r.files)
 

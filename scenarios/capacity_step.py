@@ -23,6 +23,7 @@ from reports.hdr import merge
 from reports.kpi_functions import MIN_COUNT_WINDOW_S
 from reports.kpi_parse import parse_kpi
 from reports.model import ScenarioResult
+from reports.windows import BASELINE, fault_window
 from scenarios.capacity import StepVerdict
 from scenarios.load.plan import MAX_DURATION_S
 from scenarios.planned_n import FACTOR, plan
@@ -164,7 +165,7 @@ def step_plan(
     The scenario's capacity KPIs are judged when the search holds its own baseline KPIs (no
     --kpi, no --during): they are its definition of capacity."""
     fault = _fault(scenario, during) if during else None
-    window = f"fault:{fault.name}" if fault else "baseline"
+    window = fault_window(fault.name) if fault else BASELINE
     checks: list[str] = []
     if not kpis and not during:
         checks, held = _capacity_kpis(scenario, window)

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from chaosgate.cli import stack_option
 from chaosgate.settings import load_settings
-from reports import view
+from reports.console import verdict_table
 from reports.history.hook import history_options, remember
 from reports.model import RunResult
 from reports.renderers import write_reports
@@ -27,50 +27,6 @@ from scenarios.loader import load_scenario, resolve, shipped_scenarios
 from scenarios.stop_signals import terminate_as_interrupt
 
 _STYLE = {"pass": "green", "fail": "red", "invalid": "yellow"}
-
-
-def verdict_table(result: RunResult) -> Table:
-    table = Table(title=f"chaosgate run {result.run.run_id}: {result.status.upper()}")
-    for column in ("scenario", "KPI", "measured", "threshold", "verdict"):
-        table.add_column(column)
-    for scenario in result.scenarios:
-        if scenario.status == "invalid":
-            table.add_row(
-                scenario.name,
-                "(run invalid)",
-                "",
-                "",
-                f"[yellow]invalid: {scenario.invalid_reason}[/]",
-            )
-        for row in (view.KpiRow(scenario, kpi) for kpi in scenario.kpis):
-            kpi = row.kpi
-            measured = "—" if kpi.measured is None else f"{kpi.measured:.4g} {kpi.unit}"
-            if note := row.note:
-                measured += f" — {note}"
-            word = row.word + (" (aborted)" if kpi.aborted_run and row.word == "FAIL" else "")
-            colour = {"pass": "green", "fail": "red"}.get(row.outcome, "yellow")
-            if kpi.status == "insufficient":
-                colour = "yellow"
-            table.add_row(scenario.name, kpi.expression, measured, f"{kpi.comparator} {kpi.threshold:g} {kpi.unit}",
-                          f"[{colour}]{word}[/]")  # fmt: skip
-        for error in view.error_rows(scenario):  # why requests failed: "84 % errors: 401 x 602"
-            table.add_row(scenario.name, f"[dim]{error.name}[/]", f"[red]{error.text()}[/]", "", "")
-        for measure in scenario.recoveries:
-            recovery = "never" if measure.recovery_s is None else f"{measure.recovery_s:.2f} s"
-            if measure.recovery_s is None and measure.cut_short_by:
-                recovery = f"not before {measure.cut_short_by} was injected"
-            detect = "never" if measure.detect_s is None else f"{measure.detect_s:.2f} s"
-            detect += f" by {measure.detected_by}" if measure.detected_by else ""
-            if measure.restart_s is not None:
-                recovery += f" (restart itself {measure.restart_s:.2f} s)"
-            table.add_row(
-                scenario.name,
-                f"[dim]{measure.fault}: detected {detect}, recovered {recovery}[/]",
-                "",
-                "",
-                "",
-            )
-    return table
 
 
 @click.command()

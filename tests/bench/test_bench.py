@@ -30,7 +30,7 @@ def test_true_latencies_follow_the_schedule_and_the_stall() -> None:
     assert new_histogram().get_total_count() == 0
 
 
-# The engine's targets (README, "Load engine") and the noise margin each assertion allows on a
+# The engine's targets (docs/load-engine.md) and the noise margin each assertion allows on a
 # shared 2-core machine: the bench runs 1-s samples while the rest of the suite may be busy.
 FIDELITY_TARGET_MS, FIDELITY_NOISE_MS = 1.0, 1.0
 CO_ERROR_TARGET_PCT, CO_ERROR_NOISE_PCT = 5.0, 5.0

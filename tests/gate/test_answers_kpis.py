@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from reports.console import verdict_table
 from reports.html import render_html
 from reports.kpi_eval import evaluate_all
 from reports.kpi_functions import rate_needed
@@ -26,7 +27,6 @@ from reports.model import (
 )
 from reports.stats import SliceStats
 from reports.view import mostly_errors
-from scenarios.cli import verdict_table
 from scenarios.kpi_lint import unguarded_percentiles
 from scenarios.loader import load_scenario
 

@@ -11,7 +11,7 @@ The weakened runs share one run session (`weakened_session`): the local stack co
 each weakening restarts only the SUT's processes with its overrides, on reset data, with the
 stack checked clean around each scenario, as `chaosgate run` does with several override groups.
 
-The table is the README's "Every KPI can fail" table. The baseline KPIs that other scenarios repeat
+The table is docs/release-gate.md's "Every KPI can fail" table. The baseline KPIs that other scenarios repeat
 (`p95(GET /api/items) < 200ms during baseline`, `error_rate(*) < 1% during baseline`) are the same
 expressions the baseline weakenings fail; there they define steady state for recovery.
 """

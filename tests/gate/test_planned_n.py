@@ -14,7 +14,7 @@ from scenarios.planned_n import FACTOR, http_shares, plan, sends_between
 
 pytestmark = pytest.mark.unit
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "scenarios" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 THIN = """\
 name: thin

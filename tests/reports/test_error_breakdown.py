@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from reports.console import verdict_table
 from reports.html import render_html
 from reports.load import load_result
 from reports.markdown import render_markdown
 from reports.model import RunResult
-from scenarios.cli import verdict_table
 
 pytestmark = pytest.mark.unit
 

@@ -236,3 +236,22 @@ def test_endpoint_table_reads_the_merged_histograms(result_path: Callable[[str],
     assert row.errors == sum(b.errors for b in buckets)
     assert row.p99_ms == merged.get_value_at_percentile(99) / 1000
     assert row.max_ms == merged.get_max_value() / 1000
+
+
+def test_the_console_table_is_a_renderer_like_the_others(
+    result_path: Callable[[str], Path], run_cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """What `chaosgate run` prints is in the registry: written as verdict.txt with the other
+    reports, re-rendered by `chaosgate report --format console`, plain text (no colour codes)."""
+    from reports.renderers import write_reports
+
+    result = load_result(result_path("fail"))
+    write_reports(result, tmp_path)
+    text = (tmp_path / "verdict.txt").read_text()
+    assert f"chaosgate run {result.run.run_id}: FAIL" in text
+    failed = next(k for s in result.scenarios for k in s.kpis if not k.passed)
+    assert failed.expression[:30] in text
+    assert "\x1b[" not in text
+    outcome = run_cli("report", result_path("fail"), "--format", "console")
+    assert outcome.code == 0
+    assert f"chaosgate run {result.run.run_id}: FAIL" in outcome.out

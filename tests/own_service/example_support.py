@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaosgate.processes import ManagedProcess, free_port
-from fixtures.example_service.run import start_example_service
+from examples.example_service.run import start_example_service
 from fixtures.local.services import LocalService
 from fixtures.toxiproxy import ToxiproxyAdapter
 

@@ -1,6 +1,6 @@
 """End to end: `chaosgate run` of the example's pg-down scenario, FAIL naive, PASS resilient.
 
-The scenario files are the shipped ones (scenarios/examples/example-service/); only the target
+The scenario files are the shipped ones (examples/example_service/gate/); only the target
 is rewritten with this test's ports. chaosgate starts its own Toxiproxy from the target.
 """
 
@@ -16,12 +16,12 @@ import yaml
 
 from chaosgate.errors import EXIT_KPI_FAILED, EXIT_OK
 from chaosgate.processes import ManagedProcess, free_port
-from fixtures.example_service.run import start_example_service
+from examples.example_service.run import start_example_service
 from fixtures.local.services import LocalService
 from reports.load import load_result
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED = REPO / "scenarios" / "examples" / "example-service"
+SHIPPED = REPO / "examples" / "example_service" / "gate"
 FAIL_FAST = "p95(GET /items) < 1s during fault:pg-down"
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]

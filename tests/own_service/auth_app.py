@@ -2,7 +2,7 @@
 code shared with `sut/` or that template): OpenAPI under /api/v1, an OAuth2 password login,
 protected routes with UUID, integer and enum path parameters, a health check under /utils.
 
-`python tests/examples/auth_app.py --port P [--login-delay-ms D] [--store URL]` (D: a slow
+`python tests/own_service/auth_app.py --port P [--login-delay-ms D] [--store URL]` (D: a slow
 password hash; URL: an HTTP "session store" every protected call and the health check ask, the
 dependency a gate cuts).
 Test-only controls: `POST /api/v1/_expire` revokes every token; `GET /api/v1/_stats` counts.

@@ -21,13 +21,13 @@ import yaml
 
 from chaosgate.errors import EXIT_KPI_FAILED, EXIT_OK
 from chaosgate.processes import free_port
-from fixtures.example_service.run import start_example_service
+from examples.example_service.run import start_example_service
 from fixtures.local.services import LocalService
 from reports.load import load_result
 from reports.model import ScenarioResult
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED = REPO / "scenarios" / "examples" / "example-service"
+SHIPPED = REPO / "examples" / "example_service" / "gate"
 FAULT = "fault:pg-down"
 P95 = f"p95(GET /items) < 1s during {FAULT}"
 ERRORS = f"error_rate(GET /items) < 5% during {FAULT}"

@@ -1,5 +1,5 @@
 """A request mix that logs in (`setup:`): parsed and checked before the run (unit), then driven
-against a small app behind bearer auth (tests/examples/auth_app.py): one log-in per load worker
+against a small app behind bearer auth (tests/own_service/auth_app.py): one log-in per load worker
 shared by its users, the token in the scored requests' headers, a re-run on 401, the set-up's
 time in the result."""
 
