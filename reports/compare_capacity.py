@@ -68,7 +68,11 @@ def dropped(base: dict[str, Any], new: dict[str, Any], spread: float) -> bool:
 
 def _interval(record: dict[str, Any]) -> str:
     low, high = bounds(record)
-    top = "and up (the highest rate tried held)" if high == float("inf") else f"< {high:g} rps"
+    top = f"< {high:g} rps"
+    if high == float("inf"):
+        invalid = record.get("invalid_rps")
+        top = "and up (the highest rate tried held)" if record["max_held"] else (
+            f"(no verdict from {invalid:g} rps up: INVALID)" if invalid else "(no upper bound)")  # fmt: skip
     return f">= {low:g} rps {top}" if low else f"< {high:g} rps (the lowest rate tried broke)"
 
 

@@ -101,3 +101,10 @@ def test_a_capacity_search_against_a_plain_run_is_exit_2(tmp_path: Path) -> None
     done = CliRunner().invoke(compare, [str(base / "result.json"), str(plain / "result.json")])
     assert isinstance(done.exception, InputError)  # exit 2 (chaosgate.cli maps it)
     assert "not a capacity search" in str(done.exception)
+
+
+def test_an_unconcluded_search_says_where_its_verdicts_stop() -> None:
+    base = record(600, None) | {"concluded": False, "invalid_rps": 650}
+    text = render_comparison_markdown(compare_capacity(base, record(350, 400), "b", "n"))
+    assert "base >= 600 rps (no verdict from 650 rps up: INVALID)" in text
+    assert "the highest rate tried held" not in text
