@@ -51,13 +51,22 @@ def test_every_shipped_scenario_states_one_capacity() -> None:
     assert high <= 1.05 * low, implied  # rate / fraction: one capacity (rounding aside)
 
 
+def stated_capacity() -> float:
+    """The one capacity the statements imply (the unit test holds them to one)."""
+    return min(s.load.peak_rps / stated_fraction(s) for s in shipped())
+
+
 def _search(out: Path, budget_s: float) -> tuple[int, str]:
     """(exit code, output) of one search; past its budget it is stopped with SIGTERM (the
     stack is torn down and the steps so far written), never killed."""
     kpis = [arg for k in KPIS for arg in ("--kpi", k)]
+    low, high = stated_capacity() / (1 + TOLERANCE), stated_capacity() / (1 - TOLERANCE)
     process = subprocess.Popen(
         [sys.executable, "-m", "chaosgate", "capacity", "baseline", "--stack", "local", *kpis,
-         "--min-rps", "250", "--max-rps", "1200", "--step-s", "3", "--resolution", "0.25",
+         # only a capacity in [stated / 1.5, stated / 0.5] keeps every fraction within
+         # TOLERANCE: the search need not look below or above it (333 and 1000 rps)
+         "--min-rps", f"{low:.0f}", "--max-rps", f"{high:.0f}", "--step-s", "3",
+         "--resolution", "0.25",
          "--out", str(out)],
         cwd=REPO, env=os.environ | {"PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True,
@@ -83,7 +92,8 @@ def test_shipped_rates_are_their_stated_fraction_of_the_measured_capacity(tmp_pa
     assert code == 0, output
     [run_dir] = (tmp_path / ("again" if (tmp_path / "again").exists() else "first")).iterdir()
     record = json.loads((run_dir / "capacity.json").read_text())
-    assert not record["below_min"], output
+    assert not record["below_min"], output  # below stated / 1.5: every fraction too high
+    assert not record["max_held"], output  # stated / 0.5 held: every fraction too low
     # the capacity lies in [knee, first fail): judge on the middle, the bracket is in TOLERANCE
     top = record["first_fail_rps"] or record["knee_rps"]
     capacity = (record["knee_rps"] + top) / 2
