@@ -55,11 +55,12 @@ def report(result: Path, fmt: str, out: Path | None, hgrm: Path | None) -> None:
 
 
 @click.command()
-@click.argument("base", type=click.Path(path_type=Path, dir_okay=False))
-@click.argument("new", type=click.Path(path_type=Path, dir_okay=False), required=False)
+@click.argument("base", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path), required=False)
 @history_against_options
 @click.option(
-    "--tolerance", default="10%", show_default=True, help="allowed worsening, e.g. 10% or 0.1"
+    "--tolerance",
+    help="allowed worsening, e.g. 10% or 0.1 [default: 10%; capacity: the repeat spread]",
 )
 @click.option(
     "--format",
@@ -79,7 +80,7 @@ def report(result: Path, fmt: str, out: Path | None, hgrm: Path | None) -> None:
 def compare(
     base: Path,
     new: Path | None,
-    tolerance: str,
+    tolerance: str | None,
     fmt: str,
     out: Path | None,
     allow_changed: bool,
@@ -91,14 +92,33 @@ def compare(
     scenario, KPI or endpoint of BASE is missing from NEW; exit 3 when either run is INVALID or
     a scenario's definition differs between them (unless --allow-changed): no verdict.
     `compare --against history[:N] NEW` judges NEW against its stored runs (chaosgate history).
+
+    Two capacity searches (their capacity.json, result.json or run directory): exit 1 when the
+    knee dropped beyond both searches' resolution and the repeat spread (--tolerance; the rule
+    is in reports/compare_capacity.py and printed with the table), 0 otherwise.
     """
     if history["against"] is not None or new is None:  # compare --against history[:N] NEW
         sys.exit(compare_against_history(base, new, out, fmt, **history))
-    from reports.compare import compare_results, parse_tolerance
+    from reports.compare import Comparison, compare_results, parse_tolerance
+    from reports.compare_capacity import REPEAT_SPREAD, capacity_record
     from reports.compare_render import render_comparison_html, render_comparison_markdown
 
-    allowed = parse_tolerance(tolerance)
-    comparison = compare_results(load_result(base), load_result(new), allowed, allow_changed)
+    base_record, new_record = capacity_record(base), capacity_record(new)
+    comparison: Comparison
+    if base_record is not None or new_record is not None:
+        from reports.compare_capacity import compare_capacity, load_record
+
+        if base_record is None or new_record is None:
+            plain = base if base_record is None else new
+            raise InputError(f"{plain}: not a capacity search (no capacity.json beside it); "
+                             "compare a capacity search with another one")  # fmt: skip
+        spread = REPEAT_SPREAD if tolerance is None else parse_tolerance(tolerance)
+        comparison = compare_capacity(load_record(base_record), load_record(new_record),
+                                      base_record.parent.name, new_record.parent.name, spread,
+                                      allow_changed)  # fmt: skip
+    else:
+        allowed = parse_tolerance("10%" if tolerance is None else tolerance)
+        comparison = compare_results(load_result(base), load_result(new), allowed, allow_changed)
     render = render_comparison_html if fmt == "html" else render_comparison_markdown
     _write(render(comparison), out)
     if fmt == "markdown":

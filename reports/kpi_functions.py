@@ -27,6 +27,8 @@ Minimum evidence, for every form (below it a verdict is `insufficient`, the scen
   same floor (`>= 99%`: 268 messages attempted).
 - slope(SERIES), a probe series' Theil-Sen trend per hour (reports.kpi_trend), is judged by its
   one-sided 95 % bound and needs 20 samples over at least 30 s.
+- capacity (the knee of a concluded search, `chaosgate capacity`) rests on the search's own
+  evidence rule (every step's KPIs judged with the rules above, close steps repeated): n = 1.
 - count and rps need a window of at least MIN_COUNT_WINDOW_S (5 s): users spawn and pace in
   one-second batches, so a count over fewer seconds reads one batch's phase, not the rate.
 """
@@ -44,7 +46,7 @@ from hdrh.histogram import HdrHistogram
 from reports import hdr, kpi_cost, kpi_trend
 from reports.model import ScenarioResult, SliceBucket, WebSocketSummary
 
-Unit = Literal["ms", "s", "%", "count", "/h"]  # /h: the series' own unit per hour (slope)
+Unit = Literal["ms", "s", "%", "count", "/h", "rps"]  # /h: the series' own unit per hour (slope)
 # edge: a dependency with a calls counter (`calls.<edge>`), optionally ", REQUEST NAME";
 # series: a probe series, read over the whole result around a fault (returns)
 ArgumentKind = Literal["request", "probe-or-request", "fault", "websocket", "edge", "series"]
@@ -102,6 +104,7 @@ class KpiFunction:
     needed: Callable[[str, float], int]  # (comparator, threshold in `unit`) -> samples needed
     star_includes_ws_sends: bool = False  # does `*` take in "WS send"?
     per_slice: bool = True  # False: windowed, but judged only on the whole result
+    in_run: bool = True  # False: judged by another command (capacity: `chaosgate capacity`)
 
     @property
     def live(self) -> bool:
@@ -352,6 +355,14 @@ def _delivered(inputs: Inputs) -> Measurement:
     return Measurement(plain.value, plain.n, judged, detail)
 
 
+def _capacity(inputs: Inputs) -> Measurement:
+    """The knee of a concluded capacity search (`values`: [knee], given by `chaosgate capacity`;
+    no knee: even its lowest rate broke the held KPIs, so the capacity is below it)."""
+    if not inputs.values:
+        return Measurement(None, detail="no knee: the search's lowest rate already broke")
+    return Measurement(inputs.values[0], 1)
+
+
 def _registry() -> dict[str, KpiFunction]:
     entries = [_percentile(p) for p in (50.0, 90.0, 95.0, 99.0, 99.9)]
     entries += [
@@ -380,6 +391,9 @@ def _registry() -> dict[str, KpiFunction]:
                     _amplification_needed, per_slice=False),
         KpiFunction("returns", "s", "series", True, _returns, _returns_needed, per_slice=False),
         KpiFunction("slope", "/h", "series", True, _slope, _slope_needed, per_slice=False),
+        # `capacity(REQUEST) >= N rps`: the knee of a search holding the scenario's baseline KPIs
+        # on REQUEST (and `*`); a run cannot measure it, `chaosgate capacity` judges it
+        KpiFunction("capacity", "rps", "request", False, _capacity, _one, in_run=False),
     ]  # fmt: skip
     return {entry.name: entry for entry in entries}
 

@@ -18,6 +18,7 @@ Functions, their units and arguments are the registry's (`reports.kpi_functions.
     returns (s, only `< Ns during recovery:FAULT`)  argument: a probe series (reports.kpi_cost)
     slope (the series' unit per hour)               argument: a probe series (reports.kpi_trend);
         written `slope(proc.backend.rss_mb) < 20 per hour` (or `per minute`, `/h`, `/min`)
+    capacity (rps, no window; `chaosgate capacity`)  argument: a request name or `*`
 
 Probe series: when the argument names no request but a numeric probe series (`ProbeSample.name`),
 the latency functions aggregate the probe values in the window. `db_query` is such a series: the
@@ -60,6 +61,7 @@ _CONVERT: dict[Unit, dict[str, float]] = {
         "/min": 60.0,
         "/s": 3600.0,
     },
+    "rps": {"rps": 1.0},
 }
 _PER = re.compile(r"per\s+(hour|minute|second)\b|/(h|min|s)\b")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")

@@ -302,7 +302,7 @@ class KpiVerdict(_Model):
     measured: float | None = Field(description="None when there was nothing to measure")
     threshold: float
     comparator: Literal["<", "<=", ">", ">=", "=="]
-    unit: str = Field(description="ms | s | % | count")
+    unit: str = Field(description="ms | s | % | count | rps")
     passed: bool
     margin: float | None = Field(None, description="threshold headroom, in `unit`; <0 = breach")
     message: str = ""

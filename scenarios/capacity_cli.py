@@ -4,8 +4,10 @@ Steps (scenarios.capacity_step) run on ONE stack (RunSession keeps it up: every 
 scenario's target and SUT overrides); the search is scenarios.capacity. Written like a run:
 `<out>/<run-id>/result.json` (the steps are its scenarios) and its reports, plus
 capacity.json / .svg / .html (knee, saturation, curve). Exit 0: the search concluded (a knee,
-or the max rate held, or even the min rate broke); 3: INVALID steps prevented a conclusion;
-2: bad input (unknown --kpi / --during, no baseline KPI and no --kpi).
+or the max rate held, or even the min rate broke) and the scenario's `capacity(...) >= N rps`
+KPIs hold on its knee; 1: one of them does not; 3: INVALID steps prevented a conclusion;
+2: bad input (unknown --kpi / --during, no baseline KPI and no --kpi, --max-rps below a
+capacity KPI's N).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import click
 from rich.console import Console
 
 from chaosgate.cli import stack_option
-from chaosgate.errors import EXIT_BAD_INPUT, EXIT_INVALID, EXIT_OK
+from chaosgate.errors import EXIT_BAD_INPUT, EXIT_INVALID, EXIT_KPI_FAILED, EXIT_OK
 
 
 @click.command()
@@ -38,9 +40,8 @@ from chaosgate.errors import EXIT_BAD_INPUT, EXIT_INVALID, EXIT_OK
 @click.option(
     "--max-rps",
     type=click.FloatRange(min=0, min_open=True),
-    default=2000.0,
-    show_default=True,
-    help="the highest rate tried (if it holds: capacity is at least this)",
+    help="the highest rate tried (if it holds: capacity is at least this)"
+    " [default: a capacity KPI's N, else 2000]",
 )
 @click.option("--step-s", type=click.FloatRange(min=1), default=10.0, show_default=True,
               help="shortest judged load per step (lengthened until each KPI's planned n is 2x its floor)")  # fmt: skip
@@ -53,9 +54,12 @@ from chaosgate.errors import EXIT_BAD_INPUT, EXIT_INVALID, EXIT_OK
 )
 @click.pass_context
 def capacity(ctx: click.Context, scenario_name: str, kpis: tuple[str, ...], during: str | None,
-             min_rps: float, max_rps: float, step_s: float, resolution: float, stack: str | None,
+             min_rps: float, max_rps: float | None, step_s: float, resolution: float, stack: str | None,
              out: Path | None, config: Path | None) -> None:  # fmt: skip
-    """Find the highest rate at which SCENARIO's KPIs hold (the knee); exit 0 / 2 / 3."""
+    """Find the highest rate at which SCENARIO's KPIs hold (the knee); exit 0 / 1 / 2 / 3.
+
+    1: a capacity(...) >= N rps KPI of the scenario does not hold on the knee.
+    """
     from chaosgate.settings import load_settings
     from scenarios.capacity import SearchConfig
     from scenarios.capacity_step import CapacityInputError, step_plan
@@ -63,13 +67,20 @@ def capacity(ctx: click.Context, scenario_name: str, kpis: tuple[str, ...], duri
 
     console = Console(width=None if sys.stdout.isatty() else 160)
     [scenario] = resolve([scenario_name], None)
-    if min_rps > max_rps:
-        console.print(f"chaosgate capacity: --min-rps {min_rps:g} is above --max-rps {max_rps:g}")
-        ctx.exit(EXIT_BAD_INPUT)
     try:
         plan = step_plan(scenario, list(kpis), during, step_s)
     except CapacityInputError as error:
         click.echo(f"chaosgate capacity: {error}", err=True)
+        ctx.exit(EXIT_BAD_INPUT)
+    floor = plan.capacity_floor  # a capacity KPI's N: holding it is all the KPI asks
+    if max_rps is None:
+        max_rps = floor or 2000.0
+    elif floor is not None and max_rps < floor:
+        click.echo(f"chaosgate capacity: --max-rps {max_rps:g} is below {floor:g} rps, the"
+                   " capacity KPI's bound: it could never be shown", err=True)  # fmt: skip
+        ctx.exit(EXIT_BAD_INPUT)
+    if min_rps > max_rps:
+        console.print(f"chaosgate capacity: --min-rps {min_rps:g} is above --max-rps {max_rps:g}")
         ctx.exit(EXIT_BAD_INPUT)
     config_ = SearchConfig(min_rps=min_rps, max_rps=max_rps, resolution=resolution)
     settings = load_settings(config, backend=stack)
@@ -148,15 +159,18 @@ def _search(plan: object, config: object, settings: object, out: Path | None, co
         raise click.exceptions.Abort() from None
     finally:
         session.close()
-    exit_code = EXIT_OK if outcome.concluded else EXIT_INVALID
-    result = session.result().model_copy(
-        update={"status": "pass" if outcome.concluded else "invalid", "exit_code": exit_code}
-    )
+    checks = capacity_report.judge_checks(outcome, plan)
+    failed = any(not v.passed for v in checks)
+    exit_code = EXIT_INVALID if not outcome.concluded else EXIT_KPI_FAILED if failed else EXIT_OK
+    status = {EXIT_OK: "pass", EXIT_KPI_FAILED: "fail"}.get(exit_code, "invalid")
+    result = session.result().model_copy(update={"status": status, "exit_code": exit_code})
     write_reports(result, run_dir)
-    record = capacity_report.summary(outcome, points, plan, command)
+    record = capacity_report.summary(outcome, points, plan, command, checks)
     capacity_report.write(run_dir, record, points)
     console.print(capacity_report.steps_table(points))
     console.print(capacity_report.knee_text(record))
     console.print(capacity_report.saturation_text(record))
+    for check in checks:
+        console.print(f"{check.status.upper()}: {check.expression}: {check.message}", markup=False)
     console.print(f"result: {run_dir / 'result.json'}; curve: {run_dir / 'capacity.html'}")
     return exit_code

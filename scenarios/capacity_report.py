@@ -13,6 +13,10 @@ from typing import Any
 
 from rich.table import Table
 
+from reports.kpi_eval import verdict
+from reports.kpi_functions import Inputs
+from reports.kpi_parse import parse_kpi
+from reports.model import KpiVerdict
 from scenarios.capacity import SearchOutcome
 from scenarios.capacity_step import Point, StepPlan
 
@@ -26,7 +30,22 @@ def saturation(points: list[Point], share: float = SATURATION_SHARE) -> Point | 
     return next((p for p in judged if p.refused_share > share), None)
 
 
-def summary(outcome: SearchOutcome, points: list[Point], plan: StepPlan, command: str) -> dict[str, Any]:  # fmt: skip
+def judge_checks(outcome: SearchOutcome, plan: StepPlan) -> list[KpiVerdict]:
+    """The scenario's `capacity(...) >= N rps` KPIs judged on a concluded search's knee (the
+    registry's `capacity` entry measures it; no knee: even the lowest rate broke)."""
+    if not outcome.concluded:
+        return []
+    found = []
+    for text in plan.checks:
+        kpi = parse_kpi(text)
+        values = [] if outcome.knee is None else [outcome.knee]
+        inputs = Inputs(kpi.argument, kpi.comparator, kpi.threshold, values=values)
+        found.append(verdict(kpi, kpi.entry.measure(inputs), plan.window, ""))
+    return found
+
+
+def summary(outcome: SearchOutcome, points: list[Point], plan: StepPlan, command: str,
+            checks: list[KpiVerdict] | None = None) -> dict[str, Any]:  # fmt: skip
     saturated = saturation(points)
     first = outcome.first_fail
     return {
@@ -45,6 +64,15 @@ def summary(outcome: SearchOutcome, points: list[Point], plan: StepPlan, command
         "saturation_share": SATURATION_SHARE,
         "saturation_rps": saturated.rate if saturated else None,
         "steps": [dataclasses.asdict(p) for p in points],
+        "capacity_kpis": [
+            {
+                "expression": v.expression,
+                "status": v.status,
+                "measured": v.measured,
+                "message": v.message,
+            }
+            for v in checks or []
+        ],
     }
 
 
@@ -148,7 +176,12 @@ def write(run_dir: Path, record: dict[str, Any], points: list[Point]) -> list[Pa
         f"<!doctype html><meta charset=utf-8><title>capacity {html.escape(record['scenario'])}</title>"
         f"<h1>Capacity of {html.escape(record['scenario'])}</h1>"
         f"<p>{html.escape(knee_text(record))}</p><p>{html.escape(saturation_text(record))}</p>"
-        f"<p>KPIs: {html.escape('; '.join(record['kpis']))}</p>{svg}"
+        f"<p>KPIs: {html.escape('; '.join(record['kpis']))}</p>"
+        + "".join(
+            f"<p>{html.escape(c['status'].upper())}: {html.escape(c['expression'])}: {html.escape(c['message'])}</p>"
+            for c in record.get("capacity_kpis", [])
+        )
+        + f"{svg}"
         "<table border=1><tr><th>rate</th><th>done/s</th><th>verdict</th><th>p50 ms</th><th>p95 ms</th>"
         f"<th>p99 ms</th><th>errors</th><th>degraded</th><th>gen CPU %</th></tr>{rows}</table>"
         "<p>Each step's own report: report.html (the steps are its scenarios).</p>"

@@ -50,6 +50,12 @@ class StepPlan:
     window: str  # "baseline" or "fault:<name>"
     fault: FaultStep | None
     min_step_s: float
+    checks: tuple[str, ...] = ()  # the scenario's capacity KPIs, judged on the knee
+
+    @property
+    def capacity_floor(self) -> float | None:
+        """The highest N of `capacity(...) >= N rps`: a search need not step above it."""
+        return max((parse_kpi(k).threshold for k in self.checks), default=None)
 
     def scenario(self, rate: float, hold_s: float, suffix: str = "") -> Scenario:
         base = self.base
@@ -128,12 +134,42 @@ def _default_kpis(scenario: Scenario, window: str) -> list[str]:
     return [s.expression for s in scenario.kpis if s.kpi.window == "baseline"]
 
 
+def _capacity_kpis(scenario: Scenario, window: str) -> tuple[list[str], list[str]]:
+    """(the scenario's capacity KPIs, the baseline KPIs a search for them holds): those on
+    their request and on `*` (all of them for `capacity(*)`). One request per scenario: one
+    search judges them all."""
+    checks = [s.kpi for s in scenario.kpis if s.kpi.function == "capacity"]
+    arguments = sorted({k.argument for k in checks})
+    if len(arguments) > 1:
+        raise CapacityInputError(
+            f"{scenario.name}: capacity KPIs on {', '.join(arguments)}: one search judges one"
+            " request; split them into one scenario per request"
+        )
+    held = [
+        k
+        for k in _default_kpis(scenario, window)
+        if arguments and (arguments[0] == "*" or parse_kpi(k).argument in (arguments[0], "*"))
+    ]
+    if checks and not held:
+        raise CapacityInputError(
+            f"{checks[0].text!r}: no baseline KPI on {arguments[0]} (or *) to hold: add one,"
+            " e.g. p95(...) < 200ms during baseline"
+        )
+    return [k.text for k in checks], held
+
+
 def step_plan(
     scenario: Scenario, kpis: list[str], during: str | None, min_step_s: float
 ) -> StepPlan:
-    """Check the search's input (CapacityInputError, exit 2) and say what each step judges."""
+    """Check the search's input (CapacityInputError, exit 2) and say what each step judges.
+    The scenario's capacity KPIs are judged when the search holds its own baseline KPIs (no
+    --kpi, no --during): they are its definition of capacity."""
     fault = _fault(scenario, during) if during else None
     window = fault_window(fault.name) if fault else BASELINE
+    checks: list[str] = []
+    if not kpis and not during:
+        checks, held = _capacity_kpis(scenario, window)
+        kpis = held
     try:
         given = kpis or _default_kpis(scenario, window)
         if not given:
@@ -143,7 +179,7 @@ def step_plan(
         judged = tuple(dict.fromkeys(_judged_text(k, window) for k in given))
     except ExpressionError as error:
         raise CapacityInputError(f"--kpi: {error}") from None
-    found = StepPlan(scenario, judged, window, fault, min_step_s)
+    found = StepPlan(scenario, judged, window, fault, min_step_s, tuple(checks))
     try:
         found.scenario(10.0, 10.0)  # every name a KPI gives must exist (the schema's check)
     except ValueError as error:

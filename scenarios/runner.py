@@ -286,7 +286,8 @@ class ScenarioRun:
         return [m for m in measures if m is not None]
 
     def _verdicts(self, result: ScenarioResult) -> list[KpiVerdict]:
-        verdicts = evaluate_all([s.kpi for s in self.scenario.kpis], result)
+        # a capacity KPI is the knee of a search: `chaosgate capacity` judges it, not a run
+        verdicts = evaluate_all([s.kpi for s in self.scenario.kpis if s.kpi.entry.in_run], result)
         if self.breach is not None:
             for verdict in verdicts:
                 if verdict.expression == self.breach.expression:

@@ -53,3 +53,27 @@ def test_knee_text_and_files(tmp_path: Path) -> None:
     assert "held up to 400 rps" in text
     held = knee_text(summary(SearchOutcome(knee=800.0, max_held=True), points, plan, ""))
     assert held.startswith("capacity at least 800 rps")
+
+
+@pytest.mark.parametrize(
+    ("knee", "concluded", "status"),
+    [
+        (350.0, True, "pass"),
+        (300.0, True, "pass"),
+        (250.0, True, "fail"),
+        (None, True, "fail"),
+        (350.0, False, None),
+    ],
+)
+def test_a_capacity_kpi_is_judged_on_the_knee(knee: float | None, concluded: bool,
+                                              status: str | None) -> None:  # fmt: skip
+    from scenarios.capacity_report import judge_checks
+    from scenarios.capacity_step import StepPlan
+
+    [base] = resolve(["baseline"], None)
+    plan = StepPlan(base, ("p95(* ) < 1s during baseline",), "baseline", None, 5.0,
+                    ("capacity(*) >= 300rps",))  # fmt: skip
+    invalid = None if concluded else Judged(400.0, "invalid", ())
+    outcome = SearchOutcome(knee=knee, invalid=invalid)
+    found = judge_checks(outcome, plan)
+    assert [v.status for v in found] == ([] if status is None else [status])

@@ -87,3 +87,35 @@ def test_the_plan_is_what_every_step_shares() -> None:
     steps = step_plan(shipped("baseline"), [], None, 5.0)
     assert isinstance(steps, StepPlan)
     assert steps.scenario(10.0, 5.0).name != steps.scenario(10.0, 5.0, "-run2").name
+
+
+def _with(*extra: str) -> Scenario:
+    base = shipped("baseline")
+    data = base.model_dump(mode="python")
+    data["kpis"] = [*data["kpis"], *extra]
+    return Scenario.model_validate(data)
+
+
+def test_a_capacity_kpi_holds_the_baseline_kpis_on_its_request() -> None:
+    steps = step_plan(_with("capacity(GET /api/items) >= 300rps"), [], None, 5.0)
+    assert steps.checks == ("capacity(GET /api/items) >= 300rps",)
+    assert steps.capacity_floor == 300
+    assert {parse_kpi(k).argument for k in steps.kpis} <= {"GET /api/items", "*"}
+    assert "p95(GET /api/items) < 200ms during baseline" in steps.kpis
+    # --kpi (or --during) is another definition of capacity: the KPI is not judged then
+    given = step_plan(_with("capacity(GET /api/items) >= 300rps"),
+                      ["p99(GET /api/items) < 1s during baseline"], None, 5.0)  # fmt: skip
+    assert given.checks == ()
+
+
+def test_capacity_kpis_on_two_requests_are_refused() -> None:
+    scenario = _with("capacity(GET /api/items) >= 300rps",
+                     "capacity(GET /api/dashboard/performance) >= 100rps")  # fmt: skip
+    with pytest.raises(CapacityInputError, match="one search judges one request"):
+        step_plan(scenario, [], None, 5.0)
+
+
+def test_a_run_does_not_judge_a_capacity_kpi() -> None:
+    kpi = parse_kpi("capacity(*) >= 10rps")
+    assert (kpi.unit, kpi.window, kpi.entry.in_run) == ("rps", None, False)
+    assert all(parse_kpi(k).entry.in_run for k in ("p95(*) < 1s", "recovery(x) < 30s"))
