@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 
 import asyncpg
 
@@ -13,6 +14,9 @@ from sut.connections.slots import Slots, translated
 from sut.errors import DependencyError, DependencyTimeout, DependencyUnavailable
 
 NAME = "postgres"
+# Set by the dashboard while its cache is failing (read by the test-only weakening
+# `leak_on_error_in_cache_outage`); a ContextVar, so the request's gathered parts see it.
+CACHE_OUTAGE: ContextVar[bool] = ContextVar("cache_outage", default=False)
 
 
 # asyncpg's own statements: the reset on release and the one-off type introspection.
@@ -129,7 +133,10 @@ class PostgresPool:
                         )
                     yield connection
             except (DependencyTimeout, DependencyUnavailable, asyncio.CancelledError) as error:
-                if self.settings.leak_on_error and not isinstance(error, asyncio.CancelledError):
+                leaks = self.settings.leak_on_error or (
+                    self.settings.leak_on_error_in_cache_outage and CACHE_OUTAGE.get()
+                )
+                if leaks and not isinstance(error, asyncio.CancelledError):
                     held.leaked = True  # test-only weakening: neither the slot nor the connection
                     raise  # is given back (see PostgresSettings.leak_on_error)
                 # A connection whose query timed out or was cut is useless (a cancel request may

@@ -33,6 +33,7 @@ from sut.api import deps
 from sut.api.background import Background, Missed
 from sut.api.routes.warehouse import daily_metrics
 from sut.config import SutSettings
+from sut.connections.postgres import CACHE_OUTAGE
 from sut.errors import DependencyError, DependencyUnavailable
 
 router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
@@ -125,6 +126,7 @@ async def _cached(request: Request, key: str) -> tuple[float, bytes] | None:
     except (DependencyError, Missed) as error:
         if not deps.settings(request).cache.fail_open:  # weakened: no fallback past the cache
             raise DependencyUnavailable(f"dashboard cache: {error}", dependency="redis") from None
+        CACHE_OUTAGE.set(True)  # read only by a test-only weakening (PostgresSettings)
         return None  # a cache that fails or is slow is a miss
     return decode_entry(raw) if raw is not None else None
 
