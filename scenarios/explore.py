@@ -184,7 +184,7 @@ def space_for(proxies: Sequence[str], services: Sequence[str], start_s: float, e
         chosen = tuple(t for t in pool if t not in NEVER_TARGETS and (not targets or t in targets))
         if chosen:
             found[kind] = chosen
-    numbers = {k: (int(v) if k.startswith("max_") else float(v)) for k, v in bounds.items()}
+    numbers = {k: (int(v) if k in ("max_faults", "max_overlap") else float(v)) for k, v in bounds.items()}
     return Space(found, start_s, end_s, skipped=tuple(skipped), **numbers)  # type: ignore[arg-type]
 
 
