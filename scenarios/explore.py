@@ -25,6 +25,7 @@ from typing import Literal
 from fixtures.faults import REGISTRY
 
 Scalar = int | float | str | bool
+RECOVERY_S = 30.0  # the plan's promise: recovery < 30 s after every fault
 CANDIDATES = 8  # drawn per schedule; the one covering the most new cells is kept
 TIME_STEP_S = 0.5  # start times and durations are multiples of this (readable scenarios)
 COMPOSITES = ("flapping", "overlap")
@@ -109,10 +110,13 @@ class Schedule:
         return {(f.kind, f.target, self.degree(f)) for f in self.faults}
 
     def clusters(self) -> list[list[Planned]]:
-        """Faults grouped where they overlap (transitively), in time order: each one step."""
+        """Faults grouped, in time order, where one starts before the group's last removal is
+        RECOVERY_S old (overlapping, or inside its recovery window): each group is one step, its
+        recovery measured from its last removal. Apart, the next fault would cut the previous
+        one's recovery measurement short of the 30 s the promise gives it."""
         groups: list[list[Planned]] = []
         for fault in sorted(self.faults, key=lambda f: (f.at_s, f.target)):
-            if groups and fault.at_s < max(f.end_s for f in groups[-1]):
+            if groups and fault.at_s < max(f.end_s for f in groups[-1]) + RECOVERY_S:
                 groups[-1].append(fault)
             else:
                 groups.append([fault])
@@ -184,7 +188,9 @@ def space_for(proxies: Sequence[str], services: Sequence[str], start_s: float, e
         chosen = tuple(t for t in pool if t not in NEVER_TARGETS and (not targets or t in targets))
         if chosen:
             found[kind] = chosen
-    numbers = {k: (int(v) if k in ("max_faults", "max_overlap") else float(v)) for k, v in bounds.items()}
+    numbers = {
+        k: (int(v) if k in ("max_faults", "max_overlap") else float(v)) for k, v in bounds.items()
+    }
     return Space(found, start_s, end_s, skipped=tuple(skipped), **numbers)  # type: ignore[arg-type]
 
 

@@ -139,8 +139,13 @@ def _search(plan: object, space: object, seed: int, budget_s: float, max_finding
                   f" {space.max_overlap} at once; re-run with --seed {seed}")  # fmt: skip
     explorer = Explorer(plan, space, seed, budget_s, run, run_dir,  # type: ignore[arg-type]
                         max_findings=max_findings, say=console.print, command=command)  # fmt: skip
+    _warn_short_evidence(plan, space, console)
+    interrupted = False
     try:
         search = explorer.explore()
+    except KeyboardInterrupt:  # the runs so far are still a record (the stack is down by now)
+        interrupted, search = True, explorer.search
+        search.stopped_by = "interrupted"
     finally:
         session.close()
     findings = [f for f in search.findings if f.confirmed]
@@ -159,4 +164,24 @@ def _search(plan: object, space: object, seed: int, budget_s: float, max_finding
     for finding in findings:
         console.print(f"finding: {finding.scenario_file}")
     console.print(f"search: {as_json}, {as_html}")
+    if interrupted:
+        raise click.exceptions.Abort()
     return exit_code
+
+
+def _warn_short_evidence(plan: object, space: object, console: Console) -> None:
+    """A schedule whose first fault starts at the window's start has the shortest baseline:
+    say so when its KPIs would be planned below their evidence floor (such runs are INVALID)."""
+    from scenarios.explore import Planned, Schedule, Space
+    from scenarios.explore_scenario import ExplorePlan
+    from scenarios.planned_n import plan as planned
+
+    assert isinstance(plan, ExplorePlan)
+    assert isinstance(space, Space)
+    kind, target = space.pairs()[0]
+    earliest = Schedule((Planned(kind, target, space.start_s, space.min_for_s),))
+    for p in planned(plan.scenario(earliest, "check")):
+        if p.short:
+            console.print(f"note: {p.expression}: planned {p.planned:.0f} samples when a fault"
+                          f" starts at {space.start_s:g}s, a verdict needs {p.needed}: such"
+                          " schedules may be INVALID (raise the rate or lengthen the baseline)")  # fmt: skip

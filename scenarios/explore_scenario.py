@@ -19,10 +19,9 @@ from typing import Any
 import yaml
 
 from fixtures.stack import DEPENDENCIES, PROXIES, SUT_PROCESSES
-from scenarios.explore import RANGES, Planned, Schedule, Space, space_for
+from scenarios.explore import RANGES, RECOVERY_S, Planned, Schedule, Space, space_for
 from scenarios.schema import Scenario
 
-RECOVERY_S = 30.0  # the plan's promise: recovery < 30 s after every fault
 TAIL_S = 3.0  # beyond it: the K healthy seconds a recovery is judged on
 _FAULT_NAME = re.compile(
     r"\b(recovery|detect|returns)\(([^)]*)\)|(fault|recovery):[A-Za-z0-9_.\-]+"

@@ -67,7 +67,7 @@ def test_every_generated_schedule_is_a_valid_scenario_with_the_recovery_promise(
 def test_overlapping_faults_become_one_overlap_step() -> None:
     a = Planned("down", "redis", 6, 5)
     b = Planned("timeout", "postgres", 8, 6, (("timeout_ms", 0),))
-    c = Planned("kill", "backend", 20, 3)
+    c = Planned("kill", "backend", 50, 3)  # 36 s after the others: a step of its own
     [first, second] = steps(Schedule((a, b, c)))
     assert first["fault"] == "overlap"
     assert first["at_s"] == 6
