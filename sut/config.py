@@ -100,9 +100,9 @@ class PostgresSettings(_Section):
     # to the pool, as a missing `finally: release` would do. False = off.
     leak_on_error: bool = False
     # Test-only weakening that only a COMBINATION of faults reveals (`chaosgate explore`'s proof):
-    # while the dashboard's cache is failing (a miss forced by a Redis error or a slow Redis), a
-    # Postgres query that fails on the dashboard's fallback path keeps its connection, as a
-    # fallback written without `finally: release` would. Either fault alone leaks nothing.
+    # while the service is in its cache-outage mode (the dashboard's last cache read failed: Redis
+    # down, blackholed or slow), a Postgres query that fails keeps its connection, as a fallback
+    # path written without `finally: release` would. Either fault alone leaks nothing.
     leak_on_error_in_cache_outage: bool = False
 
 

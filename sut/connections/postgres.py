@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from contextvars import ContextVar
 
 import asyncpg
 
@@ -14,9 +13,6 @@ from sut.connections.slots import Slots, translated
 from sut.errors import DependencyError, DependencyTimeout, DependencyUnavailable
 
 NAME = "postgres"
-# Set by the dashboard while its cache is failing (read by the test-only weakening
-# `leak_on_error_in_cache_outage`); a ContextVar, so the request's gathered parts see it.
-CACHE_OUTAGE: ContextVar[bool] = ContextVar("cache_outage", default=False)
 
 
 # asyncpg's own statements: the reset on release and the one-off type introspection.
@@ -64,6 +60,9 @@ class PostgresPool:
         admit: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
+        # the dashboard's last cache read failed (set by it; read only by the test-only weakening
+        # `leak_on_error_in_cache_outage`: a service in its cache-outage mode)
+        self.cache_outage = False
         self._on_query = on_query  # counts statements (proves one query per page, no N+1)
         self._pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
@@ -134,7 +133,7 @@ class PostgresPool:
                     yield connection
             except (DependencyTimeout, DependencyUnavailable, asyncio.CancelledError) as error:
                 leaks = self.settings.leak_on_error or (
-                    self.settings.leak_on_error_in_cache_outage and CACHE_OUTAGE.get()
+                    self.settings.leak_on_error_in_cache_outage and self.cache_outage
                 )
                 if leaks and not isinstance(error, asyncio.CancelledError):
                     held.leaked = True  # test-only weakening: neither the slot nor the connection

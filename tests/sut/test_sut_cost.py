@@ -77,20 +77,21 @@ async def test_leak_in_cache_outage_needs_both_the_knob_and_a_failing_cache(
     sut_config_factory: ConfigFactory, knob: bool, outage: bool, leaked: int
 ) -> None:
     """Old code: no knob. `postgres.leak_on_error_in_cache_outage` leaks a failed query's
-    connection only on a request whose cache read failed (explore's two-fault proof)."""
-    from sut.connections.postgres import CACHE_OUTAGE
+    connection only while the dashboard's cache is failing (explore's two-fault proof)."""
+    from sut.connections.postgres import PostgresPool
 
     path = sut_config_factory(
         **{"postgres.leak_on_error_in_cache_outage": knob, "postgres.statement_timeout_s": 0.3}
     )
     manager = UnifiedConnectionManager(load_sut_settings(path))
     await manager.start()
-    token = CACHE_OUTAGE.set(outage)
+    pool = manager.pools["postgres"]
+    assert isinstance(pool, PostgresPool)
+    pool.cache_outage = outage
     try:
         with pytest.raises(DependencyTimeout):
             async with manager.get_connection("postgres") as pg:
                 await pg.execute("SELECT pg_sleep(2)")
         assert manager.pool_stats()["postgres"]["in_use"] == leaked
     finally:
-        CACHE_OUTAGE.reset(token)
         await manager.close()
