@@ -5,7 +5,8 @@ scenario file.
 
 `run(scenario)` is the caller's: it runs one scenario on the one stack (RunSession) and returns
 its result. A schedule FAILS when a KPI breaks (invalid runs say nothing about the SUT: neither
-a finding nor a pass); a shrink step fails "the same way" when one of the KPIs that broke first
+a finding nor a pass: such a run is repeated once, as a host busy for a while is common); a
+shrink step fails "the same way" when one of the KPIs that broke first
 breaks again (compared without fault names: scenarios.explore_scenario.signature).
 """
 
@@ -131,6 +132,8 @@ class Explorer:
             search.explored.append((index, schedule))
             name = f"{self.plan.base.name}-s{index}"
             first = self._attempt(schedule, name, "explore")
+            if first.status == "invalid" and not self._out_of_budget():  # says nothing: once more
+                first = self._attempt(schedule, f"{name}-again", "explore")
             if first.status == "fail":
                 self._found(index, schedule, first)
             if self.max_findings and sum(f.confirmed for f in search.findings) >= self.max_findings:
@@ -144,6 +147,8 @@ class Explorer:
     def _found(self, index: int, schedule: Schedule, first: Attempt) -> None:
         name = f"{self.plan.base.name}-s{index}"
         confirm = self._attempt(schedule, f"{name}-confirm", "confirm")
+        if confirm.status == "invalid" and not self._out_of_budget():
+            confirm = self._attempt(schedule, f"{name}-confirm2", "confirm")
         finding = Finding(index, schedule, first, confirm)
         self.search.findings.append(finding)
         if not finding.confirmed:
