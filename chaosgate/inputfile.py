@@ -220,6 +220,22 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return document
 
 
+class _NonFinite(ValueError):
+    def __init__(self, constant: str) -> None:
+        super().__init__(constant)
+        self.constant = constant
+
+
+def _refuse_constant(constant: str) -> Any:
+    """NaN and +-Infinity are not JSON: a result holding one measured nothing it can judge."""
+    raise _NonFinite(constant)
+
+
+def _constant_line(text: str, constant: str) -> int:
+    found = re.search(rf"[:\[,]\s*{re.escape(constant)}\b", text)
+    return text.count("\n", 0, found.start()) + 1 if found else 1
+
+
 def _bounded_int(digits: str) -> int:
     if len(digits) > MAX_INT_DIGITS:
         raise ValueError(f"an integer of more than {MAX_INT_DIGITS} digits")
@@ -230,9 +246,15 @@ def parse_json(text: str, source: Path | str, what: str, error: type[InputError]
     """`text` as JSON within the limits above; raises `json.JSONDecodeError` for plain syntax
     errors (the caller words those) and `error` naming the source for everything else."""
     try:
-        document = json.loads(text, object_pairs_hook=_unique_pairs, parse_int=_bounded_int)
+        document = json.loads(text, object_pairs_hook=_unique_pairs, parse_int=_bounded_int,
+                              parse_constant=_refuse_constant)  # fmt: skip
     except json.JSONDecodeError:
         raise
+    except _NonFinite as bad:
+        raise error(
+            f"{source}:{_constant_line(text, bad.constant)}: {bad.constant} in the {what};"
+            " expected a finite number (NaN and Infinity are not JSON)"
+        ) from None
     except _DuplicateKey as duplicate:
         line = _duplicate_line(text, duplicate.key)
         raise error(

@@ -45,6 +45,11 @@ class Timeouts(_Section):
     http_s: float = Field(10.0, gt=0, description="one probe request to the SUT")
     docker_s: float = Field(120.0, gt=0, description="one Docker call (start, build step)")
     fault_verify_s: float = Field(10.0, gt=0, description="seeing that a fault took effect")
+    settle_s: float = Field(
+        90.0,
+        gt=0,
+        description="a capacity search: the SUT back at its idle latency after an overloaded step",
+    )
 
 
 class Images(_Section):

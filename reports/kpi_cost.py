@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reports.model import ScenarioResult
+from reports.windows import window_fault
 
 PRE_FAULT_S = 5.0
 PRE_FAULT_MIN_SAMPLES = 3
@@ -158,7 +159,7 @@ def measure_returns(
     result: ScenarioResult, series: str, window: str, spans: Sequence[Span], threshold: float
 ) -> Found:
     """Seconds from the fault's removal until the series is back in its pre-fault band."""
-    fault = window.partition(":")[2]
+    fault = window_fault(window)
     phase = next((p for p in result.phases if p.kind == "fault" and p.fault == fault), None)
     if phase is None or not spans:
         return Found(None, detail=f"fault {fault!r} did not run")

@@ -27,6 +27,7 @@ from reports.kpi_functions import (
 from reports.kpi_functions import matches as _matches
 from reports.kpi_parse import Comparator, Kpi
 from reports.model import KpiStatus, KpiVerdict, Phase, ProbeSample, ScenarioResult, SliceBucket
+from reports.windows import recovery_window
 
 __all__ = [
     "evaluate",
@@ -251,7 +252,7 @@ def _evaluate_windowless(kpi: Kpi, result: ScenarioResult) -> KpiVerdict:
     measured = kpi.entry.measure(_inputs(kpi, result=result))
     if kpi.entry.argument == "fault":
         spans = [(p.start_s, p.end_s) for p in result.phases if p.fault == kpi.argument]
-        return verdict(kpi, measured, f"recovery:{kpi.argument}", "", spans)
+        return verdict(kpi, measured, recovery_window(kpi.argument), "", spans)
     return verdict(kpi, measured, "whole", "", [(0.0, result.duration_s)])
 
 

@@ -36,6 +36,7 @@ from typing import Literal
 from chaosgate.errors import ExpressionError
 from reports.kpi_functions import FUNCTIONS as REGISTRY
 from reports.kpi_functions import KpiFunction, Unit
+from reports.windows import fault_window, recovery_window
 
 Comparator = Literal["<", "<=", ">", ">=", "=="]
 
@@ -202,5 +203,5 @@ def _window(scan: _Scanner, function: str) -> str | None:
         name = scan.match(_NAME)
         if name is None:
             raise scan.fail(f"expected a fault name after '{word}:'")
-        return f"{word}:{name}"
+        return fault_window(name) if word == "fault" else recovery_window(name)
     raise scan.fail("expected a window: baseline, whole, fault[:NAME] or recovery[:NAME]", at)

@@ -10,6 +10,7 @@ or the max rate held, or even the min rate broke); 3: INVALID steps prevented a 
 
 from __future__ import annotations
 
+import itertools
 import shlex
 import sys
 from pathlib import Path
@@ -80,6 +81,7 @@ def _search(plan: object, config: object, settings: object, out: Path | None, co
     from reports.renderers import write_reports
     from scenarios import capacity_report
     from scenarios.capacity import Judged, SearchConfig, StepVerdict, search
+    from scenarios.capacity_settle import PROBE_HOLD_S, Idle, settle
     from scenarios.capacity_step import Point, StepPlan, point, verdict
     from scenarios.orchestrator import RunSession, new_run_id
 
@@ -95,7 +97,24 @@ def _search(plan: object, config: object, settings: object, out: Path | None, co
     runs: dict[float, int] = {}
     console.print(f"capacity of {plan.base.name}: holding {'; '.join(plan.kpis)}")
 
+    idle: list[Idle] = []  # the first passing step: the SUT at rest
+    backlog: list[float] = []  # the rate of the last step that failed or was INVALID
+    probes = itertools.count(1)
+
+    def probe() -> Point:
+        suffix = f"-settle{next(probes)}"  # a name of its own in result.json
+        result = session.run(plan.scenario(config.min_rps, PROBE_HOLD_S, suffix))
+        found = point(config.min_rps, result, plan)
+        console.print(f"settling after {backlog[-1]:g} rps: probe p50 {found.p50_ms or 0:.1f} ms, errors {found.error_rate:.1%}")  # fmt: skip
+        return found
+
     def run_step(rate: float) -> StepVerdict:
+        if backlog and idle:
+            unsettled = settle(idle[0], probe, settings.timeouts.settle_s, backlog[-1], rate)
+            if unsettled is not None:
+                console.print(f"step {rate:g} rps: INVALID ({unsettled.reason})")
+                return unsettled
+            backlog.clear()
         runs[rate] = runs.get(rate, 0) + 1
         hold = plan.hold_s(rate)
         suffix = f"-run{runs[rate]}" if runs[rate] > 1 else ""
@@ -110,6 +129,10 @@ def _search(plan: object, config: object, settings: object, out: Path | None, co
         margin = "" if found.margin is None else f", margin {found.margin:+.0%}"
         why = {"fail": f" ({found.broke})", "invalid": f" ({found.reason})"}.get(found.status, "")
         console.print(f"step {rate:g} rps: {found.status.upper()}{why}: {latency}, errors {p.error_rate:.1%}{margin}")  # fmt: skip
+        if found.status == "pass" and not idle and p.p50_ms is not None:
+            idle.append(Idle(p.p50_ms, p.error_rate))
+        if found.status != "pass":
+            backlog.append(rate)
         return found
 
     def judged(decision: Judged) -> None:

@@ -23,6 +23,7 @@ from reports.hdr import merge
 from reports.kpi_functions import MIN_COUNT_WINDOW_S
 from reports.kpi_parse import parse_kpi
 from reports.model import ScenarioResult
+from reports.windows import BASELINE, fault_window
 from scenarios.capacity import StepVerdict
 from scenarios.load.plan import MAX_DURATION_S
 from scenarios.planned_n import FACTOR, plan
@@ -132,7 +133,7 @@ def step_plan(
 ) -> StepPlan:
     """Check the search's input (CapacityInputError, exit 2) and say what each step judges."""
     fault = _fault(scenario, during) if during else None
-    window = f"fault:{fault.name}" if fault else "baseline"
+    window = fault_window(fault.name) if fault else BASELINE
     try:
         given = kpis or _default_kpis(scenario, window)
         if not given:

@@ -23,6 +23,7 @@ from chaosgate.errors import ChaosgateError, InputError
 from chaosgate.settings import HarnessSettings
 from fixtures.toxiproxy import ToxiproxyAdapter
 from reports.model import Event, Phase, ProbeSample
+from reports.windows import fault_window, recovery_window
 from scenarios.live_view import BREAKER_STATES, Snapshot, active_faults, endpoint_rows
 from scenarios.load.collect import SecondView
 from scenarios.load.run import LoadOutcome, LoadRun
@@ -111,11 +112,11 @@ def fault_phases(events: list[Event], end_s: float) -> list[Phase]:
         used[key] = used.get(key, 0) + 1
         name = key if used[key] == 1 else f"{key}-{used[key]}"
         phases.append(
-            Phase(name=f"fault:{name}", kind="fault", start_s=start, end_s=end, fault=name)
+            Phase(name=fault_window(name), kind="fault", start_s=start, end_s=end, fault=name)
         )
         after = spans[index + 1][0] if index + 1 < len(spans) else end_s
         if end < end_s:
-            phases.append(Phase(name=f"recovery:{name}", kind="recovery", start_s=end,
+            phases.append(Phase(name=recovery_window(name), kind="recovery", start_s=end,
                                 end_s=max(after, end), fault=name))  # fmt: skip
     return phases
 

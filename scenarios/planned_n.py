@@ -30,6 +30,7 @@ import yaml
 from reports.kpi_cost import edge_argument
 from reports.kpi_functions import MIN_COUNT_WINDOW_S, WS_SEND, matches
 from reports.kpi_parse import Kpi
+from reports.windows import recovery_window
 from scenarios.load.plan import LoadPlan, RateStep
 from scenarios.load.schedule import segments
 from scenarios.users import USER_CLASSES, is_mix
@@ -215,7 +216,7 @@ def plan(scenario: object) -> list[Planned]:
             out.append(Planned(index, spec.expression, planned, needed))
             continue
         if kpi.function == "recovery":  # each steady check must be shown over the recovery
-            window = f"recovery:{kpi.argument}"
+            window = recovery_window(kpi.argument)
             for check in scenario.steady_checks():
                 spans = [(p_s, p_e) for name, _k, p_s, p_e in phases if name == window]
                 planned = _planned(check, spans, load, shares, PROBE_SERIES)

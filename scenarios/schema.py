@@ -40,6 +40,7 @@ from fixtures.faults import REGISTRY, Fault, build_fault
 from fixtures.stack import DEPENDENCIES, PROXIES, SUT_PROCESSES
 from reports.kpi_parse import Kpi, parse_kpi
 from reports.model import Phase
+from reports.windows import fault_window, is_recovery_of_one, recovery_window
 from scenarios.load.plan import SEED_MAX, SEED_MIN, LoadPlan, parse_duration
 from scenarios.load.plan import LocatedValueError as LocatedValueError  # the loader's import
 from scenarios.probes import PROBE_SERIES
@@ -129,6 +130,8 @@ class KpiSpec(_Model):
         0.0, ge=0, le=3600, description="abort only after it stayed broken this long"
     )
 
+    _kpi: Kpi | None = PrivateAttr(None)  # parsed once, when the spec is validated
+
     @field_validator("expression")
     @classmethod
     def _parses(cls, expression: str) -> str:
@@ -138,9 +141,16 @@ class KpiSpec(_Model):
             raise ValueError(str(error)) from None
         return expression
 
+    @model_validator(mode="after")
+    def _keep_parsed(self) -> KpiSpec:
+        self._kpi = parse_kpi(self.expression)
+        return self
+
     @property
     def kpi(self) -> Kpi:
-        return parse_kpi(self.expression)
+        """The typed KPI: parsed when the spec was validated, never again at each use."""
+        assert self._kpi is not None  # set by the validator
+        return self._kpi
 
 
 class StackSpec(_Model):
@@ -397,7 +407,7 @@ class Scenario(_Model):
                 " edge.postgres.open, proc.backend.rss_mb)",
                 where,
             )
-        if not (kpi.window or "").startswith("recovery:") or kpi.comparator not in ("<", "<="):
+        if not is_recovery_of_one(kpi.window) or kpi.comparator not in ("<", "<="):
             raise LocatedValueError(
                 f"{kpi.text!r}: write returns(SERIES) < Ns during recovery:FAULT"
                 " (seconds from that fault's removal)",
@@ -453,7 +463,7 @@ class Scenario(_Model):
             after = self.faults[index + 1].at_s if index + 1 < len(self.faults) else self.duration_s
             phases.append(
                 Phase(
-                    name=f"fault:{step.name}",
+                    name=fault_window(step.name),
                     kind="fault",
                     start_s=step.at_s,
                     end_s=step.end_s,
@@ -462,7 +472,7 @@ class Scenario(_Model):
             )
             phases.append(
                 Phase(
-                    name=f"recovery:{step.name}",
+                    name=recovery_window(step.name),
                     kind="recovery",
                     start_s=step.end_s,
                     end_s=after,

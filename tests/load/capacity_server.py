@@ -2,8 +2,8 @@
 (a sleep: no CPU), the rest queued. Capacity = K / D; above it the queue, and the latency,
 grow without bound.
 
-`python tests/load/capacity_server.py --port P [--workers K] [--service-ms D]`:
-`GET /ping` -> 200 after its turn and D ms; anything else -> 404.
+`python tests/load/capacity_server.py --port P [--workers K] [--service-ms D] [--prefix /v1]`:
+`GET <prefix>/ping` -> 200 after its turn and D ms; anything else -> 404.
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-def handler(workers: threading.Semaphore, service_s: float) -> type[BaseHTTPRequestHandler]:
+def handler(
+    workers: threading.Semaphore, service_s: float, prefix: str = ""
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed ACK
 
         def do_GET(self) -> None:
-            if self.path.split("?")[0] != "/ping":
+            if self.path.split("?")[0] != f"{prefix}/ping":
                 self.send_error(404)
                 return
             with workers:  # one of K servers; the others wait their turn
@@ -41,10 +43,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--service-ms", type=float, default=40.0)
+    parser.add_argument("--prefix", default="", help="the path every request goes under")
     args = parser.parse_args()
     server = ThreadingHTTPServer(
         ("127.0.0.1", args.port),
-        handler(threading.Semaphore(args.workers), args.service_ms / 1000),
+        handler(threading.Semaphore(args.workers), args.service_ms / 1000, args.prefix),
     )
     server.daemon_threads = True
     server.serve_forever()

@@ -103,3 +103,17 @@ def test_recorded_results_match_the_published_json_schema(any_result: tuple[str,
     schema = json.loads((Path(__file__).parents[2] / "reports" / "result.schema.json").read_text())
     document = json.loads((Path(__file__).parent / f"result_{kind}.json").read_text())
     jsonschema.validate(document, schema)
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_a_non_finite_number_is_refused_at_its_line(
+    result_path: Callable[[str], Path], constant: str
+) -> None:
+    """Python's json reads NaN and Infinity (not JSON): a KPI measured as NaN compared false
+    against every threshold and rendered as "nan". Fails on the old code: the file loaded."""
+    document = _document(result_path)
+    document["scenarios"][0]["kpis"][0]["measured"] = 1.5  # type: ignore[index]
+    text = json.dumps(document, indent=2).replace('"measured": 1.5', f'"measured": {constant}', 1)
+    line = text[: text.index(f'"measured": {constant}')].count("\n") + 1
+    with pytest.raises(ResultFileError, match=rf"^r\.json:{line}: {constant} in the result file"):
+        parse_result(text, source="r.json")
