@@ -100,14 +100,14 @@ def steps(schedule: Schedule) -> list[dict[str, Any]]:
                           "attributes": _attributes(first)})  # fmt: skip
             continue
         parts = {
-            f"{f.target}-{f.kind}": {
+            f"{j}-{f.target}-{f.kind}": {
                 "target": f.target,
                 "fault": f.kind,
                 "attributes": _attributes(f),
                 "offset_s": f.at_s - first.at_s,
                 "for_s": f.for_s,
             }
-            for f in group
+            for j, f in enumerate(group)
         }
         span = max(f.end_s for f in group) - first.at_s
         found.append({"name": f"overlap-{index}", "at_s": first.at_s, "for_s": span,

@@ -72,9 +72,17 @@ def test_overlapping_faults_become_one_overlap_step() -> None:
     assert first["fault"] == "overlap"
     assert first["at_s"] == 6
     assert first["for_s"] == 8
-    assert first["attributes"]["parts"]["postgres-timeout"]["offset_s"] == 2
+    assert first["attributes"]["parts"]["1-postgres-timeout"]["offset_s"] == 2
     assert second["name"] == "backend-kill-1"
     assert second["fault"] == "kill"
+
+
+def test_one_fault_twice_in_a_step_keeps_both_parts(base: Scenario) -> None:
+    """Seen: two `redis:timeout` 2 s apart were one part (named alike), none at offset 0."""
+    twice = Schedule((Planned("timeout", "redis", 6, 2), Planned("timeout", "redis", 9, 3)))
+    scenario = explore_plan(base).scenario(twice, "twice")
+    [step] = scenario.faults
+    assert len(step.attributes["parts"]) == 2
 
 
 def test_a_written_scenario_loads_back_the_same(base: Scenario, tmp_path: object) -> None:
