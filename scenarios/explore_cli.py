@@ -71,7 +71,7 @@ def _names(value: str | None) -> list[str]:
 @click.pass_context
 def explore(ctx: click.Context, scenario_name: str, budget: str, seed: int | None, kinds: str | None,
             targets: str | None, max_faults: int, max_overlap: int, min_for_s: float, max_for_s: float,
-            max_findings: int, stack: str | None, out: Path | None, config: Path | None) -> None:  # fmt: skip
+            max_schedules: int, max_findings: int, stack: str | None, out: Path | None, config: Path | None) -> None:  # fmt: skip
     """Search fault schedules on SCENARIO's stack and load; shrink a failure to a scenario."""
     from chaosgate.settings import load_settings
     from fixtures.faults import REGISTRY
@@ -102,10 +102,10 @@ def explore(ctx: click.Context, scenario_name: str, budget: str, seed: int | Non
         bad("no (kind, target) pair left to draw: check --kinds / --targets against the stack")
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
     settings = load_settings(config, backend=stack)
-    ctx.exit(_search(plan, space, seed, budget_s, max_findings, settings, out))
+    ctx.exit(_search(plan, space, seed, budget_s, (max_schedules, max_findings), settings, out))
 
 
-def _search(plan: object, space: object, seed: int, budget_s: float, max_findings: int,
+def _search(plan: object, space: object, seed: int, budget_s: float, limits: tuple[int, int],
             settings: object, out: Path | None) -> int:  # fmt: skip
     from chaosgate.settings import HarnessSettings
     from reports.renderers import write_reports
@@ -138,7 +138,7 @@ def _search(plan: object, space: object, seed: int, budget_s: float, max_finding
                   f"{len(space.pairs())} kind x target pair(s), up to {space.max_faults} fault(s),"
                   f" {space.max_overlap} at once; re-run with --seed {seed}")  # fmt: skip
     explorer = Explorer(plan, space, seed, budget_s, run, run_dir,  # type: ignore[arg-type]
-                        max_findings=max_findings, say=console.print, command=command)  # fmt: skip
+                        max_schedules=limits[0], max_findings=limits[1], say=console.print, command=command)  # fmt: skip
     _warn_short_evidence(plan, space, console)
     interrupted = False
     try:

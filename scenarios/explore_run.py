@@ -90,7 +90,7 @@ def _same_failure(attempt: Attempt, wanted: frozenset[str]) -> bool:
 
 class Explorer:
     def __init__(self, plan: ExplorePlan, space: Space, seed: int, budget_s: float, run: Run,
-                 out_dir: Path, *, max_findings: int = 0, say: Callable[[str], None] = print,
+                 out_dir: Path, *, max_findings: int = 0, max_schedules: int = 0, say: Callable[[str], None] = print,
                  command: str = "") -> None:  # fmt: skip
         self.plan, self.space, self.run_one = plan, space, run
         self.out_dir, self.max_findings, self.say, self.command = (
@@ -99,6 +99,7 @@ class Explorer:
             say,
             command,
         )
+        self.max_schedules = max_schedules
         self.search = Search(seed, budget_s, space)
 
     # -- one run ------------------------------------------------------------------------------
@@ -128,6 +129,9 @@ class Explorer:
         for index, schedule in enumerate(generate(self.space, search.seed)):
             if self._out_of_budget():
                 search.stopped_by = "budget"
+                break
+            if self.max_schedules and index >= self.max_schedules:
+                search.stopped_by = f"{self.max_schedules} schedule(s)"
                 break
             search.explored.append((index, schedule))
             name = f"{self.plan.base.name}-s{index}"

@@ -28,6 +28,7 @@ def _chaosgate(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+@pytest.mark.timeout(1500)  # explore's 8-min budget (it stops at the finding) + one run
 def test_explore_finds_shrinks_and_writes_a_scenario_that_fails_again(tmp_path: Path) -> None:
     out = tmp_path / "out"
     done = _chaosgate("explore", str(SCENARIO), "--budget", "8m", "--seed", "1",
