@@ -56,6 +56,8 @@ def _names(value: str | None) -> list[str]:
 )
 @click.option("--min-for-s", type=click.FloatRange(1, 600), default=3.0, show_default=True)
 @click.option("--max-for-s", type=click.FloatRange(1, 600), default=15.0, show_default=True)
+@click.option("--max-schedules", type=click.IntRange(0), default=0, show_default=True,
+              help="stop after this many schedules (0: use the budget)")  # fmt: skip
 @click.option(
     "--max-findings",
     type=click.IntRange(0),
