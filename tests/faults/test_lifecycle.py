@@ -170,3 +170,25 @@ def test_overlap_rejects_nesting_and_a_step_without_a_part_at_offset_0() -> None
     late = {"a": {"target": "redis", "fault": "pause", "offset_s": 1, "for_s": 1}}
     with pytest.raises(ValueError, match="offset_s 0"):
         build_fault("overlap", "redis", {"parts": late})
+
+
+def test_overlap_parts_end_on_the_step_clock_not_after_their_verification() -> None:
+    """Seen: a part whose verification took 3 s kept its full for_s after it and was still on
+    when the next part on its target came (Toxiproxy 409, INVALID); now its end is fixed."""
+    events: Events = []
+    ctx, control, _ = _context(events)
+    slow_verify = control.is_paused
+
+    def slow() -> bool:
+        time.sleep(0.5)
+        return bool(slow_verify())
+
+    control.is_paused = slow
+    parts = {
+        "a": {"target": "redis", "fault": "pause", "offset_s": 0, "for_s": 1.0},
+        "b": {"target": "redis", "fault": "pause", "offset_s": 2.0, "for_s": 5},
+    }
+    with build_fault("overlap", "redis", {"parts": parts}).active(ctx):
+        time.sleep(1.25 - 0.5)  # the step's 1.25 s (entered once a was verified, at 0.5 s)
+        assert control.calls == ["pause", "resume"]  # a ended at 1.0 s, not 0.5 + 1.0
+    assert _overlap_threads() == []
