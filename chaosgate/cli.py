@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "history": "reports.history.cli:history",
     "load": "scenarios.live_cli:load",
     "capacity": "scenarios.capacity_cli:capacity",
+    "explore": "scenarios.explore_cli:explore",
     "replay": "scenarios.replay:replay",
     "deploy": "fixtures.deploy.cli:deploy",
 }

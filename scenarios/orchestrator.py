@@ -187,6 +187,22 @@ class RunSession:
                 stack.restart_sut(dict(scenario.stack.sut_overrides) or None)
                 return
 
+    def fresh_sut(self, scenario: Scenario) -> bool:
+        """Restart the SUT of `scenario`'s open stack on fresh data, dependencies kept up
+        (`chaosgate explore` between schedules: a schedule can break the SUT's own state, a
+        leaked pool say, which no Toxiproxy reset repairs). False: no open stack, or its
+        backend cannot restart the SUT."""
+        opened = self._stacks.get(overrides_key(scenario))
+        if opened is None or opened[1].restart_sut is None:
+            return False
+        try:
+            opened[1].restart_sut(dict(scenario.stack.sut_overrides) or None)
+        except StackError as error:
+            self._failed[overrides_key(scenario)] = f"stack failed: {error}"
+            self.release(overrides_key(scenario), error)
+            return False
+        return True
+
     def reusable(self, key: Key) -> bool:
         """The stack of `key` can serve the next group with other overrides (keep it open)."""
         opened = self._stacks.get(key)

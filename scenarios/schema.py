@@ -104,7 +104,7 @@ class FaultStep(_Model):
                 f"unknown target {self.target!r}; proxies: {', '.join(proxies) or 'none'};"
                 f" services: {', '.join(services) or 'none'}"
             )
-        kind = self.build().targets
+        kind = self.build().target_kind()
         known = proxies if kind == "proxy" else services
         if self.target not in known:
             return f"{self.fault} needs a {kind} target, one of: {', '.join(known) or 'none'}"

@@ -99,6 +99,11 @@ class PostgresSettings(_Section):
     # Test-only weakening: a connection whose query fails (timed out, cut) is never given back
     # to the pool, as a missing `finally: release` would do. False = off.
     leak_on_error: bool = False
+    # Test-only weakening that only a COMBINATION of faults reveals (`chaosgate explore`'s proof):
+    # while the service is in its cache-outage mode (the dashboard's last cache read failed: Redis
+    # down, blackholed or slow), a Postgres query that fails keeps its connection, as a fallback
+    # path written without `finally: release` would. Either fault alone leaks nothing.
+    leak_on_error_in_cache_outage: bool = False
 
 
 class RedisPool(_Section):

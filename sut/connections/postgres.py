@@ -60,6 +60,9 @@ class PostgresPool:
         admit: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
+        # the dashboard's last cache read failed (set by it; read only by the test-only weakening
+        # `leak_on_error_in_cache_outage`: a service in its cache-outage mode)
+        self.cache_outage = False
         self._on_query = on_query  # counts statements (proves one query per page, no N+1)
         self._pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
@@ -129,7 +132,10 @@ class PostgresPool:
                         )
                     yield connection
             except (DependencyTimeout, DependencyUnavailable, asyncio.CancelledError) as error:
-                if self.settings.leak_on_error and not isinstance(error, asyncio.CancelledError):
+                leaks = self.settings.leak_on_error or (
+                    self.settings.leak_on_error_in_cache_outage and self.cache_outage
+                )
+                if leaks and not isinstance(error, asyncio.CancelledError):
                     held.leaked = True  # test-only weakening: neither the slot nor the connection
                     raise  # is given back (see PostgresSettings.leak_on_error)
                 # A connection whose query timed out or was cut is useless (a cancel request may

@@ -140,3 +140,55 @@ def test_flapping_that_never_switches_on_stops_its_worker() -> None:
         pytest.fail("entered a fault that never switched on")
     assert _flapping_threads() == []
     assert control.calls == ["pause", "resume"]
+
+
+def _overlap_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("overlap-")]
+
+
+def test_overlap_runs_each_part_at_its_offset_and_heals_every_part() -> None:
+    events: Events = []
+    ctx, control, _ = _context(events)
+    parts = {
+        "a": {"target": "redis", "fault": "pause", "offset_s": 0, "for_s": 0.1},
+        "b": {"target": "redis", "fault": "pause", "offset_s": 0.2, "for_s": 5},
+    }
+    fault = build_fault("overlap", "redis", {"parts": parts})
+    with fault.active(ctx):
+        assert control.calls == ["pause"]  # the part at offset 0 is on and verified first
+        time.sleep(0.5)
+        assert control.calls == ["pause", "resume", "pause"]  # a done, b on
+    assert _overlap_threads() == []
+    assert control.calls == ["pause", "resume", "pause", "resume"]  # b cut short by the step's end
+    assert [k for k, _ in events].count("fault.remove") == 2
+
+
+def test_overlap_rejects_nesting_and_a_step_without_a_part_at_offset_0() -> None:
+    flapping = {"a": {"target": "redis", "fault": "flapping", "for_s": 1}}
+    with pytest.raises(ValueError, match="cannot be a part"):
+        build_fault("overlap", "redis", {"parts": flapping})
+    late = {"a": {"target": "redis", "fault": "pause", "offset_s": 1, "for_s": 1}}
+    with pytest.raises(ValueError, match="offset_s 0"):
+        build_fault("overlap", "redis", {"parts": late})
+
+
+def test_overlap_parts_end_on_the_step_clock_not_after_their_verification() -> None:
+    """Seen: a part whose verification took 3 s kept its full for_s after it and was still on
+    when the next part on its target came (Toxiproxy 409, INVALID); now its end is fixed."""
+    events: Events = []
+    ctx, control, _ = _context(events)
+    slow_verify = control.is_paused
+
+    def slow() -> bool:
+        time.sleep(0.5)
+        return bool(slow_verify())
+
+    control.is_paused = slow
+    parts = {
+        "a": {"target": "redis", "fault": "pause", "offset_s": 0, "for_s": 1.0},
+        "b": {"target": "redis", "fault": "pause", "offset_s": 2.0, "for_s": 5},
+    }
+    with build_fault("overlap", "redis", {"parts": parts}).active(ctx):
+        time.sleep(1.25 - 0.5)  # the step's 1.25 s (entered once a was verified, at 0.5 s)
+        assert control.calls == ["pause", "resume"]  # a ended at 1.0 s, not 0.5 + 1.0
+    assert _overlap_threads() == []

@@ -68,3 +68,30 @@ async def test_leak_on_error_keeps_a_failed_connection(
         assert manager.pool_stats()["postgres"]["in_use"] == (1 if leak else 0)
     finally:
         await manager.close()
+
+
+@pytest.mark.parametrize(
+    ("knob", "outage", "leaked"), [(False, True, 0), (True, False, 0), (True, True, 1)]
+)
+async def test_leak_in_cache_outage_needs_both_the_knob_and_a_failing_cache(
+    sut_config_factory: ConfigFactory, knob: bool, outage: bool, leaked: int
+) -> None:
+    """Old code: no knob. `postgres.leak_on_error_in_cache_outage` leaks a failed query's
+    connection only while the dashboard's cache is failing (explore's two-fault proof)."""
+    from sut.connections.postgres import PostgresPool
+
+    path = sut_config_factory(
+        **{"postgres.leak_on_error_in_cache_outage": knob, "postgres.statement_timeout_s": 0.3}
+    )
+    manager = UnifiedConnectionManager(load_sut_settings(path))
+    await manager.start()
+    pool = manager.pools["postgres"]
+    assert isinstance(pool, PostgresPool)
+    pool.cache_outage = outage
+    try:
+        with pytest.raises(DependencyTimeout):
+            async with manager.get_connection("postgres") as pg:
+                await pg.execute("SELECT pg_sleep(2)")
+        assert manager.pool_stats()["postgres"]["in_use"] == leaked
+    finally:
+        await manager.close()

@@ -33,6 +33,7 @@ from sut.api import deps
 from sut.api.background import Background, Missed
 from sut.api.routes.warehouse import daily_metrics
 from sut.config import SutSettings
+from sut.connections.postgres import PostgresPool
 from sut.errors import DependencyError, DependencyUnavailable
 
 router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
@@ -125,8 +126,18 @@ async def _cached(request: Request, key: str) -> tuple[float, bytes] | None:
     except (DependencyError, Missed) as error:
         if not deps.settings(request).cache.fail_open:  # weakened: no fallback past the cache
             raise DependencyUnavailable(f"dashboard cache: {error}", dependency="redis") from None
+        _cache_outage(request, True)
         return None  # a cache that fails or is slow is a miss
+    _cache_outage(request, False)
     return decode_entry(raw) if raw is not None else None
+
+
+def _cache_outage(request: Request, failing: bool) -> None:
+    """Tell the Postgres pool whether the cache is failing: read only by the test-only
+    weakening `postgres.leak_on_error_in_cache_outage` (its cache-outage mode)."""
+    pool = deps.connections(request).pools["postgres"]
+    if isinstance(pool, PostgresPool):
+        pool.cache_outage = failing
 
 
 async def _store(request: Request, key: str, body: bytes, settings: SutSettings) -> None:

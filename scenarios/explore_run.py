@@ -1,0 +1,194 @@
+"""The search of `chaosgate explore`: run generated schedules until the budget is spent; confirm
+a failure by running it again (a failure that does not repeat is flaky: reported, not a
+finding), shrink a confirmed one (scenarios.explore_shrink) and write the minimal schedule as a
+scenario file.
+
+`run(scenario)` is the caller's: it runs one scenario on the one stack (RunSession) and returns
+its result. A schedule FAILS when a KPI breaks (invalid runs say nothing about the SUT: neither
+a finding nor a pass: such a run is repeated once, as a host busy for a while is common); a
+shrink step fails "the same way" when one of the KPIs that broke first
+breaks again (compared without fault names: scenarios.explore_scenario.signature).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reports.model import ScenarioResult
+from scenarios.explore import Schedule, Space, generate
+from scenarios.explore_scenario import ExplorePlan, signature, write_scenario
+from scenarios.explore_shrink import Shrunk, shrink
+from scenarios.schema import Scenario
+
+Run = Callable[[Scenario], ScenarioResult]
+FIRST_ESTIMATE_S = 20.0  # fixed costs of one schedule's run before any was measured
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One run of one schedule."""
+
+    name: str
+    role: str  # explore | confirm | shrink
+    schedule: Schedule
+    status: str  # pass | fail | invalid
+    broke: tuple[str, ...]  # "expression (measured ...)" of each broken KPI
+    signature: frozenset[str]
+    seconds: float
+    invalid_reason: str | None = None
+
+
+@dataclass
+class Finding:
+    index: int  # the schedule's number in the sequence
+    schedule: Schedule
+    first: Attempt
+    confirm: Attempt
+    shrunk: Shrunk | None = None
+    minimal_broke: tuple[str, ...] = ()
+    scenario_file: Path | None = None
+
+    @property
+    def confirmed(self) -> bool:
+        return _same_failure(self.confirm, self.first.signature)
+
+
+@dataclass
+class Search:
+    """What the search did, for the report (scenarios.explore_report renders it)."""
+
+    seed: int
+    budget_s: float
+    space: Space
+    attempts: list[Attempt] = field(default_factory=list)
+    explored: list[tuple[int, Schedule]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
+    stopped_by: str = ""
+
+    @property
+    def spent_s(self) -> float:
+        return (self.ended or time.monotonic()) - self.started
+
+
+def _broken(result: ScenarioResult) -> tuple[str, ...]:
+    found = []
+    for kpi in result.kpis:
+        if kpi.status == "fail" and not kpi.passed:
+            measured = "nothing" if kpi.measured is None else f"{kpi.measured:.4g} {kpi.unit}"
+            found.append(f"{kpi.expression} (measured {measured})")
+    return tuple(found)
+
+
+def _same_failure(attempt: Attempt, wanted: frozenset[str]) -> bool:
+    return attempt.status == "fail" and bool(attempt.signature & wanted)
+
+
+class Explorer:
+    def __init__(self, plan: ExplorePlan, space: Space, seed: int, budget_s: float, run: Run,
+                 out_dir: Path, *, max_findings: int = 0, max_schedules: int = 0, say: Callable[[str], None] = print,
+                 command: str = "") -> None:  # fmt: skip
+        self.plan, self.space, self.run_one = plan, space, run
+        self.out_dir, self.max_findings, self.say, self.command = (
+            out_dir,
+            max_findings,
+            say,
+            command,
+        )
+        self.max_schedules = max_schedules
+        self.search = Search(seed, budget_s, space)
+
+    # -- one run ------------------------------------------------------------------------------
+    def _estimate_s(self) -> float:
+        done = [a.seconds for a in self.search.attempts]
+        return max(done) if done else FIRST_ESTIMATE_S + self.plan.base.duration_s
+
+    def _out_of_budget(self) -> bool:
+        return self.search.spent_s + self._estimate_s() > self.search.budget_s
+
+    def _attempt(self, schedule: Schedule, name: str, role: str) -> Attempt:
+        started = time.monotonic()
+        result = self.run_one(self.plan.scenario(schedule, name, seed=self.search.seed))
+        status = result.status if result.status in ("pass", "fail") else "invalid"
+        broke = _broken(result) if status == "fail" else ()
+        attempt = Attempt(name, role, schedule, status, broke,
+                          frozenset(signature(b.split(" (measured")[0]) for b in broke),
+                          round(time.monotonic() - started, 1), result.invalid_reason)  # fmt: skip
+        self.search.attempts.append(attempt)
+        why = {"fail": f": {'; '.join(broke)}", "invalid": f": {result.invalid_reason}"}
+        self.say(f"{name} [{role}] {schedule.describe()}: {status.upper()}{why.get(status, '')}")
+        return attempt
+
+    # -- the search ---------------------------------------------------------------------------
+    def explore(self) -> Search:
+        search = self.search
+        for index, schedule in enumerate(generate(self.space, search.seed)):
+            if self._out_of_budget():
+                search.stopped_by = "budget"
+                break
+            if self.max_schedules and index >= self.max_schedules:
+                search.stopped_by = f"{self.max_schedules} schedule(s)"
+                break
+            search.explored.append((index, schedule))
+            name = f"{self.plan.base.name}-s{index}"
+            first = self._attempt(schedule, name, "explore")
+            if first.status == "invalid" and not self._out_of_budget():  # says nothing: once more
+                first = self._attempt(schedule, f"{name}-again", "explore")
+            if first.status == "fail":
+                self._found(index, schedule, first)
+            if self.max_findings and sum(f.confirmed for f in search.findings) >= self.max_findings:
+                search.stopped_by = f"{self.max_findings} finding(s)"
+                break
+        else:
+            search.stopped_by = "the space gave no more schedules"
+        search.ended = time.monotonic()
+        return search
+
+    def _found(self, index: int, schedule: Schedule, first: Attempt) -> None:
+        name = f"{self.plan.base.name}-s{index}"
+        confirm = self._attempt(schedule, f"{name}-confirm", "confirm")
+        if confirm.status == "invalid" and not self._out_of_budget():
+            confirm = self._attempt(schedule, f"{name}-confirm2", "confirm")
+        finding = Finding(index, schedule, first, confirm)
+        self.search.findings.append(finding)
+        if not finding.confirmed:
+            self.say(f"{name}: did not fail the same way again: flaky, not a finding")
+            return
+        tries = iter(range(1, 10_000))
+        last: dict[Schedule, Attempt] = {schedule: confirm}
+
+        def fails(candidate: Schedule) -> bool:
+            attempt = self._attempt(candidate, f"{name}-shrink{next(tries)}", "shrink")
+            last[candidate] = attempt
+            return _same_failure(attempt, first.signature)
+
+        finding.shrunk = shrink(schedule, self.space, fails, self._out_of_budget)
+        minimal = finding.shrunk.minimal
+        finding.minimal_broke = last[minimal].broke
+        finding.scenario_file = self._write(
+            finding, len([f for f in self.search.findings if f.confirmed])
+        )
+
+    def _write(self, finding: Finding, number: int) -> Path:
+        assert finding.shrunk is not None
+        name = f"{self.plan.base.name}-finding-{number}"
+        scenario = self.plan.scenario(finding.shrunk.minimal, name, seed=self.search.seed)
+        kept = sum(t.kept for t in finding.shrunk.path)
+        header = [
+            f"found by chaosgate explore (seed {self.search.seed}), schedule #{finding.index}:",
+            f"  {finding.schedule.describe()}",
+            f"shrunk in {len(finding.shrunk.path)} run(s), {kept} change(s) kept"
+            + ("" if finding.shrunk.complete else " (cut short by the budget)")
+            + " to:",
+            f"  {finding.shrunk.minimal.describe()}",
+            "the KPI(s) that broke:",
+            *(f"  {b}" for b in finding.minimal_broke),
+            f"re-run: chaosgate run {name}.yaml",
+        ]
+        path = write_scenario(self.out_dir / "findings" / f"{name}.yaml", scenario, header)
+        self.say(f"finding {number}: {finding.shrunk.minimal.describe()} -> {path}")
+        return path

@@ -1,0 +1,99 @@
+"""The search loop of `chaosgate explore` with a fake runner (no stack): which scenarios fail
+is the fake's rule, so confirm / flaky / shrink / the written file are checked as pure logic."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from reports.model import KpiVerdict, ScenarioResult
+from scenarios.explore_report import record, render_html
+from scenarios.explore_run import Explorer
+from scenarios.explore_scenario import explore_plan, explore_space
+from scenarios.loader import resolve
+from scenarios.runner import invalid_result
+from scenarios.schema import Scenario
+
+pytestmark = pytest.mark.unit
+COMBO = Path(__file__).with_name("data") / "explore-combo.yaml"
+
+
+def _targets(scenario: Scenario) -> list[set[str]]:
+    """Per step, the targets it holds (an overlap step: its parts')."""
+    found = []
+    for step in scenario.faults:
+        parts = step.attributes.get("parts", {})
+        found.append({p["target"] for p in parts.values()} if parts else {step.target})
+    return found
+
+
+def _verdict(scenario: Scenario, failing: bool) -> ScenarioResult:
+    base = invalid_result(scenario, "")
+    kpis = [
+        KpiVerdict(
+            expression=s.expression,
+            window="whole",
+            measured=None,
+            threshold=30,
+            comparator="<",
+            unit="s",
+            passed=not (failing and s.expression.startswith("recovery(")),
+        )
+        for s in scenario.kpis
+    ]
+    return base.model_copy(update={"status": "fail" if failing else "pass", "invalid_reason": None, "kpis": kpis})  # fmt: skip
+
+
+def _explorer(tmp_path: Path, fails: object, budget_s: float = 3600, most: int = 0) -> Explorer:
+    [base] = resolve([str(COMBO)], None)
+    space = explore_space(base, ["timeout", "down"], ["redis", "postgres"], max_faults=2,
+                          min_for_s=3, max_for_s=6)  # fmt: skip
+
+    def run(scenario: Scenario) -> ScenarioResult:
+        assert callable(fails)
+        return _verdict(scenario, bool(fails(scenario)))
+
+    return Explorer(explore_plan(base), space, 1, budget_s, run, tmp_path, max_findings=1, max_schedules=most,
+                    say=lambda line: None)  # fmt: skip
+
+
+def test_a_repeating_failure_is_shrunk_to_two_faults_and_written(tmp_path: Path) -> None:
+    search = _explorer(
+        tmp_path, lambda s: any({"redis", "postgres"} <= t for t in _targets(s))
+    ).explore()
+    [finding] = search.findings
+    assert finding.confirmed
+    assert finding.shrunk is not None
+    assert sorted(f.target for f in finding.shrunk.minimal.faults) == ["postgres", "redis"]
+    assert finding.scenario_file is not None
+    [written] = resolve([str(finding.scenario_file)], None)
+    assert {"redis", "postgres"} <= _targets(written)[0]
+    assert written.stack.sut_overrides == {
+        "postgres.leak_on_error_in_cache_outage": True, "postgres.pool.min_size": 2,
+        "postgres.pool.max_size": 2,
+    }  # fmt: skip
+    data = record(search, "chaosgate explore x")
+    assert data["findings"][0]["minimal_faults"] == 2
+    assert data["coverage"]["cells_covered"] >= 1
+    assert "finding 1" in render_html(data)
+    assert search.stopped_by == "1 finding(s)"
+
+
+def test_a_failure_that_does_not_repeat_is_flaky_not_a_finding(tmp_path: Path) -> None:
+    calls = itertools.count()
+    search = _explorer(tmp_path, lambda s: next(calls) == 0, most=5).explore()
+    assert search.stopped_by == "5 schedule(s)"
+    assert search.findings
+    assert not any(f.confirmed for f in search.findings)
+    data = record(search, "x")
+    assert len(data["flaky"]) == 1
+    assert data["findings"] == []
+    assert not (tmp_path / "findings").exists()
+
+
+def test_the_budget_bounds_the_search(tmp_path: Path) -> None:
+    search = _explorer(tmp_path, lambda s: False, budget_s=0).explore()
+    assert search.explored == []
+    assert search.stopped_by == "budget"
