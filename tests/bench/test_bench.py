@@ -39,9 +39,10 @@ def test_true_latencies_follow_the_schedule_and_the_stall() -> None:
 FIDELITY_TARGET_MS, FIDELITY_NOISE_MS = 0.2, 1.8
 CO_ERROR_TARGET_PCT, CO_ERROR_NOISE_PCT = 2.0, 3.0
 # CPU per request at the same rate (1,000 rps, both open model, 100 users/VUs), k6's / the
-# engine's: 0.52-0.67 in 7 benches at load average 4.5-9.7 (steadier than the ratios at each
-# tool's max rate, which a busy host moves: 0.30-0.80 to Locust); a guard at 3/4 of the lowest
-K6_CPU_RATIO_MIN = 0.4
+# engine's: 0.52-0.67 in 7 benches at load average 4.5-9.7, but 0.33 and 0.38 on the quiet
+# machine (k6 70 us, the engine 183 us: k6 gains more from a free core); a guard at 3/4 of the
+# lowest, the quiet one (the 0.4 first set here failed the quiet full suite at 0.33)
+K6_CPU_RATIO_MIN = 0.25
 RATIOS = ("engine_vs_locust", "engine_vs_k6", "engine_vs_locust_cpu", "engine_vs_k6_cpu",
           "engine_vs_k6_cpu_at_max")  # fmt: skip
 
