@@ -3,13 +3,15 @@ so `chaosgate report` never pays for importing Locust or Testcontainers."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
 import tempfile
 import traceback
 from collections.abc import Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -72,6 +74,26 @@ def stack_option(command: F) -> F:
         callback=_stack_or_alias,
         help="stack backend (default: the settings' backend, auto)",
     )(command)
+
+
+def settings_options(command: F) -> F:
+    """`--config FILE` on a command that reads harness settings, and those settings resolved
+    ONCE before its body (flag > environment > file > default; chaosgate/settings.py) and
+    passed down as its parameter `settings`. The command's own `--stack` / `--stack-config`, when
+    it has them, are the flags of that resolution; nothing under it resolves settings again."""
+
+    @functools.wraps(command)
+    def resolved(*args: Any, config: Path | None, **kwargs: Any) -> Any:
+        from chaosgate.settings import load_settings
+
+        flags = {"backend": kwargs.get("stack"), "stack_config": kwargs.get("stack_config")}
+        return command(*args, settings=load_settings(config, **flags), **kwargs)
+
+    return cast(F, click.option(
+        "--config",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="harness settings file (default: CHAOSGATE_CONFIG, else ./chaosgate.yaml if present)",
+    )(resolved))  # fmt: skip
 
 
 class LazyGroup(click.Group):

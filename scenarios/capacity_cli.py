@@ -16,12 +16,16 @@ import itertools
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 
-from chaosgate.cli import stack_option
+from chaosgate.cli import settings_options, stack_option
 from chaosgate.errors import EXIT_BAD_INPUT, EXIT_INVALID, EXIT_KPI_FAILED, EXIT_OK
+
+if TYPE_CHECKING:
+    from chaosgate.settings import HarnessSettings
 
 
 @click.command()
@@ -49,18 +53,15 @@ from chaosgate.errors import EXIT_BAD_INPUT, EXIT_INVALID, EXIT_KPI_FAILED, EXIT
               help="bisect until first fail - knee <= this x knee (or 5 rps)")  # fmt: skip
 @stack_option
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="reports directory")
-@click.option(
-    "--config", type=click.Path(path_type=Path, dir_okay=False), help="harness settings file"
-)
+@settings_options
 @click.pass_context
 def capacity(ctx: click.Context, scenario_name: str, kpis: tuple[str, ...], during: str | None,
              min_rps: float, max_rps: float | None, step_s: float, resolution: float, stack: str | None,
-             out: Path | None, config: Path | None) -> None:  # fmt: skip
+             out: Path | None, settings: HarnessSettings) -> None:  # fmt: skip
     """Find the highest rate at which SCENARIO's KPIs hold (the knee); exit 0 / 1 / 2 / 3.
 
     1: a capacity(...) >= N rps KPI of the scenario does not hold on the knee.
     """
-    from chaosgate.settings import load_settings
     from scenarios.capacity import SearchConfig
     from scenarios.capacity_step import CapacityInputError, step_plan
     from scenarios.loader import resolve
@@ -83,7 +84,6 @@ def capacity(ctx: click.Context, scenario_name: str, kpis: tuple[str, ...], duri
         console.print(f"chaosgate capacity: --min-rps {min_rps:g} is above --max-rps {max_rps:g}")
         ctx.exit(EXIT_BAD_INPUT)
     config_ = SearchConfig(min_rps=min_rps, max_rps=max_rps, resolution=resolution)
-    settings = load_settings(config, backend=stack)
     ctx.exit(_search(plan, config_, settings, out, console))
 
 

@@ -17,8 +17,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from chaosgate.cli import stack_option
-from chaosgate.settings import load_settings
+from chaosgate.cli import settings_options, stack_option
+from chaosgate.settings import HarnessSettings
 from reports.console import verdict_table
 from reports.history.hook import history_options, remember
 from reports.model import RunResult
@@ -53,14 +53,12 @@ _STYLE = {"pass": "green", "fail": "red", "invalid": "yellow"}
     help="with --baseline: compare scenarios whose definitions differ (else exit 3)",
 )
 @click.option("--check", is_flag=True, help="only validate the scenarios (exit 0 or 2)")
-@click.option(
-    "--config", type=click.Path(path_type=Path, dir_okay=False), help="harness settings file"
-)
 @history_options
+@settings_options
 @click.pass_context
 def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path | None, stack: str | None,
         baseline: Path | None, tolerance: str, allow_changed: bool, check: bool,
-        config: Path | None) -> None:  # fmt: skip
+        settings: HarnessSettings) -> None:  # fmt: skip
     """Run scenarios (files, shipped names, or --suite) and decide: exit 0 / 1 / 2 / 3.
 
     With --baseline, a regression beyond --tolerance turns a passing run into exit 1."""
@@ -68,7 +66,6 @@ def run(ctx: click.Context, items: tuple[str, ...], suite: str | None, out: Path
     from reports.load import load_result
 
     # every file validated before anything starts (--check: and each KPI's planned n)
-    settings = load_settings(config, backend=stack)  # first: --check checks the settings too
     scenarios = resolve(list(items), suite, planned=check)
     # a bad baseline or tolerance is bad input: say so before a stack starts, not after the run
     base = load_result(baseline) if baseline is not None else None

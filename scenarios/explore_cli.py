@@ -14,12 +14,16 @@ import random
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 
-from chaosgate.cli import stack_option
+from chaosgate.cli import settings_options, stack_option
 from chaosgate.errors import EXIT_BAD_INPUT, EXIT_INVALID, EXIT_KPI_FAILED, EXIT_OK
+
+if TYPE_CHECKING:
+    from chaosgate.settings import HarnessSettings
 
 
 def _names(value: str | None) -> list[str]:
@@ -67,15 +71,12 @@ def _names(value: str | None) -> list[str]:
 )
 @stack_option
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="reports directory")
-@click.option(
-    "--config", type=click.Path(path_type=Path, dir_okay=False), help="harness settings file"
-)
+@settings_options
 @click.pass_context
 def explore(ctx: click.Context, scenario_name: str, budget: str, seed: int | None, kinds: str | None,
             targets: str | None, max_faults: int, max_overlap: int, min_for_s: float, max_for_s: float,
-            max_schedules: int, max_findings: int, stack: str | None, out: Path | None, config: Path | None) -> None:  # fmt: skip
+            max_schedules: int, max_findings: int, stack: str | None, out: Path | None, settings: HarnessSettings) -> None:  # fmt: skip
     """Search fault schedules on SCENARIO's stack and load; shrink a failure to a scenario."""
-    from chaosgate.settings import load_settings
     from fixtures.faults import REGISTRY
     from scenarios.explore_scenario import explore_plan, explore_space
     from scenarios.load.plan import parse_duration
@@ -103,7 +104,6 @@ def explore(ctx: click.Context, scenario_name: str, budget: str, seed: int | Non
     if not space.pairs():
         bad("no (kind, target) pair left to draw: check --kinds / --targets against the stack")
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
-    settings = load_settings(config, backend=stack)
     ctx.exit(_search(plan, space, seed, budget_s, (max_schedules, max_findings), settings, out))
 
 

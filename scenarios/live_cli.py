@@ -9,8 +9,9 @@ from pathlib import Path
 
 import click
 
+from chaosgate.cli import settings_options
 from chaosgate.errors import EXIT_INVALID, EXIT_OK
-from chaosgate.settings import load_settings
+from chaosgate.settings import HarnessSettings
 from reports.history.hook import history_options, remember
 from reports.model import Event, RunMetadata, RunResult, ScenarioResult, Status
 from scenarios.checkpoint import CHECKPOINT_S, PARTIAL, Checkpoint
@@ -160,10 +161,11 @@ def scenario_result(name: str, description: str, t0: float, outcome_end_s: float
 )
 @click.option("--web-port", type=click.IntRange(1, 65535), default=8089, show_default=True)
 @history_options
+@settings_options
 @click.pass_context
 def load(ctx: click.Context, url: str | None, toxiproxy: str | None, rate: float, users: str, duration: str | None,
          arrival: str, seed: int, concurrency: int | None, ws_clients: int, workers: int, checkpoint: str, name: str, out: Path | None,
-         refresh: float, web: bool, web_port: int) -> None:  # fmt: skip
+         refresh: float, web: bool, web_port: int, settings: HarnessSettings) -> None:  # fmt: skip
     """Open-model load on a running stack (or --url) with a live view; Ctrl-C stops it.
 
     Writes <out>/<run-id>/result.json (+ report.html, junit.xml, summary.md) with the faults
@@ -181,12 +183,13 @@ def load(ctx: click.Context, url: str | None, toxiproxy: str | None, rate: float
         every_s = parse_duration(checkpoint)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--checkpoint") from None
-    settings = load_settings()
     target = resolve_target(url, toxiproxy, settings)
     run_id = new_run_id()
     run_dir = output_dir(out, settings, run_id)
     started = time.time()
-    run = load_run(plan, target.sut_url, started, run_dir, web_port if web else None)
+    run = load_run(
+        plan, target.sut_url, started, run_dir, web_port if web else None, settings.timeouts
+    )
     live = LiveLoad(run, target, settings)
     live.planned_s = plan.total_s if duration is not None else None
     console = Console(stderr=True)

@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from chaosgate.processes import ManagedProcess
+from chaosgate.settings import Timeouts
 from scenarios.load.plan import LoadPlan
 from scenarios.load.run import LoadRun
 
@@ -25,10 +26,11 @@ class _WebLoadRun(LoadRun):
         return super()._process(name, *args, *extra)
 
 
-def load_run(plan: LoadPlan, url: str, t0: float, out_dir: Path, web_port: int | None) -> LoadRun:
+def load_run(plan: LoadPlan, url: str, t0: float, out_dir: Path, web_port: int | None,
+             timeouts: Timeouts) -> LoadRun:  # fmt: skip
     if web_port is None:
-        return LoadRun(plan, url, t0, out_dir, progress=False)
-    run = _WebLoadRun(plan, url, t0, out_dir, progress=False)
+        return LoadRun(plan, url, t0, out_dir, progress=False, timeouts=timeouts)
+    run = _WebLoadRun(plan, url, t0, out_dir, progress=False, timeouts=timeouts)
     run.web_port = web_port
     return run
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from chaosgate.settings import HarnessSettings
     from fixtures.stack import Stack
     from reports.model import ScenarioResult
     from scenarios.load.run import LoadRun
@@ -71,11 +72,11 @@ def _session(config: pytest.Config) -> RunSession:
     """The run session of this pytest session, made by the first scenario item."""
     run = config.stash[_SESSION]
     if run is None:
-        from chaosgate.settings import load_settings
+        from fixtures.pytest_plugin import session_settings
         from scenarios.orchestrator import RunSession, new_run_id
 
-        settings = load_settings(stack_config=config.getoption("--stack-config", default=None))
-        backend = config.getoption("--stack", default=None) or settings.backend
+        settings = session_settings(config)
+        backend = settings.backend
         run_id = new_run_id()
         run = config.stash[_SESSION] = RunSession(
             settings, backend=backend, out_dir=settings.reports_dir / f"pytest-{run_id}",
@@ -143,12 +144,13 @@ class ScenarioItem(pytest.Item):
 
 
 @pytest.fixture
-def fault(stack: Stack) -> Iterator[Callable[..., AbstractContextManager[None]]]:
+def fault(
+    stack: Stack, chaosgate_settings: HarnessSettings
+) -> Iterator[Callable[..., AbstractContextManager[None]]]:
     """`with fault("latency", "postgres", latency_ms=300): ...` applies, verifies, undoes."""
-    from chaosgate.settings import load_settings
     from fixtures.faults import FaultContext, build_fault
 
-    context = FaultContext(stack, load_settings().timeouts)
+    context = FaultContext(stack, chaosgate_settings.timeouts)
 
     def make(kind: str, target: str, **attributes: Any) -> AbstractContextManager[None]:
         return build_fault(kind, target, attributes).active(context)
@@ -158,7 +160,9 @@ def fault(stack: Stack) -> Iterator[Callable[..., AbstractContextManager[None]]]
 
 
 @pytest.fixture
-def load(stack: Stack, tmp_path: Path) -> Iterator[Callable[..., LoadRun]]:
+def load(
+    stack: Stack, tmp_path: Path, chaosgate_settings: HarnessSettings
+) -> Iterator[Callable[..., LoadRun]]:
     """`run = load(users=["api"], rate=[RateStep(rps=20, hold_s=10)])` starts a LoadRun on the
     stack; `run.wait()` gives the outcome. Stopped at teardown if still running."""
     import time
@@ -175,6 +179,7 @@ def load(stack: Stack, tmp_path: Path) -> Iterator[Callable[..., LoadRun]]:
             time.time(),
             tmp_path / f"load-{len(runs)}",
             progress=False,
+            timeouts=chaosgate_settings.timeouts,
         )
         runs.append(run.start())
         return run

@@ -12,17 +12,21 @@ import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from chaosgate.cli import stack_option
+from chaosgate.cli import settings_options, stack_option
 from chaosgate.errors import ScenarioError
 from reports.history.hook import history_options, remember
 from reports.model import Event, KpiVerdict, RunResult
 from scenarios.loader import scenario_from_data
 from scenarios.schema import Scenario
+
+if TYPE_CHECKING:
+    from chaosgate.settings import HarnessSettings
 
 
 def recorded_scenarios(
@@ -113,6 +117,7 @@ def comparison_table(rows: list[Row], recorded: RunResult, replayed: RunResult) 
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="reports directory")
 @stack_option
 @history_options
+@settings_options
 @click.pass_context
 def replay(
     ctx: click.Context,
@@ -120,12 +125,12 @@ def replay(
     names: tuple[str, ...],
     out: Path | None,
     stack: str | None,
+    settings: HarnessSettings,
 ) -> None:
     """Re-run the scenarios recorded in RESULT_FILE on a stack here; verdicts then vs now.
 
     Exits like `chaosgate run` does for the new run (0 / 1 / 3); 2 for a result without a
     scenario definition."""
-    from chaosgate.settings import load_settings
     from reports.load import load_result
     from reports.renderers import write_reports
     from scenarios.orchestrator import RunInterrupted, new_run_id, run_all
@@ -133,7 +138,6 @@ def replay(
 
     recorded = load_result(result_file)
     scenarios = recorded_scenarios(recorded, str(result_file), names)
-    settings = load_settings(backend=stack)
     console = Console(width=None if sys.stdout.isatty() else 160)
     run_id = new_run_id()
     run_dir = (out or settings.reports_dir) / run_id

@@ -140,3 +140,32 @@ def test_keep_proxies_is_a_setting_like_every_other(
     monkeypatch.setenv("CHAOSGATE_KEEP_PROXIES", "flase")
     with pytest.raises(errors.ConfigError, match=r"CHAOSGATE_KEEP_PROXIES: keep_proxies"):
         load_settings()
+
+
+# every command that reads harness settings, with arguments its parser accepts
+SETTINGS_COMMANDS = {
+    "run": ["baseline"],
+    "replay": ["result.json"],
+    "capacity": ["baseline"],
+    "explore": ["baseline"],
+    "load": [],
+    "up": [],
+    "inject": ["postgres", "latency", "latency_ms=100"],
+    "heal": [],
+    "down": [],
+}
+
+
+@pytest.mark.parametrize("command", sorted(SETTINGS_COMMANDS))
+def test_every_command_that_reads_settings_takes_config_and_resolves_it_first(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only `run` and `capacity` took --config ("no such option" elsewhere); the file is read
+    once, before the command does anything, so a bad one is exit 2 at its file:line."""
+    bad = tmp_path / "settings.yaml"
+    bad.write_text("timeouts:\n  startup_s: -1\n")
+    with pytest.raises(SystemExit) as exited:
+        main([command, *SETTINGS_COMMANDS[command], "--config", str(bad)])
+    assert exited.value.code == errors.EXIT_BAD_INPUT
+    said = capsys.readouterr().err
+    assert f"{bad}:2" in said and "startup_s" in said, said

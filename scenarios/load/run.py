@@ -17,7 +17,7 @@ from pathlib import Path
 
 from chaosgate.errors import GeneratorBehind, RunInvalid
 from chaosgate.processes import ManagedProcess, free_port
-from chaosgate.settings import Timeouts, load_settings
+from chaosgate.settings import Timeouts
 from reports.hdr import merge, new_histogram
 from reports.model import GeneratorHealth, SliceBucket, UserSetup, WebSocketSummary
 from scenarios.load.collect import Collector, SecondView
@@ -109,8 +109,9 @@ class LoadRun:
         # absolute: the workers run with another cwd (a relative --out failed them)
         self.out_dir = Path(out_dir).absolute()
         self.python = python
-        # the caller's resolved settings (a `run --config` file); alone, the default resolution
-        self.timeouts = timeouts or load_settings().timeouts
+        # the caller's resolved settings (chaosgate.cli.settings_options); a library caller
+        # that passes none gets the built-in defaults: nothing here reads settings again
+        self.timeouts = timeouts or Timeouts()
         self.records = self.out_dir / "load-records.jsonl"
         self.collector = Collector(self.records)
         self.collector.t0 = t0
