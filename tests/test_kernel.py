@@ -168,4 +168,5 @@ def test_every_command_that_reads_settings_takes_config_and_resolves_it_first(
         main([command, *SETTINGS_COMMANDS[command], "--config", str(bad)])
     assert exited.value.code == errors.EXIT_BAD_INPUT
     said = capsys.readouterr().err
-    assert f"{bad}:2" in said and "startup_s" in said, said
+    assert f"{bad}:2" in said, said
+    assert "startup_s" in said, said
