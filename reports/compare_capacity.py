@@ -25,9 +25,12 @@ from typing import Any
 from chaosgate.errors import ResultFileError
 from reports.compare import Change, Comparison
 
-# relative half-spread of repeated searches: the +-10 % goal of issue 25 (measured here: see
-# the README's capacity section); --tolerance overrides it
-REPEAT_SPREAD = 0.10
+# how far apart repeated searches of ONE healthy SUT land: on the quiet 2-core machine three
+# `chaosgate capacity baseline` searches gave knees 1,600, 1,200 and 1,500 rps (first fails 1,700,
+# 1,300, 1,600): the worst pair, base knee 1,600 against a new first fail of 1,300, is 19 % apart,
+# so the issue's +-10 % goal flagged 2 of those 6 healthy pairs as drops. 25 % = that 19 % plus
+# a bisection step (docs/capacity.md); --tolerance overrides it
+REPEAT_SPREAD = 0.25
 _KEYS = ("scenario", "kpis", "window", "concluded", "knee_rps", "first_fail_rps", "max_held")
 _DEFINITION = ("scenario", "kpis", "window")
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from chaosgate.errors import InputError
 from reports.cli import compare
-from reports.compare_capacity import bounds, compare_capacity, dropped
+from reports.compare_capacity import REPEAT_SPREAD, bounds, compare_capacity, dropped
 from reports.compare_render import render_comparison_markdown
 
 pytestmark = pytest.mark.unit
@@ -69,7 +69,7 @@ def test_an_unconcluded_search_or_other_kpis_is_exit_3() -> None:
 def test_markdown_states_the_rule_and_the_drop() -> None:
     text = render_comparison_markdown(compare_capacity(record(100, 110), record(50, 55), "b", "n"))
     assert "REGRESSED" in text
-    assert "drop if new first fail < base knee x (1 - 10%) = 90 rps" in text
+    assert "drop if new first fail < base knee x (1 - 25%) = 75 rps" in text
     assert "| known | `knee (baseline)` | 100 rps | 50 rps |" in text
 
 
@@ -108,3 +108,19 @@ def test_an_unconcluded_search_says_where_its_verdicts_stop() -> None:
     text = render_comparison_markdown(compare_capacity(base, record(350, 400), "b", "n"))
     assert "base >= 600 rps (no verdict from 650 rps up: INVALID)" in text
     assert "the highest rate tried held" not in text
+
+
+# three searches of the healthy reference SUT on the quiet machine (knee, first fail)
+HEALTHY = [record(1600, 1700), record(1200, 1300), record(1500, 1600)]
+
+
+def test_no_two_healthy_searches_of_one_sut_are_a_drop_at_the_default_spread() -> None:
+    """At the first default (10 %) 2 of these 6 pairs were exit 1: a healthy SUT flagged."""
+    for base in HEALTHY:
+        for new in HEALTHY:
+            assert not dropped(base, new, REPEAT_SPREAD), (base, new)
+
+
+def test_a_sut_at_half_its_capacity_is_a_drop_from_every_healthy_search() -> None:
+    weakened = record(700, 800)  # knee 700 instead of 1,200-1,600
+    assert all(dropped(base, weakened, REPEAT_SPREAD) for base in HEALTHY)
