@@ -13,7 +13,6 @@ capacity KPI's N).
 from __future__ import annotations
 
 import itertools
-import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -94,16 +93,13 @@ def _search(plan: object, config: object, settings: object, out: Path | None, co
     from scenarios.capacity import Judged, SearchConfig, StepVerdict, search
     from scenarios.capacity_settle import PROBE_HOLD_S, Idle, settle
     from scenarios.capacity_step import Point, StepPlan, point, verdict
-    from scenarios.orchestrator import RunSession, new_run_id
+    from scenarios.orchestrator import RunSession
 
     assert isinstance(plan, StepPlan)
     assert isinstance(config, SearchConfig)
     assert isinstance(settings, HarnessSettings)
-    run_id = new_run_id()
-    run_dir = (out or settings.reports_dir) / run_id
-    command = shlex.join(["chaosgate", *sys.argv[1:]])
-    session = RunSession(settings, backend=settings.backend, out_dir=run_dir, run_id=run_id,
-                         command=command, report=lambda line: None, progress=False)  # fmt: skip
+    session = RunSession.for_command(settings, out, report=lambda line: None, progress=False)
+    run_dir, command = session.out_dir, session.command
     points: list[Point] = []
     runs: dict[float, int] = {}
     console.print(f"capacity of {plan.base.name}: holding {'; '.join(plan.kpis)}")

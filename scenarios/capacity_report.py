@@ -101,7 +101,7 @@ def saturation_text(record: dict[str, Any]) -> str:
 def steps_table(points: list[Point]) -> Table:
     table = Table(title="capacity steps (judged requests, judged window)")
     for column in ("rate", "done/s", "verdict", "p50 ms", "p95 ms", "p99 ms", "errors",
-                   "degraded", "gen CPU %"):  # fmt: skip
+                   "degraded", "gen CPU %", "SUT CPU %"):  # fmt: skip
         table.add_column(column, justify="right")
 
     def ms(value: float | None) -> str:
@@ -112,7 +112,8 @@ def steps_table(points: list[Point]) -> Table:
         table.add_row(f"{p.rate:g}", "—" if p.throughput_rps is None else f"{p.throughput_rps:.1f}",
                       f"[{colour}]{p.status}[/]", ms(p.p50_ms), ms(p.p95_ms), ms(p.p99_ms),
                       f"{p.error_rate:.1%}", f"{p.degraded_rate:.1%}",
-                      "—" if p.generator_cpu is None else f"{p.generator_cpu:.0f}")  # fmt: skip
+                      "—" if p.generator_cpu is None else f"{p.generator_cpu:.0f}",
+                      "—" if p.sut_cpu is None else f"{p.sut_cpu:.0f}")  # fmt: skip
     return table
 
 
@@ -169,7 +170,8 @@ def write(run_dir: Path, record: dict[str, Any], points: list[Point]) -> list[Pa
     rows = "".join(
         f"<tr><td>{p.rate:g}</td><td>{p.throughput_rps or 0:.1f}</td><td>{html.escape(p.status)}</td><td>{p.p50_ms or 0:.1f}</td>"
         f"<td>{p.p95_ms or 0:.1f}</td><td>{p.p99_ms or 0:.1f}</td><td>{p.error_rate:.1%}</td>"
-        f"<td>{p.degraded_rate:.1%}</td><td>{p.generator_cpu or 0:.0f}</td></tr>"
+        f"<td>{p.degraded_rate:.1%}</td><td>{p.generator_cpu or 0:.0f}</td>"
+        f"<td>{'—' if p.sut_cpu is None else f'{p.sut_cpu:.0f}'}</td></tr>"
         for p in points
     )
     page = (
@@ -183,7 +185,7 @@ def write(run_dir: Path, record: dict[str, Any], points: list[Point]) -> list[Pa
         )
         + f"{svg}"
         "<table border=1><tr><th>rate</th><th>done/s</th><th>verdict</th><th>p50 ms</th><th>p95 ms</th>"
-        f"<th>p99 ms</th><th>errors</th><th>degraded</th><th>gen CPU %</th></tr>{rows}</table>"
+        f"<th>p99 ms</th><th>errors</th><th>degraded</th><th>gen CPU %</th><th>SUT CPU %</th></tr>{rows}</table>"
         "<p>Each step's own report: report.html (the steps are its scenarios).</p>"
     )
     (run_dir / "capacity.html").write_text(page)

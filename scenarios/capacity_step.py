@@ -219,6 +219,7 @@ class Point:
     error_rate: float
     degraded_rate: float
     generator_cpu: float | None
+    sut_cpu: float | None = None  # % of one core, the SUT's processes over the judged window
 
     @property
     def refused_share(self) -> float:
@@ -245,4 +246,23 @@ def point(rate: float, result: ScenarioResult, plan_: StepPlan) -> Point:
                  at(50), at(95), at(99), count,
                  sum(b.errors for b in judged) / count if count else 0.0,
                  sum(b.degraded for b in judged) / count if count else 0.0,
-                 generator.cpu_percent_max if generator else None)  # fmt: skip
+                 generator.cpu_percent_max if generator else None,
+                 sut_cpu_percent(result, spans))  # fmt: skip
+
+
+def sut_cpu_percent(result: ScenarioResult, spans: list[tuple[float, float]]) -> float | None:
+    """The SUT's CPU over the judged window, % of one core: each process family's CPU-seconds
+    counter (`proc.<p>.cpu_s`, scenarios.resources) read at its first and last sample inside the
+    window, summed over the processes the probe watches. None without such samples."""
+    used = seconds = 0.0
+    for start, end in spans:
+        by_name: dict[str, list[tuple[float, float]]] = {}
+        for sample in result.probes:
+            if (sample.name.startswith("proc.") and sample.name.endswith(".cpu_s")
+                    and start <= sample.t_s <= end and isinstance(sample.value, float | int)):  # fmt: skip
+                by_name.setdefault(sample.name, []).append((sample.t_s, float(sample.value)))
+        spanned = [(v[-1][0] - v[0][0], v[-1][1] - v[0][1]) for v in by_name.values() if len(v) > 1]
+        if spanned:
+            seconds += max(t for t, _ in spanned)
+            used += sum(max(c, 0.0) for _, c in spanned)  # a restarted process starts at 0
+    return round(100 * used / seconds, 1) if seconds > 0 else None

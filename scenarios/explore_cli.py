@@ -11,7 +11,6 @@ explore.json / explore.html (the search), findings/<name>.yaml (each minimal fai
 from __future__ import annotations
 
 import random
-import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -115,18 +114,15 @@ def _search(plan: object, space: object, seed: int, budget_s: float, limits: tup
     from scenarios.explore import Space
     from scenarios.explore_run import Explorer
     from scenarios.explore_scenario import ExplorePlan
-    from scenarios.orchestrator import RunSession, new_run_id
+    from scenarios.orchestrator import RunSession
     from scenarios.schema import Scenario
 
     assert isinstance(plan, ExplorePlan)
     assert isinstance(space, Space)
     assert isinstance(settings, HarnessSettings)
     console = Console(width=None if sys.stdout.isatty() else 160)
-    run_id = new_run_id()
-    run_dir = (out or settings.reports_dir) / run_id
-    command = shlex.join(["chaosgate", *sys.argv[1:]])
-    session = RunSession(settings, backend=settings.backend, out_dir=run_dir, run_id=run_id,
-                         command=command, report=lambda line: None, progress=False)  # fmt: skip
+    session = RunSession.for_command(settings, out, report=lambda line: None, progress=False)
+    run_dir, command = session.out_dir, session.command
     warned: list[bool] = []
 
     def run(scenario: Scenario) -> object:

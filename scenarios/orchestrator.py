@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import os
 import platform
+import shlex
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -135,6 +137,16 @@ class RunSession:
         self._stacks: dict[Key, tuple[AbstractContextManager[Stack], Stack]] = {}
         self._failed: dict[Key, str] = {}  # a stack that failed: why, for its later scenarios
         self._backend_used, self._toxiproxy = "", ""
+
+    @classmethod
+    def for_command(cls, settings: HarnessSettings, out: Path | None, *, report: Report = print,
+                    progress: bool = True) -> RunSession:  # fmt: skip
+        """The run of the `chaosgate` command line this process runs: a new run id, its folder
+        under `out` (default: the settings' reports_dir), the command as typed."""
+        run_id = new_run_id()
+        return cls(settings, backend=settings.backend, out_dir=(out or settings.reports_dir) / run_id,
+                   run_id=run_id, command=shlex.join(["chaosgate", *sys.argv[1:]]), report=report,
+                   progress=progress)  # fmt: skip
 
     def run(self, scenario: Scenario) -> ScenarioResult:
         """Run one scenario on its stack; the result (also kept for `result()`). Ctrl-C tears

@@ -117,17 +117,22 @@ def family(process: psutil.Process) -> list[psutil.Process] | None:
         return None
 
 
-def process_usage(members: Iterable[psutil.Process]) -> tuple[float, float] | None:
-    """(RSS MiB, open fds) summed over a process family; None when none of it is left."""
-    rss, fds, seen = 0.0, 0.0, False
+def process_usage(members: Iterable[psutil.Process]) -> tuple[float, float, float] | None:
+    """(RSS MiB, open fds, CPU seconds used so far) summed over a process family; None when
+    none of it is left. The CPU counter is what a rate of CPU (a capacity step's SUT CPU %)
+    is read from: its change over a window."""
+    rss, fds, cpu, seen = 0.0, 0.0, 0.0, False
     for member in members:
         try:
-            rss += member.memory_info().rss / 2**20
-            fds += member.num_fds()
+            with member.oneshot():
+                rss += member.memory_info().rss / 2**20
+                fds += member.num_fds()
+                times = member.cpu_times()
+            cpu += times.user + times.system
             seen = True
         except psutil.Error:
             continue  # a child that just exited, or one of another user's
-    return (round(rss, 2), fds) if seen else None
+    return (round(rss, 2), fds, round(cpu, 3)) if seen else None
 
 
 class ResourceProbe:
@@ -190,5 +195,7 @@ class ResourceProbe:
         for name, control in self.controls.items():
             usage = process_usage(self._family(name, control))
             if usage is not None:
-                found[f"proc.{name}.rss_mb"], found[f"proc.{name}.fds"] = usage
+                rss, fds, cpu = usage
+                found[f"proc.{name}.rss_mb"], found[f"proc.{name}.fds"] = rss, fds
+                found[f"proc.{name}.cpu_s"] = cpu
         return found

@@ -342,6 +342,7 @@ def test_a_resource_probe_counts_open_connections_and_reads_its_processes() -> N
     assert found["edge.db.open"] == 2
     assert found["proc.backend.rss_mb"] > 1
     assert found["proc.backend.fds"] >= 5  # at least the sockets above and stdio
+    assert found["proc.backend.cpu_s"] >= 0  # a counter: CPU seconds used so far
     assert not any(name.startswith("proc.x.") for name in found)
 
 

@@ -13,6 +13,24 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+# a scenario on this service for `chaosgate capacity` (tests/load/test_capacity*.py): format it
+# with url, address (host:port) and extra (more KPI lines, or "")
+SCENARIO = """\
+name: known
+target: {{target_url: "{url}", upstreams: {{db: "{address}"}}}}
+load:
+  users: [ping]
+  rate: [{{rps: 20, hold_s: 5s}}]
+  warmup_s: 1s
+  drain_s: 1s
+  tolerance_ms: 50     # a shared 2-core machine: the search, not the generator, is under test
+  late_fraction_max: 0.05
+  host_busy_percent: 400  # the service sleeps (no CPU): the others' work barely moves it
+kpis:
+  - p95(GET /ping) < 200ms during baseline   # 5 service times: only a growing queue breaks it
+  - error_rate(GET /ping) < 5% during baseline   # 5 %: a short step still has its evidence
+{extra}"""
+
 
 def handler(
     workers: threading.Semaphore, service_s: float, prefix: str = ""

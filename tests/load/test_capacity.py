@@ -11,24 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from load.capacity_server import SCENARIO
+
 pytestmark = [pytest.mark.scenario, pytest.mark.integration]
 REPO = Path(__file__).resolve().parents[2]
-
-SCENARIO = """\
-name: known
-target: {{target_url: "{url}", upstreams: {{db: "{address}"}}}}
-load:
-  users: [ping]
-  rate: [{{rps: 20, hold_s: 5s}}]
-  warmup_s: 1s
-  drain_s: 1s
-  tolerance_ms: 50     # a shared 2-core machine: the search, not the generator, is under test
-  late_fraction_max: 0.05
-  host_busy_percent: 400  # the service sleeps (no CPU): the others' work barely moves it
-kpis:
-  - p95(GET /ping) < 200ms during baseline   # 5 service times: only a growing queue breaks it
-  - error_rate(GET /ping) < 5% during baseline   # 5 %: a short step still has its evidence
-{extra}"""
 
 
 def _capacity(scenario: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:

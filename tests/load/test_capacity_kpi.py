@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from load.capacity_server import SCENARIO
 from load.conftest import HERE, Server
 
 pytestmark = [pytest.mark.scenario, pytest.mark.integration]
@@ -24,22 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 SERVICE_MS = 40.0
 FLOOR_RPS = 80  # 4 workers: 100 rps holds it; 2 workers: 50 rps cannot
 
-SCENARIO = """\
-name: known
-target: {{target_url: "{url}", upstreams: {{db: "{address}"}}}}
-load:
-  users: [ping]
-  rate: [{{rps: 20, hold_s: 5s}}]
-  warmup_s: 1s
-  drain_s: 1s
-  tolerance_ms: 50     # a shared 2-core machine: the search, not the generator, is under test
-  late_fraction_max: 0.05
-  host_busy_percent: 400  # the service sleeps (no CPU): the others' work barely moves it
-kpis:
-  - p95(GET /ping) < 200ms during baseline   # 5 service times: only a growing queue breaks it
-  - error_rate(GET /ping) < 5% during baseline
-  - capacity(GET /ping) >= {floor}rps   # judged by `chaosgate capacity` on the knee
-"""
+CAPACITY_KPI = f"  - capacity(GET /ping) >= {FLOOR_RPS}rps   # judged by `chaosgate capacity`\n"
 
 
 def _chaosgate(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -55,7 +41,7 @@ def _search(start_server: Callable[..., Server], tmp_path: Path, workers: int) -
                           "--service-ms", str(SERVICE_MS))  # fmt: skip
     scenario = tmp_path / f"known-{workers}.yaml"
     address = server.url.split("//")[1]
-    scenario.write_text(SCENARIO.format(url=server.url, address=address, floor=FLOOR_RPS))
+    scenario.write_text(SCENARIO.format(url=server.url, address=address, extra=CAPACITY_KPI))
     out = tmp_path / f"out-{workers}"
     done = _chaosgate(tmp_path, "capacity", str(scenario), "--min-rps", "25", "--step-s", "5",
                       "--resolution", "0.2", "--out", str(out))  # fmt: skip
@@ -119,7 +105,7 @@ def test_capacity_kpi_fails_on_fewer_workers_and_compare_flags_the_drop(
 def test_max_rps_below_the_capacity_kpi_is_exit_2(tmp_path: Path) -> None:
     scenario = tmp_path / "known.yaml"
     scenario.write_text(SCENARIO.format(url="http://127.0.0.1:9", address="127.0.0.1:9",
-                                        floor=FLOOR_RPS))  # fmt: skip
+                                        extra=CAPACITY_KPI))  # fmt: skip
     done = _chaosgate(tmp_path, "capacity", str(scenario), "--max-rps", "50", timeout=60)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "could never be shown" in done.stderr

@@ -77,3 +77,20 @@ def test_a_capacity_kpi_is_judged_on_the_knee(knee: float | None, concluded: boo
     outcome = SearchOutcome(knee=knee, invalid=invalid)
     found = judge_checks(outcome, plan)
     assert [v.status for v in found] == ([] if status is None else [status])
+
+
+def test_the_suts_cpu_is_read_from_each_process_counter_inside_the_judged_window() -> None:
+    """The curve had the generator's CPU only; the issue asks for the SUT's too."""
+    from reports.model import ProbeSample, ScenarioResult
+    from scenarios.capacity_step import sut_cpu_percent
+
+    probes = [
+        ProbeSample(t_s=t, name="proc.backend.cpu_s", value=100 + 0.6 * t) for t in range(0, 21)
+    ]
+    probes += [
+        ProbeSample(t_s=t, name="proc.gateway.cpu_s", value=5 + 0.2 * t) for t in range(0, 21)
+    ]
+    probes += [ProbeSample(t_s=t, name="proc.backend.rss_mb", value=90.0) for t in range(0, 21)]
+    result = ScenarioResult(name="s", status="pass", t0=0.0, duration_s=20, probes=probes)
+    assert sut_cpu_percent(result, [(5.0, 15.0)]) == pytest.approx(80.0)  # 60 % + 20 % of a core
+    assert sut_cpu_percent(result, [(30.0, 40.0)]) is None  # no sample in the window
