@@ -198,6 +198,17 @@ def _snap(seconds: float) -> float:
     return round(seconds / TIME_STEP_S) * TIME_STEP_S
 
 
+def mild_attributes(kind: str) -> tuple[tuple[str, Scalar], ...]:
+    """A kind's stated attributes at their mild end: a fault that builds without a draw."""
+    hints = typing.get_type_hints(REGISTRY[kind])
+    found: list[tuple[str, Scalar]] = []
+    for name, r in sorted(RANGES.get(kind, {}).items()):
+        end = r.low if r.mild == "low" else r.high
+        if name in hints:
+            found.append((name, round(end) if r.integer else end))
+    return tuple(found)
+
+
 def _draw_fault(space: Space, rng: random.Random, pair: tuple[str, str]) -> Planned:
     kind, target = pair
     ranges = RANGES.get(kind, {})

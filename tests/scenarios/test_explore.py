@@ -161,3 +161,16 @@ def test_a_schedule_that_stops_failing_is_not_kept() -> None:
     assert found.complete
     assert found.path
     assert not any(t.kept for t in found.path)
+
+
+def test_the_evidence_warning_probes_a_fault_with_its_required_attributes(base: Scenario) -> None:
+    """`chaosgate explore baseline` with the whole catalog stopped at once with exit 4: the
+    warning's probe schedule took the space's first pair (bandwidth) without its rate_kbps."""
+    from rich.console import Console
+
+    from scenarios.explore_cli import _warn_short_evidence
+
+    plan = explore_plan(base)
+    space = explore_space(base, [], [], max_faults=3, max_overlap=3, min_for_s=3, max_for_s=15)
+    assert space.pairs()[0][0] == "bandwidth"  # a kind whose attribute has no default
+    _warn_short_evidence(plan, space, Console(file=None, quiet=True))
