@@ -84,6 +84,15 @@ def _broken(result: ScenarioResult) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _worth_repeating(attempt: Attempt) -> bool:
+    """An INVALID run says nothing, and a host busy for a while often is not the next time; one
+    with too few samples is the schedule's own doing (its faults start before the steady KPIs
+    have their evidence) and would be INVALID again."""
+    reason = attempt.invalid_reason or ""
+    own = reason.startswith("insufficient evidence") and "host busy" not in reason
+    return attempt.status == "invalid" and not own
+
+
 def _same_failure(attempt: Attempt, wanted: frozenset[str]) -> bool:
     return attempt.status == "fail" and bool(attempt.signature & wanted)
 
@@ -136,7 +145,7 @@ class Explorer:
             search.explored.append((index, schedule))
             name = f"{self.plan.base.name}-s{index}"
             first = self._attempt(schedule, name, "explore")
-            if first.status == "invalid" and not self._out_of_budget():  # says nothing: once more
+            if _worth_repeating(first) and not self._out_of_budget():  # says nothing: once more
                 first = self._attempt(schedule, f"{name}-again", "explore")
             if first.status == "fail":
                 self._found(index, schedule, first)
@@ -151,7 +160,7 @@ class Explorer:
     def _found(self, index: int, schedule: Schedule, first: Attempt) -> None:
         name = f"{self.plan.base.name}-s{index}"
         confirm = self._attempt(schedule, f"{name}-confirm", "confirm")
-        if confirm.status == "invalid" and not self._out_of_budget():
+        if _worth_repeating(confirm) and not self._out_of_budget():
             confirm = self._attempt(schedule, f"{name}-confirm2", "confirm")
         finding = Finding(index, schedule, first, confirm)
         self.search.findings.append(finding)

@@ -97,3 +97,25 @@ def test_the_budget_bounds_the_search(tmp_path: Path) -> None:
     search = _explorer(tmp_path, lambda s: False, budget_s=0).explore()
     assert search.explored == []
     assert search.stopped_by == "budget"
+
+
+def test_a_run_invalid_for_evidence_is_not_run_again(tmp_path: Path) -> None:
+    """Too few samples is the schedule's own doing (its faults start before the steady KPIs
+    have their evidence): a second run gets the same INVALID. The healthy reference search
+    re-ran 17 such schedules for nothing. A busy host's INVALID is still run once more."""
+    [base] = resolve([str(COMBO)], None)
+    space = explore_space(base, ["timeout"], ["redis", "postgres"], max_faults=1,
+                          min_for_s=3, max_for_s=6)  # fmt: skip
+    reasons = itertools.cycle(["insufficient evidence: p95(x) (9 of 10 samples)",
+                               "host busy: 130 % of a core taken by other processes"])  # fmt: skip
+
+    def run(scenario: Scenario) -> ScenarioResult:
+        return invalid_result(scenario, next(reasons))
+
+    explorer = Explorer(explore_plan(base), space, 1, 3600, run, tmp_path, max_schedules=2,
+                        say=lambda line: None)  # fmt: skip
+    search = explorer.explore()
+    names = [a.name for a in search.attempts]
+    assert names[0].endswith("-s0")
+    assert names[1].endswith("-s1"), names  # the evidence INVALID was not repeated
+    assert names[2].endswith("-s1-again"), names  # the busy host's was
