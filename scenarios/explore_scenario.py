@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from fixtures.stack import DEPENDENCIES, PROXIES, SUT_PROCESSES
-from scenarios.explore import RANGES, RECOVERY_S, Planned, Schedule, Space, space_for
+from scenarios.explore import RECOVERY_S, Planned, Schedule, Space, mild_attributes, space_for
 from scenarios.schema import Scenario
 
 TAIL_S = 3.0  # beyond it: the K healthy seconds a recovery is judged on
@@ -59,7 +59,7 @@ def explore_space(base: Scenario, kinds: list[str], only: list[str], **bounds: f
         allowed = REFERENCE_ONLY.get(kind) if base.external_target() is None else None
         ok = []
         for name in names:
-            given = tuple((a, r.high) for a, r in sorted(RANGES.get(kind, {}).items()))
+            given = mild_attributes(kind)
             one = Schedule((Planned(kind, name, start, min(found.min_for_s, end - start), given),))
             try:
                 plan.scenario(one, "probe")
