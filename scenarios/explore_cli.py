@@ -4,7 +4,8 @@ Every schedule runs on ONE stack (RunSession keeps it up; the stack is reset and
 between runs, and the SUT restarted on fresh data where the backend can: a schedule may break the
 SUT's own state). Writes `<out>/<run-id>/`: result.json and its reports (every run a scenario),
 explore.json / explore.html (the search), findings/<name>.yaml (each minimal failing schedule,
-`chaosgate run` takes it). Exit 0: no finding; 1: a finding (confirmed and shrunk); 2: bad input;
+`chaosgate run` takes it). Exit 0: no finding; 1: a finding (confirmed, shrunk and
+verified); 2: bad input;
 3: no schedule gave a verdict (every run invalid).
 """
 
@@ -146,7 +147,7 @@ def _search(plan: object, space: object, seed: int, budget_s: float, limits: tup
         search.stopped_by = "interrupted"
     finally:
         session.close()
-    findings = [f for f in search.findings if f.confirmed]
+    findings = [f for f in search.findings if f.found]
     judged = [a for a in search.attempts if a.status != "invalid"]
     exit_code = EXIT_KPI_FAILED if findings else (EXIT_OK if judged else EXIT_INVALID)
     status = {EXIT_KPI_FAILED: "fail", EXIT_OK: "pass"}.get(exit_code, "invalid")

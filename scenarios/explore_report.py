@@ -2,7 +2,8 @@
 
 The record: seed, budget and time spent, every schedule tried (and every confirm / shrink run),
 coverage of the catalog (kind x target x overlap degree: cells exercised of those the space
-holds), findings with their shrink path and scenario file, flaky failures.
+holds), findings with their shrink path, verifying runs and scenario file, flaky failures (a failure
+that did not repeat, or whose schedules all passed a verifying run).
 """
 
 from __future__ import annotations
@@ -53,15 +54,20 @@ def record(search: Search, command: str) -> dict[str, Any]:
             "schedule": f.schedule.describe(),
             "broke": list(f.first.broke),
             "confirm": _attempt(f.confirm),
+            "verify": [_attempt(a) for a in f.verify],
         }
-        if not f.confirmed:
+        if not f.found:
             flaky.append(entry)
             continue
         assert f.shrunk is not None
+        assert f.verified is not None
+        failed, verify_runs = f.reproduced
         entry |= {
-            "minimal": f.shrunk.minimal.describe(),
-            "minimal_faults": len(f.shrunk.minimal.faults),
+            "minimal": f.verified.describe(),  # the written schedule: it failed every re-run
+            "minimal_faults": len(f.verified.faults),
             "minimal_broke": list(f.minimal_broke),
+            "shrunk_to": f.shrunk.minimal.describe(),
+            "reproduced": {"failed": failed, "runs": verify_runs},
             "shrink_complete": f.shrunk.complete,
             "shrink_path": [{"change": t.change, "kept": t.kept} for t in f.shrunk.path],
             "scenario_file": str(f.scenario_file) if f.scenario_file else None,
@@ -78,7 +84,7 @@ def record(search: Search, command: str) -> dict[str, Any]:
         "runs_by_status": dict(Counter(a.status for a in runs)),
         "run_seconds_by_role": {
             role: round(sum(a.seconds for a in runs if a.role == role), 1)
-            for role in ("explore", "confirm", "shrink")
+            for role in ("explore", "confirm", "shrink", "verify")
         },
         "coverage": coverage(search),
         "findings": findings,
@@ -115,7 +121,10 @@ def render_html(data: dict[str, Any]) -> str:
     ]
     for number, f in enumerate(data["findings"], 1):
         parts.append(f"<h2 class=fail>finding {number}: {html.escape(f['minimal'])}</h2>")
-        parts.append(f"<p>from schedule #{f['schedule_index']}: {html.escape(f['schedule'])}<br>broke: "
+        again = f"failed {f['reproduced']['failed']} of {f['reproduced']['runs']} verifying run(s)"
+        if f["shrunk_to"] != f["minimal"]:
+            again += f"; the shrink reached {f['shrunk_to']}, which did not fail every re-run"
+        parts.append(f"<p>from schedule #{f['schedule_index']}: {html.escape(f['schedule'])}<br>{html.escape(again)}<br>broke: "
                      f"{html.escape('; '.join(f['minimal_broke']))}<br>scenario: <code>{html.escape(str(f['scenario_file']))}</code></p>")  # fmt: skip
         parts.append(
             _table(
@@ -124,7 +133,7 @@ def render_html(data: dict[str, Any]) -> str:
             )
         )
     if data["flaky"]:
-        parts.append("<h2>flaky (did not fail again: not findings)</h2>")
+        parts.append("<h2>flaky (did not fail every re-run: not findings)</h2>")
         parts.append(
             _table(
                 ["schedule", "broke first"],

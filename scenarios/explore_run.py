@@ -1,7 +1,15 @@
 """The search of `chaosgate explore`: run generated schedules until the budget is spent; confirm
 a failure by running it again (a failure that does not repeat is flaky: reported, not a
-finding), shrink a confirmed one (scenarios.explore_shrink) and write the minimal schedule as a
-scenario file.
+finding), shrink a confirmed one (scenarios.explore_shrink), verify the minimal schedule and
+write it as a scenario file.
+
+Verify: the shrink keeps a change on one failing run, so it walks to the edge of the failing
+region, where a schedule fails only some of the time (measured: a shrunk finding failed in the
+search and then PASSED 3 of 3 under `chaosgate run`). The minimal schedule is run VERIFY_RUNS
+more times and is the finding only if every run fails the same way; else the kept schedule
+before it is tried, back to the confirmed original. None that holds: not a finding (flaky).
+Verifying runs past the budget (at most VERIFY_RUNS per kept step): a finding nobody can
+reproduce costs its reader more than the minutes.
 
 `run(scenario)` is the caller's: it runs one scenario on the one stack (RunSession) and returns
 its result. A schedule FAILS when a KPI breaks (invalid runs say nothing about the SUT: neither
@@ -25,6 +33,7 @@ from scenarios.schema import Scenario
 
 Run = Callable[[Scenario], ScenarioResult]
 FIRST_ESTIMATE_S = 20.0  # fixed costs of one schedule's run before any was measured
+VERIFY_RUNS = 2  # re-runs a finding must fail, every one, before it is written
 
 
 @dataclass(frozen=True)
@@ -32,7 +41,7 @@ class Attempt:
     """One run of one schedule."""
 
     name: str
-    role: str  # explore | confirm | shrink
+    role: str  # explore | confirm | shrink | verify
     schedule: Schedule
     status: str  # pass | fail | invalid
     broke: tuple[str, ...]  # "expression (measured ...)" of each broken KPI
@@ -48,12 +57,26 @@ class Finding:
     first: Attempt
     confirm: Attempt
     shrunk: Shrunk | None = None
+    verified: Schedule | None = None  # the schedule that failed every verifying run
+    verify: list[Attempt] = field(default_factory=list)
+    verify_runs: int = VERIFY_RUNS
     minimal_broke: tuple[str, ...] = ()
     scenario_file: Path | None = None
 
     @property
     def confirmed(self) -> bool:
         return _same_failure(self.confirm, self.first.signature)
+
+    @property
+    def found(self) -> bool:
+        """Confirmed, shrunk and verified: a finding (written)."""
+        return self.confirmed and self.verified is not None
+
+    @property
+    def reproduced(self) -> tuple[int, int]:
+        """Of the verifying runs of the written schedule: (failed the same way, run)."""
+        runs = [a for a in self.verify if a.schedule == self.verified]
+        return sum(_same_failure(a, self.first.signature) for a in runs), len(runs)
 
 
 @dataclass
@@ -149,7 +172,7 @@ class Explorer:
                 first = self._attempt(schedule, f"{name}-again", "explore")
             if first.status == "fail":
                 self._found(index, schedule, first)
-            if self.max_findings and sum(f.confirmed for f in search.findings) >= self.max_findings:
+            if self.max_findings and sum(f.found for f in search.findings) >= self.max_findings:
                 search.stopped_by = f"{self.max_findings} finding(s)"
                 break
         else:
@@ -168,25 +191,58 @@ class Explorer:
             self.say(f"{name}: did not fail the same way again: flaky, not a finding")
             return
         tries = iter(range(1, 10_000))
-        last: dict[Schedule, Attempt] = {schedule: confirm}
 
         def fails(candidate: Schedule) -> bool:
             attempt = self._attempt(candidate, f"{name}-shrink{next(tries)}", "shrink")
-            last[candidate] = attempt
             return _same_failure(attempt, first.signature)
 
         finding.shrunk = shrink(schedule, self.space, fails, self._out_of_budget)
-        minimal = finding.shrunk.minimal
-        finding.minimal_broke = last[minimal].broke
-        finding.scenario_file = self._write(
-            finding, len([f for f in self.search.findings if f.confirmed])
-        )
+        kept = [t.schedule for t in finding.shrunk.path if t.kept]
+        for candidate in [*reversed(kept), schedule]:  # the minimal first, back to the original
+            broke = self._verify(finding, candidate, name)
+            if broke is not None:
+                finding.verified, finding.minimal_broke = candidate, broke
+                break
+        if finding.verified is None:
+            self.say(f"{name}: no schedule of it failed every re-run: flaky, not a finding")
+            return
+        finding.scenario_file = self._write(finding, sum(f.found for f in self.search.findings))
+
+    def _verify(self, finding: Finding, schedule: Schedule, name: str) -> tuple[str, ...] | None:
+        """The broken KPIs when `schedule` fails every verifying run the same way, else None."""
+        broke: tuple[str, ...] = ()
+        for run in range(1, finding.verify_runs + 1):
+            attempt = self._attempt(schedule, f"{name}-verify{len(finding.verify) + 1}", "verify")
+            if _worth_repeating(attempt):  # says nothing (host busy): once more
+                attempt = self._attempt(
+                    schedule, f"{name}-verify{len(finding.verify) + 1}b", "verify"
+                )
+            finding.verify.append(attempt)
+            if not _same_failure(attempt, finding.first.signature):
+                self.say(f"{schedule.describe()}: verifying run {run} {attempt.status.upper()}:"
+                         " not the finding")  # fmt: skip
+                return None
+            broke = broke or attempt.broke
+        return broke
+
+    @staticmethod
+    def _stepped_back(finding: Finding) -> list[str]:
+        assert finding.shrunk is not None
+        assert finding.verified is not None
+        if finding.verified == finding.shrunk.minimal:
+            return []
+        return [
+            "which did not fail every re-run; the last kept schedule that did:",
+            f"  {finding.verified.describe()}",
+        ]
 
     def _write(self, finding: Finding, number: int) -> Path:
         assert finding.shrunk is not None
+        assert finding.verified is not None
         name = f"{self.plan.base.name}-finding-{number}"
-        scenario = self.plan.scenario(finding.shrunk.minimal, name, seed=self.search.seed)
+        scenario = self.plan.scenario(finding.verified, name, seed=self.search.seed)
         kept = sum(t.kept for t in finding.shrunk.path)
+        failed, runs = finding.reproduced
         header = [
             f"found by chaosgate explore (seed {self.search.seed}), schedule #{finding.index}:",
             f"  {finding.schedule.describe()}",
@@ -194,10 +250,12 @@ class Explorer:
             + ("" if finding.shrunk.complete else " (cut short by the budget)")
             + " to:",
             f"  {finding.shrunk.minimal.describe()}",
+            *self._stepped_back(finding),
+            f"it failed {failed} of {runs} verifying run(s) the same way",
             "the KPI(s) that broke:",
             *(f"  {b}" for b in finding.minimal_broke),
             f"re-run: chaosgate run {name}.yaml",
         ]
         path = write_scenario(self.out_dir / "findings" / f"{name}.yaml", scenario, header)
-        self.say(f"finding {number}: {finding.shrunk.minimal.describe()} -> {path}")
+        self.say(f"finding {number}: {finding.verified.describe()} -> {path}")
         return path

@@ -1,8 +1,11 @@
 """`chaosgate explore` end to end, the issue's proof: on the reference SUT weakened so that only
 Redis and Postgres faults TOGETHER break it (tests/scenarios/data/explore-combo.yaml), explore
-finds a failing schedule within a small budget, confirms it, shrinks it to those two faults, and
-`chaosgate run` on the written scenario FAILS the same KPI. The fault space is narrowed
-(--kinds timeout --targets redis,postgres) to keep the test to a few minutes."""
+finds a failing schedule within a small budget, confirms it, shrinks it to those two faults,
+verifies the minimal one (2 more runs, both failing), and `chaosgate run` on the written scenario
+FAILS the same KPI. The fault space is narrowed (--kinds timeout --targets redis,postgres) and the
+budget short (5 min: both drops are tried, which shows the two faults matter; the shrink may be
+cut short after them) to keep the test to ~8 minutes: a failing run lasts ~58 s (no recovery:
+the load runs its 30 s past the fault), a passing one ~30 s."""
 
 from __future__ import annotations
 
@@ -28,10 +31,10 @@ def _chaosgate(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-@pytest.mark.timeout(1500)  # explore's 8-min budget (it stops at the finding) + one run
+@pytest.mark.timeout(1200)  # explore's 5-min budget + its verifying runs + one run
 def test_explore_finds_shrinks_and_writes_a_scenario_that_fails_again(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    done = _chaosgate("explore", str(SCENARIO), "--budget", "8m", "--seed", "1",
+    done = _chaosgate("explore", str(SCENARIO), "--budget", "5m", "--seed", "1",
                       "--kinds", "timeout", "--targets", "redis,postgres", "--max-faults", "2",
                       "--min-for-s", "3", "--max-for-s", "6", "--max-findings", "1",
                       "--stack", "local", "--out", str(out), timeout=900)  # fmt: skip
@@ -43,6 +46,7 @@ def test_explore_finds_shrinks_and_writes_a_scenario_that_fails_again(tmp_path: 
     assert {"redis", "postgres"} <= set(finding["minimal"].replace(":", " ").split())
     assert any(b.startswith("recovery(") for b in finding["minimal_broke"]), finding
     assert finding["shrink_path"], "a shrink tried at least one change"
+    assert finding["reproduced"] == {"failed": 2, "runs": 2}, finding
     assert (record_file.parent / "explore.html").read_text().count("finding 1") == 1
     # the written scenario, re-run as any scenario: the same KPI fails again
     written = Path(finding["scenario_file"])
