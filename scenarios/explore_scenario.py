@@ -11,6 +11,7 @@ are replaced); baseline and whole-run KPIs are.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,15 @@ from typing import Any
 import yaml
 
 from fixtures.stack import DEPENDENCIES, PROXIES, SUT_PROCESSES
-from scenarios.explore import RECOVERY_S, Planned, Schedule, Space, mild_attributes, space_for
+from scenarios.explore import (
+    RECOVERY_S,
+    TIME_STEP_S,
+    Planned,
+    Schedule,
+    Space,
+    mild_attributes,
+    space_for,
+)
 from scenarios.schema import Scenario
 
 TAIL_S = 3.0  # beyond it: the K healthy seconds a recovery is judged on
@@ -43,6 +52,25 @@ def fault_window(base: Scenario) -> tuple[float, float]:
     return start, base.duration_s
 
 
+MAX_BASELINE_S = 300.0  # the latest a window is moved to for its evidence (then: a warning)
+
+
+def evidence_start(plan: ExplorePlan, probe: Planned) -> float:
+    """The earliest start (>= `probe.at_s`, in TIME_STEP_S) at which a fault leaves every steady
+    KPI its planned evidence (scenarios.planned_n: FACTOR x its floor) in the baseline before
+    it; `probe.at_s` when none does by MAX_BASELINE_S. A run whose baseline is short of it is
+    INVALID, whatever the schedule (measured: the healthy `baseline` search judged 3 of 20)."""
+    from scenarios.planned_n import plan as planned
+
+    at = probe.at_s
+    while at <= MAX_BASELINE_S:
+        scenario = plan.scenario(Schedule((dataclasses.replace(probe, at_s=at),)), "probe")
+        if not any(p.short for p in planned(scenario)[: len(plan.kpis)]):
+            return at
+        at = (math.floor(at / TIME_STEP_S) + 1) * TIME_STEP_S  # on the grid schedules use
+    return probe.at_s
+
+
 # On the reference stack pool_exhaustion stirs the SUT through a request that uses the pool
 # (fixtures/faults/pool.py): only these dependencies have one.
 REFERENCE_ONLY = {"pool_exhaustion": ("postgres", "redis")}
@@ -55,6 +83,12 @@ def explore_space(base: Scenario, kinds: list[str], only: list[str], **bounds: f
     start, end = fault_window(base)
     found = space_for(proxies, services, start, end, kinds=kinds, targets=only, **bounds)
     plan, kept = explore_plan(base), {}
+    if found.pairs():  # moved later (the load held longer by as much) for the steady evidence
+        kind, name = found.pairs()[0]
+        probe = Planned(kind, name, start, min(found.min_for_s, end - start), mild_attributes(kind))
+        later = evidence_start(plan, probe) - start
+        start, end = start + later, end + later
+        found = dataclasses.replace(found, start_s=start, end_s=end)
     for kind, names in found.kinds.items():
         allowed = REFERENCE_ONLY.get(kind) if base.external_target() is None else None
         ok = []

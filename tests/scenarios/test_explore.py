@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from scenarios.explore import Planned, Schedule, Space, generate, space_for
+from scenarios.explore import Planned, Schedule, Space, generate, mild_attributes, space_for
 from scenarios.explore_scenario import explore_plan, explore_space, scenario_yaml, signature, steps
 from scenarios.explore_shrink import shrink
 from scenarios.loader import resolve
@@ -174,3 +174,25 @@ def test_the_evidence_warning_probes_a_fault_with_its_required_attributes(base: 
     space = explore_space(base, [], [], max_faults=3, max_overlap=3, min_for_s=3, max_for_s=15)
     assert space.pairs()[0][0] == "bandwidth"  # a kind whose attribute has no default
     _warn_short_evidence(plan, space, Console(file=None, quiet=True))
+
+
+def test_faults_start_only_once_the_steady_kpis_have_their_evidence(base: Scenario) -> None:
+    """Measured on the healthy reference SUT: `explore baseline --budget 20m` judged 3 of 20
+    schedules, 34 runs INVALID for too few samples, because faults started right after the
+    scenario's own ~5-s baseline. The window now starts where every steady KPI is planned its
+    evidence (planned_n's FACTOR x its floor), for a fault at the window's very start; the load
+    is held longer by as much (the window keeps its length)."""
+    from scenarios.planned_n import plan as planned
+
+    space, plan = explore_space(base, [], []), explore_plan(base)
+    first_start = round(base.duration_s / 3, 1)  # no fault of its own: a third of its load
+    assert space.start_s > first_start  # the shipped baseline leaves too short a baseline
+    assert space.end_s - space.start_s == pytest.approx(base.duration_s - first_start)
+    for kind, target in space.pairs()[::7]:
+        earliest = Schedule((Planned(kind, target, space.start_s, space.min_for_s, mild_attributes(kind)),))  # fmt: skip
+        steady = planned(plan.scenario(earliest, "earliest"))[: len(plan.kpis)]
+        short = [p.expression for p in steady if p.short]
+        assert not short, (kind, target, short)
+    # half a step earlier, one of them would be short: the start is the earliest that holds
+    one = Schedule((Planned(*space.pairs()[0], space.start_s - 1.0, space.min_for_s, mild_attributes(space.pairs()[0][0])),))  # fmt: skip
+    assert any(p.short for p in planned(plan.scenario(one, "early"))[: len(plan.kpis)])
