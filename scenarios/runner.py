@@ -152,7 +152,7 @@ class ScenarioRun:
             fault = step.build()
             ctx = FaultContext(
                 self.stack, self.settings.timeouts, self.journal.sink(step.name), self.ctx.stop
-            )
+            ).lasting(self.judged_from + step.end_s - self.journal.now_s())
             with ExitStack() as one:
                 injected = self.journal.now_s()  # the inject command is issued next
                 self.times[step.name] = (injected, None)

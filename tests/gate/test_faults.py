@@ -107,6 +107,43 @@ def test_flapping_cycles_and_stops_clean(ctx: FaultContext) -> None:
     assert seen == {"refused", "answered"}
 
 
+def _on_s(kind: str, attributes: dict[str, Any], deps: Stack, hold_s: float) -> list[float]:
+    """Seconds each inner fault was on (its fault.inject to its fault.remove, journaled)."""
+    stamps: list[tuple[str, float]] = []
+
+    def note(event: str, _message: str, _attributes: dict[str, Any]) -> None:
+        stamps.append((event, time.monotonic()))
+
+    with build_fault(kind, "redis", attributes).active(FaultContext(deps, note=note)):
+        time.sleep(hold_s)
+    on = [t for e, t in stamps if e == "fault.inject"]
+    off = [t for e, t in stamps if e == "fault.remove"]
+    return [b - a for a, b in zip(on, off, strict=False)]
+
+
+@pytest.mark.parametrize(
+    ("kind", "attributes", "hold_s"),
+    [
+        ("overlap", {"parts": {"a": {"target": "redis", "fault": "timeout", "offset_s": 0,
+                                     "for_s": 1.0, "attributes": {"timeout_ms": 0}}}}, 1.5),
+        ("overlap", {"parts": {"a": {"target": "redis", "fault": "pause", "offset_s": 0,
+                                     "for_s": 0.6}}}, 1.0),
+        ("flapping", {"fault": "timeout", "on_s": 1.0, "off_s": 0.5}, 2.2),
+    ],
+)  # fmt: skip
+def test_a_fault_shorter_than_its_silence_probe_ends_on_its_schedule(
+    deps: Stack, kind: str, attributes: dict[str, Any], hold_s: float
+) -> None:
+    """Seen in explore: a `timeout` part scheduled for 2 s was on for 3 s, the time its probe
+    waits to call the path silent, so a shrink to 2 s never ran a 2-s fault. The probe waits
+    no longer than the fault is due to last."""
+    lengths = _on_s(kind, attributes, deps, hold_s)
+    wanted = attributes.get("on_s") or attributes["parts"]["a"]["for_s"]
+    assert lengths
+    assert all(length < wanted + 0.3 for length in lengths), lengths
+    assert deps.toxiproxy.is_clean(), deps.toxiproxy.dirty()
+
+
 def test_unknown_target_is_bad_input(ctx: FaultContext) -> None:
     with (
         pytest.raises(ScenarioError, match="unknown proxy 'nope'"),
