@@ -71,8 +71,8 @@ def test_a_repeating_failure_is_shrunk_to_two_faults_and_written(tmp_path: Path)
     [written] = resolve([str(finding.scenario_file)], None)
     assert {"redis", "postgres"} <= _targets(written)[0]
     assert written.stack.sut_overrides == {
-        "postgres.leak_on_error_in_cache_outage": True, "postgres.pool.min_size": 2,
-        "postgres.pool.max_size": 2,
+        "postgres.leak_on_error_in_cache_outage": True, "postgres.pool.min_size": 1,
+        "postgres.pool.max_size": 1,
     }  # fmt: skip
     data = record(search, "chaosgate explore x")
     assert data["findings"][0]["minimal_faults"] == 2
