@@ -65,7 +65,8 @@ def evidence_start(plan: ExplorePlan, probe: Planned) -> float:
     at = probe.at_s
     while at <= MAX_BASELINE_S:
         scenario = plan.scenario(Schedule((dataclasses.replace(probe, at_s=at),)), "probe")
-        if not any(p.short for p in planned(scenario)[: len(plan.kpis)]):
+        steady = [p for p in planned(scenario) if p.index < len(plan.kpis)]  # kpis lead
+        if not any(p.short for p in steady):
             return at
         at = (math.floor(at / TIME_STEP_S) + 1) * TIME_STEP_S  # on the grid schedules use
     return probe.at_s
