@@ -156,6 +156,12 @@ class Space:
                 return False
         return all(len(group) <= 3 for group in schedule.clusters())
 
+    def probe(self, kind: str, target: str) -> Schedule:
+        """One fault of `kind` on `target` at the window's start, its attributes at their mild
+        end, as short as the space allows: what a run of this space is checked on."""
+        for_s = min(self.min_for_s, self.end_s - self.start_s)
+        return Schedule((Planned(kind, target, self.start_s, for_s, mild_attributes(kind)),))
+
     def all_cells(self) -> set[tuple[str, str, int]]:
         most = min(self.max_overlap, self.max_faults, 3)
         return {(k, t, d) for k, t in self.pairs() for d in range(1, most + 1)}

@@ -171,15 +171,13 @@ def _search(plan: object, space: object, seed: int, budget_s: float, limits: tup
 def _warn_short_evidence(plan: object, space: object, console: Console) -> None:
     """A schedule whose first fault starts at the window's start has the shortest baseline:
     say so when its KPIs would be planned below their evidence floor (such runs are INVALID)."""
-    from scenarios.explore import Planned, Schedule, Space, mild_attributes
+    from scenarios.explore import Space
     from scenarios.explore_scenario import ExplorePlan
     from scenarios.planned_n import plan as planned
 
     assert isinstance(plan, ExplorePlan)
     assert isinstance(space, Space)
-    kind, target = space.pairs()[0]
-    attributes = mild_attributes(kind)  # a kind may require one (bandwidth: rate_kbps)
-    earliest = Schedule((Planned(kind, target, space.start_s, space.min_for_s, attributes),))
+    earliest = space.probe(*space.pairs()[0])  # a kind may require attributes (bandwidth)
     for p in planned(plan.scenario(earliest, "check")):
         if p.short:
             console.print(f"note: {p.expression}: planned {p.planned:.0f} samples when a fault"

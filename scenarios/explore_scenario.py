@@ -26,7 +26,6 @@ from scenarios.explore import (
     Planned,
     Schedule,
     Space,
-    mild_attributes,
     space_for,
 )
 from scenarios.schema import Scenario
@@ -55,21 +54,22 @@ def fault_window(base: Scenario) -> tuple[float, float]:
 MAX_BASELINE_S = 300.0  # the latest a window is moved to for its evidence (then: a warning)
 
 
-def evidence_start(plan: ExplorePlan, probe: Planned) -> float:
-    """The earliest start (>= `probe.at_s`, in TIME_STEP_S) at which a fault leaves every steady
-    KPI its planned evidence (scenarios.planned_n: FACTOR x its floor) in the baseline before
-    it; `probe.at_s` when none does by MAX_BASELINE_S. A run whose baseline is short of it is
+def evidence_window(plan: ExplorePlan, space: Space) -> Space:
+    """The space with its window moved to the earliest start (on the TIME_STEP_S grid) at which
+    a fault leaves every steady KPI its planned evidence (scenarios.planned_n: FACTOR x its
+    floor) in the baseline before it, the window's length kept (the load is held longer by as
+    much); unmoved when none does by MAX_BASELINE_S. A run whose baseline is short of it is
     INVALID, whatever the schedule (measured: the healthy `baseline` search judged 3 of 20)."""
     from scenarios.planned_n import plan as planned
 
-    at = probe.at_s
+    first, at = space.pairs()[0], space.start_s
     while at <= MAX_BASELINE_S:
-        scenario = plan.scenario(Schedule((dataclasses.replace(probe, at_s=at),)), "probe")
-        steady = [p for p in planned(scenario) if p.index < len(plan.kpis)]  # kpis lead
-        if not any(p.short for p in steady):
-            return at
+        moved = dataclasses.replace(space, start_s=at, end_s=space.end_s + at - space.start_s)
+        found = planned(plan.scenario(moved.probe(*first), "probe"))
+        if not any(p.short for p in found if p.index < len(plan.kpis)):  # the steady KPIs lead
+            return moved
         at = (math.floor(at / TIME_STEP_S) + 1) * TIME_STEP_S  # on the grid schedules use
-    return probe.at_s
+    return space
 
 
 # On the reference stack pool_exhaustion stirs the SUT through a request that uses the pool
@@ -84,20 +84,14 @@ def explore_space(base: Scenario, kinds: list[str], only: list[str], **bounds: f
     start, end = fault_window(base)
     found = space_for(proxies, services, start, end, kinds=kinds, targets=only, **bounds)
     plan, kept = explore_plan(base), {}
-    if found.pairs():  # moved later (the load held longer by as much) for the steady evidence
-        kind, name = found.pairs()[0]
-        probe = Planned(kind, name, start, min(found.min_for_s, end - start), mild_attributes(kind))
-        later = evidence_start(plan, probe) - start
-        start, end = start + later, end + later
-        found = dataclasses.replace(found, start_s=start, end_s=end)
+    if found.pairs():  # moved later for the steady KPIs' evidence
+        found = evidence_window(plan, found)
     for kind, names in found.kinds.items():
         allowed = REFERENCE_ONLY.get(kind) if base.external_target() is None else None
         ok = []
         for name in names:
-            given = mild_attributes(kind)
-            one = Schedule((Planned(kind, name, start, min(found.min_for_s, end - start), given),))
             try:
-                plan.scenario(one, "probe")
+                plan.scenario(found.probe(kind, name), "probe")
             except ValueError:
                 continue
             if allowed is None or name in allowed:
