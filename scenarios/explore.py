@@ -109,14 +109,14 @@ class Schedule:
         """The coverage cells it exercises: (kind, target, overlap degree)."""
         return {(f.kind, f.target, self.degree(f)) for f in self.faults}
 
-    def clusters(self) -> list[list[Planned]]:
+    def clusters(self, recovery_s: float = RECOVERY_S) -> list[list[Planned]]:
         """Faults grouped, in time order, where one starts before the group's last removal is
-        RECOVERY_S old (overlapping, or inside its recovery window): each group is one step, its
-        recovery measured from its last removal. Apart, the next fault would cut the previous
-        one's recovery measurement short of the 30 s the promise gives it."""
+        `recovery_s` old (overlapping, or inside its recovery window): each group is one step,
+        its recovery measured from its last removal. Apart, the next fault would cut the previous
+        one's recovery measurement short of the time the promise gives it."""
         groups: list[list[Planned]] = []
         for fault in sorted(self.faults, key=lambda f: (f.at_s, f.target)):
-            if groups and fault.at_s < max(f.end_s for f in groups[-1]) + RECOVERY_S:
+            if groups and fault.at_s < max(f.end_s for f in groups[-1]) + recovery_s:
                 groups[-1].append(fault)
             else:
                 groups.append([fault])
@@ -134,6 +134,7 @@ class Space:
     max_for_s: float = 15.0
     max_faults: int = 3
     max_overlap: int = 3
+    recovery_s: float = RECOVERY_S  # the promise every fault is judged on (groups the steps)
     skipped: tuple[str, ...] = field(default=())  # kinds not drawn, with why
 
     def pairs(self) -> list[tuple[str, str]]:
@@ -154,7 +155,7 @@ class Space:
                 return False
             if schedule.degree(fault) > self.max_overlap:
                 return False
-        return all(len(group) <= 3 for group in schedule.clusters())
+        return all(len(group) <= 3 for group in schedule.clusters(self.recovery_s))
 
     def probe(self, kind: str, target: str) -> Schedule:
         """One fault of `kind` on `target` at the window's start, its attributes at their mild

@@ -60,6 +60,8 @@ def _names(value: str | None) -> list[str]:
 )
 @click.option("--min-for-s", type=click.FloatRange(1, 600), default=3.0, show_default=True)
 @click.option("--max-for-s", type=click.FloatRange(1, 600), default=15.0, show_default=True)
+@click.option("--recovery-s", type=click.FloatRange(1, 600), default=30.0, show_default=True,
+              help="the recovery promise every fault is judged on (the plan's: 30 s)")  # fmt: skip
 @click.option("--max-schedules", type=click.IntRange(0), default=0, show_default=True,
               help="stop after this many schedules (0: use the budget)")  # fmt: skip
 @click.option(
@@ -75,7 +77,7 @@ def _names(value: str | None) -> list[str]:
 @click.pass_context
 def explore(ctx: click.Context, scenario_name: str, budget: str, seed: int | None, kinds: str | None,
             targets: str | None, max_faults: int, max_overlap: int, min_for_s: float, max_for_s: float,
-            max_schedules: int, max_findings: int, stack: str | None, out: Path | None, settings: HarnessSettings) -> None:  # fmt: skip
+            recovery_s: float, max_schedules: int, max_findings: int, stack: str | None, out: Path | None, settings: HarnessSettings) -> None:  # fmt: skip
     """Search fault schedules on SCENARIO's stack and load; shrink a failure to a scenario."""
     from fixtures.faults import REGISTRY
     from scenarios.explore_scenario import explore_plan, explore_space
@@ -96,11 +98,12 @@ def explore(ctx: click.Context, scenario_name: str, budget: str, seed: int | Non
         bad(f"--kinds: unknown {', '.join(unknown)}; known: {', '.join(sorted(REGISTRY))}")
     if min_for_s > max_for_s:
         bad(f"--min-for-s {min_for_s:g} is above --max-for-s {max_for_s:g}")
-    plan = explore_plan(scenario)
+    plan = explore_plan(scenario, recovery_s)
     if not scenario.steady_checks():
         bad(f"{scenario.name} has no baseline KPI to judge recovery on (add steady_state)")
     space = explore_space(scenario, _names(kinds), _names(targets), max_faults=max_faults,
-                          max_overlap=max_overlap, min_for_s=min_for_s, max_for_s=max_for_s)  # fmt: skip
+                          max_overlap=max_overlap, min_for_s=min_for_s, max_for_s=max_for_s,
+                          recovery_s=recovery_s)  # fmt: skip
     if not space.pairs():
         bad("no (kind, target) pair left to draw: check --kinds / --targets against the stack")
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)

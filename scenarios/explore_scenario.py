@@ -1,9 +1,10 @@
 """A schedule as a scenario: the explored scenario's stack, load and steady-state KPIs, the
-schedule's faults, and the plan's promise `recovery(F) < 30s` for every fault.
+schedule's faults, and the recovery promise `recovery(F) < 30s` for every fault (the plan's
+30 s unless `--recovery-s` states a service's own).
 
 Faults that overlap become one `overlap` step (fixtures/faults/overlap.py): a scenario's windows
 follow one another. The load is the scenario's, held at its last rate for as long as the last
-fault's recovery may take (RECOVERY_S + TAIL_S after it; `end_on_recovery` stops it as soon as
+fault's recovery may take (the promise + TAIL_S after it; `end_on_recovery` stops it as soon as
 every fault has recovered). KPIs that name the scenario's own faults are not kept (those faults
 are replaced); baseline and whole-run KPIs are.
 """
@@ -83,7 +84,7 @@ def explore_space(base: Scenario, kinds: list[str], only: list[str], **bounds: f
     proxies, services = targets(base)
     start, end = fault_window(base)
     found = space_for(proxies, services, start, end, kinds=kinds, targets=only, **bounds)
-    plan, kept = explore_plan(base), {}
+    plan, kept = explore_plan(base, bounds.get("recovery_s", RECOVERY_S)), {}
     if found.pairs():  # moved later for the steady KPIs' evidence
         found = evidence_window(plan, found)
     for kind, names in found.kinds.items():
@@ -118,10 +119,11 @@ def _attributes(fault: Planned) -> dict[str, Any]:
     return dict(fault.attributes)
 
 
-def steps(schedule: Schedule) -> list[dict[str, Any]]:
-    """The schedule as the scenario's fault steps (an overlap step per overlapping cluster)."""
+def steps(schedule: Schedule, recovery_s: float = RECOVERY_S) -> list[dict[str, Any]]:
+    """The schedule as the scenario's fault steps (an overlap step per cluster: faults less
+    than `recovery_s` apart)."""
     found = []
-    for index, group in enumerate(schedule.clusters()):
+    for index, group in enumerate(schedule.clusters(recovery_s)):
         first = group[0]
         if len(group) == 1:
             found.append({"name": f"{first.target}-{first.kind}-{index}", "at_s": first.at_s,
@@ -149,16 +151,17 @@ def steps(schedule: Schedule) -> list[dict[str, Any]]:
 class ExplorePlan:
     base: Scenario
     kpis: tuple[str, ...]  # the scenario's steady KPIs (the recovery promise is added per step)
+    recovery_s: float = RECOVERY_S  # the promise: recovery(F) < recovery_s for every step
 
     def scenario(self, schedule: Schedule, name: str, seed: int | None = None) -> Scenario:
         base = self.base
         data: dict[str, Any] = base.model_dump(mode="python")
-        faults = steps(schedule)
+        faults = steps(schedule, self.recovery_s)
         last_end = max((f["at_s"] + f["for_s"] for f in faults), default=0.0)
-        extra = max(0.0, last_end + RECOVERY_S + TAIL_S - base.duration_s)
+        extra = max(0.0, last_end + self.recovery_s + TAIL_S - base.duration_s)
         if extra:
             data["load"]["rate"] = [*data["load"]["rate"], {"hold_s": extra}]
-        recovery = [f"recovery({f['name']}) < {RECOVERY_S:g}s" for f in faults]
+        recovery = [f"recovery({f['name']}) < {self.recovery_s:g}s" for f in faults]
         data.update(name=name, faults=faults, description=f"explore: {schedule.describe()}", kpis=[*self.kpis, *recovery],
                     end_on_recovery=True, tags=["explore"])  # fmt: skip
         if seed is not None and base.seed is None:
@@ -167,8 +170,8 @@ class ExplorePlan:
         return Scenario.model_validate(data, context={"target": base.external_target()})
 
 
-def explore_plan(base: Scenario) -> ExplorePlan:
-    return ExplorePlan(base, tuple(steady_kpis(base)))
+def explore_plan(base: Scenario, recovery_s: float = RECOVERY_S) -> ExplorePlan:
+    return ExplorePlan(base, tuple(steady_kpis(base)), recovery_s)
 
 
 def scenario_yaml(scenario: Scenario, header: list[str]) -> str:

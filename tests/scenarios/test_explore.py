@@ -8,7 +8,14 @@ import itertools
 import pytest
 
 from scenarios.explore import Planned, Schedule, Space, generate, mild_attributes, space_for
-from scenarios.explore_scenario import explore_plan, explore_space, scenario_yaml, signature, steps
+from scenarios.explore_scenario import (
+    TAIL_S,
+    explore_plan,
+    explore_space,
+    scenario_yaml,
+    signature,
+    steps,
+)
 from scenarios.explore_shrink import shrink
 from scenarios.loader import resolve
 from scenarios.schema import Scenario
@@ -75,6 +82,29 @@ def test_overlapping_faults_become_one_overlap_step() -> None:
     assert first["attributes"]["parts"]["1-postgres-timeout"]["offset_s"] == 2
     assert second["name"] == "backend-kill-1"
     assert second["fault"] == "kill"
+
+
+def test_a_stated_recovery_promise_judges_groups_and_holds_the_load_by_itself(
+    base: Scenario,
+) -> None:
+    """`--recovery-s 10`: every step judged on `< 10s`, faults 15 s apart are two steps (at the
+    plan's 30 s one), and a run that never recovers lasts 10 s (+ tail) past its last fault."""
+    a = Planned("down", "redis", 20, 3)
+    b = Planned("timeout", "postgres", 38, 3, (("timeout_ms", 0),))  # 15 s after a's removal
+    schedule = Schedule((a, b))
+    assert len(schedule.clusters()) == 1
+    assert len(schedule.clusters(10)) == 2
+    scenario = explore_plan(base, 10).scenario(schedule, "promise")
+    recovery = [s.expression for s in scenario.kpis if s.expression.startswith("recovery(")]
+    assert recovery == ["recovery(redis-down-0) < 10s", "recovery(postgres-timeout-1) < 10s"]
+    assert scenario.duration_s == pytest.approx(max(base.duration_s, 41 + 10 + TAIL_S))
+    space = explore_space(base, ["down"], ["redis"], recovery_s=10)
+    assert space.recovery_s == 10
+    # four faults 15 s apart: one step of 4 under the plan's 30 s (refused: a step holds 3)
+    four = Schedule(tuple(Planned("down", t, 20 + 15 * i, 3) for i, t in enumerate("abcd")))
+    kinds: dict[str, tuple[str, ...]] = {"down": ("a", "b", "c", "d")}
+    assert not Space(kinds, 0, 200, max_faults=6).allows(four)
+    assert Space(kinds, 0, 200, max_faults=6, recovery_s=10).allows(four)
 
 
 def test_one_fault_twice_in_a_step_keeps_both_parts(base: Scenario) -> None:
