@@ -77,6 +77,7 @@ def record(search: Search, command: str) -> dict[str, Any]:
         "command": command,
         "seed": search.seed,
         "budget_s": search.budget_s,
+        "recovery_s": search.space.recovery_s,  # the promise every fault was judged on
         "spent_s": round(search.spent_s, 1),
         "stopped_by": search.stopped_by,
         "schedules_tried": len(search.explored),

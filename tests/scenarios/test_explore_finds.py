@@ -42,6 +42,7 @@ def test_explore_finds_shrinks_and_writes_a_scenario_that_fails_again(tmp_path: 
     assert done.returncode == 1, done.stdout + done.stderr  # 1: a finding
     [record_file] = out.glob("*/explore.json")
     record = json.loads(record_file.read_text())
+    assert record["recovery_s"] == 15
     [finding] = record["findings"]
     assert finding["minimal_faults"] == 2, finding
     assert {"redis", "postgres"} <= set(finding["minimal"].replace(":", " ").split())

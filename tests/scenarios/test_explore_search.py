@@ -75,6 +75,7 @@ def test_a_repeating_failure_is_shrunk_to_two_faults_and_written(tmp_path: Path)
         "postgres.pool.max_size": 1,
     }  # fmt: skip
     data = record(search, "chaosgate explore x")
+    assert data["recovery_s"] == 30  # the plan's promise, stated in the record
     assert data["findings"][0]["minimal_faults"] == 2
     assert data["coverage"]["cells_covered"] >= 1
     assert "finding 1" in render_html(data)
