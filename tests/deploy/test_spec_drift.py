@@ -116,10 +116,32 @@ def test_compose_starts_each_service_after_what_its_spec_starts_after() -> None:
     assert conditions == {"service_healthy"}  # every service of the file has a healthcheck
 
 
-def test_a_starts_after_changed_without_rendering_makes_compose_stale(
+def _waits_for(files: dict[str, str], path: str) -> list[str]:
+    """What the pod's init container waits for (fixtures.deploy.wait), in Kubernetes."""
+    [k8s] = [d for d in yaml.safe_load_all(files[path]) if d and d["kind"] == "Deployment"]
+    [init] = k8s["spec"]["template"]["spec"]["initContainers"]
+    assert init["command"][:3] == ["python", "-m", "fixtures.deploy.wait"]
+    return list(init["command"][3:])
+
+
+def test_kubernetes_pods_wait_for_what_their_spec_starts_after() -> None:
+    files = render_all()
+    assert _waits_for(files, "fixtures/deploy/k8s/ai-memory-1.yaml") == [
+        "http://toxiproxy:8474/version",
+        "pg://toxiproxy:15432",
+    ]
+    assert _waits_for(files, "fixtures/deploy/k8s/gateway.yaml") == [
+        "http://toxiproxy:8474/version",
+        "http://toxiproxy:19001/health",
+        "http://toxiproxy:19002/health",
+    ]
+
+
+def test_a_starts_after_changed_without_rendering_makes_compose_and_kubernetes_stale(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(SUT_STARTS_AFTER, "backend", ("toxiproxy", "redis"))
     files = render_all()
     assert _depends_on(files)["backend"] == ["toxiproxy", "redis"]
-    assert set(stale(files)) == {COMPOSE}
+    assert _waits_for(files, BACKEND_K8S)[1] == "redis://toxiproxy:16379"
+    assert set(stale(files)) == {COMPOSE, BACKEND_K8S}
