@@ -120,7 +120,8 @@ def left_dirty(result: ScenarioResult, left: list[str]) -> ScenarioResult:
 
 
 class RunSession:
-    """One run, used by `chaosgate run` (`run_all`) and the pytest plugin (one item at a time):
+    """One run, used by `chaosgate run` (`run_all`), `replay`, `capacity`, `explore`, the pytest
+    plugin (one item at a time) and `chaosgate load` (no scenario: `on_target`, then `add`):
     a stack per `sut_overrides`, opened when first needed and kept until `release` or `close`;
     each scenario between two clean checks; a stack that fails makes its scenarios INVALID
     (never retried in this run); `result()` is the one `RunResult` the renderers write."""
