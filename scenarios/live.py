@@ -15,15 +15,15 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
-from chaosgate.errors import ChaosgateError, InputError
+from chaosgate.errors import ChaosgateError
 from chaosgate.settings import HarnessSettings
 from fixtures.signals import SignalsProfile, reference_signals
 from fixtures.toxiproxy import ToxiproxyAdapter
 from reports.model import Event, Phase, ProbeSample
+from reports.model import Target as RunTarget
 from reports.windows import fault_window, recovery_window
 from scenarios.live_view import BREAKER_STATES, Snapshot, active_faults, endpoint_rows
 from scenarios.load.collect import SecondView
@@ -41,6 +41,10 @@ class Target:
     backend: str = "external"  # the `up` stack's backend; a bare --url is someone else's
     # where the service says how it is (probes read it); the reference SUT's unless told
     signals: SignalsProfile | None = field(default_factory=reference_signals)
+
+    def identity(self) -> RunTarget:
+        """What the record names as the service driven (`RunResult.target`, as `run` does)."""
+        return RunTarget.model_validate({"url": self.probe_url, "stack": self.backend})
 
 
 def resolve_target(url: str | None, toxiproxy: str | None, settings: HarnessSettings) -> Target:
@@ -231,6 +235,15 @@ class LiveLoad:
                 self.adapter.close()
             return self.run.result()
 
+    def toxiproxy_version(self) -> str:
+        """The Toxiproxy watched, for the record's versions; "" when none or unreadable."""
+        if self.adapter is None:
+            return ""
+        try:
+            return self.adapter.version()
+        except ChaosgateError:
+            return ""
+
     @property
     def events(self) -> list[Event]:
         return list(self.watch.events) if self.watch else []
@@ -264,10 +277,3 @@ def display(live: bool) -> Iterator[Callable[[Snapshot], None]]:
             view.update(render(snapshot), refresh=True)
 
         yield update
-
-
-def output_dir(out: Path | None, settings: HarnessSettings, run_id: str) -> Path:
-    path = (out or settings.reports_dir) / run_id
-    if path.exists() and any(path.iterdir()):
-        raise InputError(f"{path} exists and is not empty")
-    return path

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import shlex
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from chaosgate.cli import settings_options
-from chaosgate.errors import EXIT_INVALID, EXIT_OK
 from chaosgate.settings import HarnessSettings
 from reports.history.hook import history_options, remember
-from reports.model import Event, RunMetadata, RunResult, ScenarioResult, Status
+from reports.model import Event, ScenarioResult, Status
 from scenarios.checkpoint import CHECKPOINT_S, PARTIAL, Checkpoint
-from scenarios.live import LiveLoad, display, fault_phases, output_dir, resolve_target
+from scenarios.live import LiveLoad, display, fault_phases, resolve_target
 from scenarios.live_web import WEB_STOP, stopped_in_web_ui
 from scenarios.load.plan import LoadPlan, RateStep, parse_duration
 from scenarios.stop_signals import terminate_as_interrupt
+
+if TYPE_CHECKING:
+    from scenarios.orchestrator import RunSession
 
 FOREVER_S = 7 * 24 * 3600.0  # "until Ctrl-C": the schedule must end somewhere
 
@@ -173,7 +175,7 @@ def load(ctx: click.Context, url: str | None, toxiproxy: str | None, rate: float
     from rich.console import Console
 
     from scenarios.live_web import load_run
-    from scenarios.orchestrator import new_run_id
+    from scenarios.orchestrator import RunSession
 
     try:
         plan = build_plan(users, rate, duration, arrival, seed, concurrency, ws_clients, workers)
@@ -184,43 +186,44 @@ def load(ctx: click.Context, url: str | None, toxiproxy: str | None, rate: float
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--checkpoint") from None
     target = resolve_target(url, toxiproxy, settings)
-    run_id = new_run_id()
-    run_dir = output_dir(out, settings, run_id)
-    started = time.time()
+    # the one run object: its id, folder, command and record, as `run` has (no stack of its own)
+    session = RunSession.for_command(settings, out, report=lambda line: None, progress=False)
+    started, run_dir = session.started, session.out_dir
     run = load_run(
         plan, target.sut_url, started, run_dir, web_port if web else None, settings.timeouts
     )
     live = LiveLoad(run, target, settings)
+    session.on_target(target.identity(), seed=seed, toxiproxy=live.toxiproxy_version())
     live.planned_s = plan.total_s if duration is not None else None
     console = Console(stderr=True)
     if web:
         console.print(f"Locust web UI: http://127.0.0.1:{web_port}/ (statistics of this run)")
         live.stop_requested = lambda: WEB_STOP if stopped_in_web_ui(web_port) else None
     description = f"chaosgate load on {target.sut_url}"
-    saved = Checkpoint(run_dir / "result.json", every_s, lambda: _run_result(
-        partial_result(name, description, started, live, every_s), started, run_id, seed,
-        target.backend, EXIT_INVALID))  # fmt: skip
+    saved = Checkpoint(run_dir / "result.json", every_s, lambda: session.result(
+        partial_result(name, description, started, live, every_s)))  # fmt: skip
     with terminate_as_interrupt() as stops:  # SIGTERM leaves the same record as Ctrl-C
         with display(sys.stdout.isatty()) as show:
             live.loop(show, refresh, tick=saved.maybe)
         with stops.hold():
             if stops.received:
                 live.stopped_by = stops.stopped_by
-            _record(ctx, name, target.sut_url, started, live, run_dir, run_id, seed, target.backend)
+            _record(ctx, session, name, target.sut_url, live)
 
 
-def _record(ctx: click.Context, name: str, url: str, started: float, live: LiveLoad,
-            run_dir: Path, run_id: str, seed: int, backend: str | None) -> None:  # fmt: skip
+def _record(ctx: click.Context, session: RunSession, name: str, url: str, live: LiveLoad) -> None:
     """Write the session's result and reports, print where, exit with its code."""
     from rich.console import Console
 
     from reports.renderers import write_reports
 
     console = Console(stderr=True)
-    ended = time.time()
-    scenario = scenario_result(name, f"chaosgate load on {url}", started, ended - started, live)
-    code = EXIT_OK if scenario.status == "pass" else EXIT_INVALID
-    result = _run_result(scenario, started, run_id, seed, backend, code)
+    run_dir, started = session.out_dir, session.started
+    scenario = scenario_result(
+        name, f"chaosgate load on {url}", started, time.time() - started, live
+    )
+    session.add(scenario)
+    result = session.result()  # exit 0, or 3 when INVALID (overall, as for `run`)
     write_reports(result, run_dir)
     remember(result)  # the results store (reports.history)
     faults = sum(1 for e in scenario.events if e.kind == "fault.inject")
@@ -229,20 +232,4 @@ def _record(ctx: click.Context, name: str, url: str, started: float, live: LiveL
     console.print(
         f"result: {run_dir / 'result.json'} ({faults} fault(s) seen, status {scenario.status})"
     )
-    ctx.exit(code)
-
-
-def _run_result(scenario: ScenarioResult, started: float, run_id: str, seed: int,
-                backend: str | None, code: int) -> RunResult:  # fmt: skip
-    from scenarios.orchestrator import commit, machine, versions
-
-    meta = RunMetadata(run_id=run_id, started_at=started, ended_at=time.time(), chaosgate_version=_version(),
-                       commit=commit(), command=shlex.join(["chaosgate", *sys.argv[1:]]),
-                       backend=backend, seed=seed, machine=machine(), versions=versions())  # fmt: skip
-    return RunResult(run=meta, status=scenario.status, exit_code=code, scenarios=[scenario])
-
-
-def _version() -> str:
-    from chaosgate import __version__
-
-    return __version__
+    ctx.exit(result.exit_code)

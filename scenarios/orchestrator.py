@@ -120,7 +120,8 @@ def left_dirty(result: ScenarioResult, left: list[str]) -> ScenarioResult:
 
 
 class RunSession:
-    """One run, used by `chaosgate run` (`run_all`) and the pytest plugin (one item at a time):
+    """One run, used by `chaosgate run` (`run_all`), `replay`, `capacity`, `explore`, the pytest
+    plugin (one item at a time) and `chaosgate load` (no scenario: `on_target`, then `add`):
     a stack per `sut_overrides`, opened when first needed and kept until `release` or `close`;
     each scenario between two clean checks; a stack that fails makes its scenarios INVALID
     (never retried in this run); `result()` is the one `RunResult` the renderers write."""
@@ -137,6 +138,7 @@ class RunSession:
         self._stacks: dict[Key, tuple[AbstractContextManager[Stack], Stack]] = {}
         self._failed: dict[Key, str] = {}  # a stack that failed: why, for its later scenarios
         self._backend_used, self._toxiproxy = "", ""
+        self._seed: int | None = None  # a run without scenarios (`chaosgate load`): its plan's
 
     @classmethod
     def for_command(cls, settings: HarnessSettings, out: Path | None, *, report: Report = print,
@@ -147,6 +149,17 @@ class RunSession:
         return cls(settings, backend=settings.backend, out_dir=(out or settings.reports_dir) / run_id,
                    run_id=run_id, command=shlex.join(["chaosgate", *sys.argv[1:]]), report=report,
                    progress=progress)  # fmt: skip
+
+    def on_target(self, target: Target, *, seed: int, toxiproxy: str = "") -> None:
+        """A run with no scenario and no stack of its own (`chaosgate load`, a live session on
+        a running service): the service it drives is the record's target, its stack the
+        backend; its results come in by `add`."""
+        self.target, self._backend_used = target, target.stack
+        self._seed, self._toxiproxy = seed, toxiproxy
+
+    def add(self, result: ScenarioResult) -> None:
+        """Record a result this session did not run itself (the live session's)."""
+        self.results.append(result)
 
     def run(self, scenario: Scenario) -> ScenarioResult:
         """Run one scenario on its stack; the result (also kept for `result()`). Ctrl-C tears
@@ -244,8 +257,10 @@ class RunSession:
         for key in list(self._stacks):
             self.release(key)
 
-    def result(self) -> RunResult:
-        status, exit_code = overall(self.results)
+    def result(self, *running: ScenarioResult) -> RunResult:
+        """The run's record; `running`: results of scenarios still going (a checkpoint's)."""
+        scenarios = [*self.results, *running]
+        status, exit_code = overall(scenarios)
         meta = RunMetadata(
             run_id=self.run_id,
             started_at=self.started,
@@ -254,12 +269,12 @@ class RunSession:
             commit=commit(),
             command=self.command,
             backend=self._backend_used,
-            seed=next((s.seed for s in self.seen if s.seed is not None), None),
+            seed=next((s.seed for s in self.seen if s.seed is not None), self._seed),
             machine=machine(),
             versions={**versions(), **({"toxiproxy": self._toxiproxy} if self._toxiproxy else {})},
         )
         return RunResult(run=meta, target=self.target, status=status, exit_code=exit_code,
-                         scenarios=list(self.results))  # fmt: skip
+                         scenarios=scenarios)  # fmt: skip
 
 
 def _groups(scenarios: list[Scenario]) -> list[list[Scenario]]:

@@ -170,3 +170,42 @@ def test_every_command_that_reads_settings_takes_config_and_resolves_it_first(
     said = capsys.readouterr().err
     assert f"{bad}:2" in said, said
     assert "startup_s" in said, said
+
+
+# What each top-level package may import of the others: the kernel nothing; the reference SUT
+# no harness code (DESIGN.md); reports (model, KPIs, renderers) the kernel; the stack (fixtures)
+# the kernel and the SUT's own config; scenarios (what to run) all three below it.
+LAYERS: dict[str, set[str]] = {
+    "chaosgate": set(),
+    "sut": set(),
+    "reports": {"chaosgate"},
+    "fixtures": {"chaosgate", "sut"},
+    "scenarios": {"chaosgate", "fixtures", "reports"},
+    "examples": {"chaosgate"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    """The top-level packages `path` imports, at module level or inside a function."""
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_no_package_imports_one_above_it() -> None:
+    """fixtures/ never imports scenarios/, nor reports/ either: the layers of LAYERS. On the
+    old code fixtures/deploy/k8s.py imported scenarios.load.plan (the shape of a load plan is
+    the kernel's now, chaosgate/loadplan.py)."""
+    root = Path(__file__).resolve().parents[1]
+    upward = []
+    for package, allowed in LAYERS.items():
+        for path in sorted((root / package).rglob("*.py")):
+            for imported in sorted(_imports(path) & LAYERS.keys() - {package} - allowed):
+                upward.append(f"{path.relative_to(root)} imports {imported}")
+    assert upward == []

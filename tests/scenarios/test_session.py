@@ -233,3 +233,17 @@ def test_cli_run_and_pytest_share_the_session(opened: list[Any], tmp_path: Path)
     assert result.target is not None
     assert result.target.url == "http://127.0.0.1:8001"
     assert (result.status, result.run.backend) == ("pass", "local")
+
+
+def test_run_metadata_is_built_by_the_run_session_alone() -> None:
+    """One builder of a run's record: every command opens its run through `RunSession`. On the
+    old code `chaosgate load` built its own `RunMetadata` (scenarios/live_cli.py)."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2]
+    builders = []
+    for path in sorted([*root.glob("scenarios/**/*.py"), *root.glob("chaosgate/**/*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "RunMetadata":
+                builders.append(str(path.relative_to(root)))
+    assert builders == ["scenarios/orchestrator.py"]
