@@ -161,7 +161,7 @@ class LeanResponse:
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        return self.status_code < 400  # as Locust's (also for no answer, status 0)
 
     def raise_for_status(self) -> None:
         if isinstance(self._manual, Exception):
@@ -277,17 +277,23 @@ class LeanSession:
         context: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> Any:
-        if kwargs or not url.startswith("/") or isinstance(data, dict):
-            return self.locust.request(  # what only Locust's client does (see the module)
-                method, url, name, data, catch_response, headers=headers, json=json,
-                context=context or {}, **kwargs,
-            )  # fmt: skip
         name = name or self.request_name or url
         user = self.user
         meta_context = user.context() if user is not None else {}
         if context:
             meta_context = {**meta_context, **context}
         ticket = meta_context.get("cg_ticket")
+        if kwargs or not url.startswith("/") or isinstance(data, dict):
+            if ticket is not None:
+                ticket.request = (name, time.time())
+            try:  # what only Locust's client does (see the module)
+                return self.locust.request(
+                    method, url, name, data, catch_response, headers=headers, json=json,
+                    context=context or {}, **kwargs,
+                )  # fmt: skip
+            finally:
+                if ticket is not None:
+                    ticket.request = None
         body = self._body(data, json)
         head = self._head(method, url, headers, body, json is not None and not data)
         start = time.time()

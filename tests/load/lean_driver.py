@@ -103,6 +103,31 @@ CASES: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def clients(url: str) -> dict[str, str]:
+    """Which client each kind of user gets: class name -> its `self.client`'s class name."""
+    from locust import FastHttpUser
+    from locust.env import Environment
+
+    from scenarios.users.base import TicketedUser
+    from scenarios.users.ping import PingUser
+
+    class Theirs(TicketedUser, FastHttpUser):
+        abstract = True
+
+    class TheirsLean(Theirs):
+        lean_client = True
+
+    class TheirsProxied(TheirsLean):
+        proxy_host = "127.0.0.1"
+
+    env = Environment(host=url)
+    made = []
+    for cls in (PingUser, Theirs, TheirsLean, TheirsProxied):
+        cls.host = url  # as the worker sets it (scenarios.load.worker.load_class)
+        made.append(cls(env))
+    return {type(user).__name__: type(user.client).__name__ for user in made}
+
+
 def main() -> None:
     url, dead = sys.argv[1], sys.argv[2]
     results: dict[str, Any] = {}
@@ -113,6 +138,7 @@ def main() -> None:
         "lean": run(dead, True, refused, count=False),
         "locust": run(dead, False, refused, count=False),
     }
+    results["clients"] = clients(url)
     print(json.dumps(results))
 
 

@@ -105,3 +105,14 @@ def test_the_answer_is_there_for_the_checks(cases: dict[str, Any]) -> None:
     assert cases["degraded"]["lean"]["result"] == [[200, {"part": {"status": "degraded"}}]]
     assert cases["caught"]["lean"]["result"] == [404, "status"]
     assert cases["half"]["lean"]["result"][0] == [200, "abc"]  # what came before the cut
+
+
+def test_shipped_users_send_through_it_a_users_own_class_when_it_asks(
+    cases: dict[str, Any],
+) -> None:
+    assert cases["clients"] == {
+        "PingUser": "LeanSession",
+        "Theirs": "FastHttpSession",  # cookies, redirects: Locust's client unless it opts in
+        "TheirsLean": "LeanSession",
+        "TheirsProxied": "FastHttpSession",  # what the lean client does not do
+    }
