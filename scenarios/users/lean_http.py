@@ -232,9 +232,15 @@ class LeanSession:
         self._address = (split.hostname, split.port or (443 if self._tls else 80))
         self._prefix = split.path
         self._origin = f"{split.scheme}://{split.netloc}"
-        lines = [f"Host: {split.netloc}", "User-Agent: chaosgate", "Accept-Encoding: gzip, deflate"]
-        lines += [f"{k}: {v}" for k, v in (default_headers or {}).items()]
-        self._tail = "\r\n" + "\r\n".join(lines) + "\r\n"
+        fixed = {
+            "Host": split.netloc,
+            "User-Agent": "chaosgate",
+            "Accept-Encoding": "gzip, deflate",
+        }
+        self._fixed = {
+            k.lower(): f"{k}: {v}\r\n" for k, v in {**fixed, **(default_headers or {})}.items()
+        }
+        self._tail = "\r\n" + "".join(self._fixed.values())
         self._heads: dict[tuple[str, str], bytes] = {}  # prebuilt heads of body-less requests
         self._sock: Any = None
         self._poller: Any = None
@@ -272,6 +278,7 @@ class LeanSession:
         name: str | None = None,
         data: str | bytes | dict[str, Any] | None = None,
         catch_response: bool = False,
+        *,  # FastHttpSession.request's next positional ones are stream, headers, auth
         headers: dict[str, str] | None = None,
         json: Any = None,
         context: dict[str, Any] | None = None,
@@ -364,7 +371,10 @@ class LeanSession:
             target = quote(target, safe=_SAFE)
         text = f"{method} {target} HTTP/1.1{self._tail}"
         given = {k.lower() for k in headers} if headers else set()
-        if headers:
+        if headers:  # a header of the request's own replaces the session's of that name
+            if given & self._fixed.keys():
+                kept = "".join(line for k, line in self._fixed.items() if k not in given)
+                text = f"{method} {target} HTTP/1.1\r\n{kept}"
             text += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         if is_json:
             if "content-type" not in given:

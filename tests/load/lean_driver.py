@@ -86,6 +86,12 @@ def posted(session: Any) -> Any:
     return [response.status_code, response.json()]
 
 
+def own_headers(session: Any) -> Any:
+    """A request's own User-Agent replaces the client's; one Host."""
+    seen = session.get("/headers", headers={"User-Agent": "mine", "X-Tenant": "a"}).json()
+    return [seen["user-agent"], seen["x-tenant"], len(seen["host"])]
+
+
 CASES: dict[str, Callable[[Any], Any]] = {
     "ok": lambda s: text_of(s, "/ok", 3),
     "chunked": lambda s: text_of(s, "/chunked", 2),
@@ -97,6 +103,7 @@ CASES: dict[str, Callable[[Any], Any]] = {
     ],
     "caught": caught,
     "post": posted,
+    "headers": own_headers,
     "reset": lambda s: text_of(s, "/reset") + text_of(s, "/ok"),
     "half": lambda s: text_of(s, "/half") + text_of(s, "/ok"),
     "timeout": lambda s: text_of(s, "/hang") + text_of(s, "/ok"),

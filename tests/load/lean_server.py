@@ -7,7 +7,7 @@
 - `GET /close-after` -> 200, then the server closes the connection (no `Connection: close`)
 - `GET /conn-close` -> 200 with `Connection: close`
 - `GET /reset` -> the connection is reset, no answer; `GET /half` -> a body cut short
-- `GET /hang` -> 200 after 2 s
+- `GET /hang` -> 200 after 2 s; `GET /headers` -> the request's headers, name -> [values]
 - `GET /_connections` -> how many connections were accepted so far
 """
 
@@ -76,6 +76,11 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/hang":
             time.sleep(2)
             self._send(200, b"late")
+        elif path == "/headers":
+            seen: dict[str, list[str]] = {}
+            for key, value in self.headers.items():
+                seen.setdefault(key.lower(), []).append(value)
+            self._send(200, json.dumps(seen).encode(), ("Content-Type", "application/json"))
         elif path == "/_connections":
             self._send(200, json.dumps(CONNECTIONS[0]).encode())
         else:
