@@ -56,8 +56,8 @@ class TicketedUser(User):
     """A Locust user that runs one task per ticket of kind `ticket_kind` ("http" or "ws").
 
     `lean_client = True`: a FastHttpUser's `self.client` is the lean keep-alive client
-    (scenarios.users.lean_http: no cookie jar, no redirects), where it keeps what the class
-    asked for. The shipped users and request mixes without `setup:` set it; a user's own class
+    (scenarios.users.lean_http: no cookie jar; it follows redirects as Locust's does), where it
+    keeps what the class asked for. The shipped users and request mixes without `setup:` set it; a user's own class
     keeps Locust's client unless it sets it (its log-in may rely on a cookie)."""
 
     abstract = True

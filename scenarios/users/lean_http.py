@@ -12,9 +12,16 @@ dict building, charset detection and retries beyond one resend on a stale kept-a
 
 It does NOT do, so a request that asks for it goes through Locust's FastHttpSession, unchanged
 (`LeanSession.locust`): an absolute URL, `params`, `files`, `auth`, `stream`, `allow_redirects`,
-or any other keyword. It never follows a redirect (a 3xx is the answer, and a success as in
-Locust) and keeps no cookies: a class whose log-in sets a cookie keeps Locust's client
-(`TicketedUser.lean_client = False`, the default for a user's own class).
+or any other keyword. It keeps no cookies: a class whose log-in sets a cookie keeps Locust's
+client (`TicketedUser.lean_client = False`, the default for a user's own class).
+
+It follows redirects as FastHttpSession does (geventhttpclient's UserAgent): a 301/302/303/307/
+308 with a Location, up to `max_redirects` (30, FastHttpUser's) hops, past that a
+`RetriesExceeded` error (status 0); 301/302/303 turn the method into GET (HEAD stays) and drop
+the body, 307/308 resend method and body; each hop's status is checked (a redirect to a 500 is
+the 500's error). One `events.request` fire for the chain: the time over it, the last answer.
+A hop to the same origin goes on the kept-alive socket; a hop elsewhere and the rest of its
+chain through Locust's client (`LeanSession.locust`), hop by hop (a POST is never sent again).
 """
 
 from __future__ import annotations
@@ -35,13 +42,18 @@ from gevent.monkey import get_original
 from geventhttpclient._parser import HTTPParseError, HTTPResponseParser
 from geventhttpclient.header import Headers
 from geventhttpclient.response import HTTPConnectionClosed
-from locust.contrib.fasthttp import FastHttpSession, LocustBadStatusCode
+from geventhttpclient.url import URL
+from geventhttpclient.useragent import RetriesExceeded, UnsupportedRedirectSchemeError
+from locust.contrib.fasthttp import FAILURE_EXCEPTIONS, FastHttpSession, LocustBadStatusCode
 from locust.exception import CatchResponseError, LocustError, ResponseError
 
 _poll = get_original("select", "poll")
 _IDLE_SIGNS = 0x001 | 0x008 | 0x010  # POLLIN | POLLERR | POLLHUP: closed or dirty when idle
 # Locust's valid statuses (LocustUserAgent.valid_response_codes): any other is an error
 VALID = frozenset({200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 301, 302, 303, 304, 307, 308})
+REDIRECTS = frozenset({301, 302, 303, 307, 308})  # LocustUserAgent.redirect_response_codes
+_BODY_HEADERS = frozenset({"content-length", "content-type", "content-encoding"})
+_COOKIE_HEADERS = frozenset({"cookie", "cookie2"})  # dropped on each redirect, as in Locust's
 LEAN_KWARGS = frozenset({"name", "data", "catch_response", "headers", "json", "context"})
 _SAFE = "/?&=%:@!$'()*+,;[]~#"
 _STALE = (HTTPConnectionClosed, ConnectionResetError, BrokenPipeError)
@@ -217,6 +229,7 @@ class LeanSession:
         connection_timeout: float = 60.0,
         default_headers: dict[str, str] | None = None,
         locust: Any = None,
+        max_redirects: int = 30,
     ) -> None:
         split = urlsplit(base_url)
         if split.scheme not in ("http", "https") or not split.hostname or split.username:
@@ -228,6 +241,7 @@ class LeanSession:
         self.user = user
         self.network_timeout = network_timeout
         self.connection_timeout = connection_timeout
+        self.max_redirects = max_redirects
         self._tls = split.scheme == "https"
         self._address = (split.hostname, split.port or (443 if self._tls else 80))
         self._prefix = split.path
@@ -259,7 +273,7 @@ class LeanSession:
                 network_timeout=self.network_timeout,
                 connection_timeout=self.connection_timeout,
                 max_retries=0,
-                max_redirects=30,
+                max_redirects=self.max_redirects,
             )
         return self._locust
 
@@ -302,13 +316,16 @@ class LeanSession:
                 if ticket is not None:
                     ticket.request = None
         body = self._body(data, json)
-        head = self._head(method, url, headers, body, json is not None and not data)
+        target = self._prefix + url
+        head = self._head(method, target, headers, body, json is not None and not data)
         start = time.time()
         if ticket is not None:
             ticket.request = (name, start)  # a stop records what waits on the SUT
         began = time.perf_counter()
         try:
-            response = self._exchange(method, self._prefix + url, head + body if body else head)
+            response = self._exchange(method, target, head + body if body else head)
+            if response.status_code in REDIRECTS and response.error is None:
+                response = self._follow(method, response, headers, body, json, data)
         finally:
             if ticket is not None:
                 ticket.request = None
@@ -321,7 +338,7 @@ class LeanSession:
             "start_time": start,
             "response_time": (time.perf_counter() - began) * 1000,
             "response_length": 0 if response.cut else len(response._body or b""),
-            "url": response.url,
+            "url": self._origin + target,  # the asked URL, as Locust's
         }
         if catch_response:
             response._meta, response._fire = meta, self.request_event.fire
@@ -358,15 +375,95 @@ class LeanSession:
             return jsonlib.dumps(json).encode()
         return b""
 
+    def _follow(
+        self,
+        method: str,
+        response: LeanResponse,
+        headers: dict[str, str] | None,
+        body: bytes,
+        json: Any,
+        data: Any,
+    ) -> LeanResponse:
+        """The redirects after a first answer, as geventhttpclient's UserAgent.urlopen follows
+        them: at most `max_redirects` hops, each answer's status checked first."""
+        own = dict(headers or {})
+        given = {k.lower() for k in own}
+        if json is not None and not data:  # what _head adds for json, carried on as headers
+            if "content-type" not in given:
+                own["Content-Type"] = "application/json"
+            if "accept" not in given:
+                own["Accept"] = "application/json"
+        first = response.url
+        for hop in range(1, self.max_redirects + 2):
+            location = response._header("location")
+            if response.error is not None or response.status_code not in REDIRECTS:
+                return response
+            if not location or self.max_redirects <= 0:
+                return response  # a 3xx without a Location is the answer, as in Locust
+            if hop > self.max_redirects:
+                break
+            url = URL(response.url).redirect(location)
+            if url.scheme not in ("http", "https"):
+                error = UnsupportedRedirectSchemeError(
+                    response.url, f"refusing to follow redirect to {url.scheme!r} URL"
+                )
+                return LeanResponse(first, 0, [], None, error)
+            if response.status_code in (301, 302, 303):
+                method = "GET" if method != "HEAD" else method
+                body = b""
+                own = {k: v for k, v in own.items() if k.lower() not in _BODY_HEADERS}
+            own = {k: v for k, v in own.items() if k.lower() not in _COOKIE_HEADERS}
+            port = url.port or (443 if url.scheme == "https" else 80)
+            if (url.scheme, url.host, port) != (
+                "https" if self._tls else "http",
+                self._address[0],
+                self._address[1],
+            ):
+                own = {k: v for k, v in own.items() if k.lower() != "authorization"}
+                return self._elsewhere(url, method, own, body, self.max_redirects - hop, first)
+            head = self._head(method, url.quoted_uri, own, body, False)
+            response = self._exchange(method, url.quoted_uri, head + body if body else head)
+        limit = RetriesExceeded(first, f"Redirection limit reached ({self.max_redirects})")
+        return LeanResponse(first, 0, [], None, limit)
+
+    def _elsewhere(
+        self,
+        url: URL,
+        method: str,
+        headers: dict[str, str],
+        body: bytes,
+        redirects: int,
+        first: str,
+    ) -> LeanResponse:
+        """A hop to another origin, and the rest of its chain, through Locust's own client
+        (no events fired there: the request's one fire is this session's)."""
+        try:
+            answer = self.locust.client.urlopen(
+                str(url), method=method, headers=headers, payload=body or None,
+                max_redirects=redirects,
+            )  # fmt: skip
+            error = None
+        except FAILURE_EXCEPTIONS as failed:
+            answer, error = getattr(failed, "response", None), failed
+        if answer is None:
+            return LeanResponse(str(url), 0, [], None, error)
+        if not redirects and answer.status_code in REDIRECTS and answer.headers.get("location"):
+            limit = RetriesExceeded(first, f"Redirection limit reached ({self.max_redirects})")
+            return LeanResponse(first, 0, [], None, limit)  # (urlopen follows none with 0)
+        content = answer.content
+        pairs = [[k, v] for k, v in answer.headers.items()] if answer.headers else []
+        response = LeanResponse(str(answer.url or url), answer.status_code, pairs, content, error)
+        response._content = content  # (already decoded by Locust's client)
+        return response
+
     def _head(
-        self, method: str, url: str, headers: dict[str, str] | None, body: bytes, is_json: bool
+        self, method: str, target: str, headers: dict[str, str] | None, body: bytes, is_json: bool
     ) -> bytes:
         """The request line and headers; the same request without body or headers of its own
         (a GET of a fixed path) reuses its bytes."""
-        key = (method, url)
+        key = (method, target)
         if not body and not headers and (cached := self._heads.get(key)) is not None:
             return cached
-        target = self._prefix + url
         if not target.isascii() or " " in target:
             target = quote(target, safe=_SAFE)
         text = f"{method} {target} HTTP/1.1{self._tail}"
@@ -496,6 +593,7 @@ def lean_session_for(user: Any) -> LeanSession | None:
             connection_timeout=user.connection_timeout,
             default_headers=user.default_headers,
             locust=client,
+            max_redirects=user.max_redirects,
         )
     except ValueError:
         return None

@@ -92,7 +92,18 @@ def own_headers(session: Any) -> Any:
     return [seen["user-agent"], seen["x-tenant"], len(seen["host"])]
 
 
+def answered(response: Any) -> list[Any]:
+    return [response.status_code, response.text]
+
+
 CASES: dict[str, Callable[[Any], Any]] = {
+    "redirect_slash": lambda s: text_of(s, "/items", 2),
+    "redirect_post_get": lambda s: answered(s.post("/moved", data="x=1", name="POST /moved")),
+    "redirect_keeps_post": lambda s: answered(s.post("/keep", json={"a": 1}, name="POST /keep")),
+    "redirect_chain": lambda s: text_of(s, "/hop/2"),
+    "redirect_loop": lambda s: text_of(s, "/loop") + text_of(s, "/ok"),
+    "redirect_500": lambda s: text_of(s, "/to500"),
+    "redirect_elsewhere": lambda s: answered(s.post("/away", data="x=1", name="POST /away")),
     "ok": lambda s: text_of(s, "/ok", 3),
     "chunked": lambda s: text_of(s, "/chunked", 2),
     "close_after": lambda s: text_of(s, "/close-after", 3),

@@ -9,6 +9,10 @@
 - `GET /reset` -> the connection is reset, no answer; `GET /half` -> a body cut short
 - `GET /hang` -> 200 after 2 s; `GET /headers` -> the request's headers, name -> [values]
 - `GET /_connections` -> how many connections were accepted so far
+- redirects (any method): `/items` -307-> `/items/` (200 "items"); `/moved` -302-> `/method`;
+  `/keep` -308-> `/method` (200, the method and body echoed as JSON); `/hop/N` -302->
+  `/hop/N-1`, `/hop/0` 200 "landed"; `/loop` -302-> itself (an absolute URL); `/to500` -303->
+  `/status/500`; `/away` -307-> `/method` on another origin (localhost)
 """
 
 from __future__ import annotations
@@ -44,9 +48,40 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _redirected(self, body: bytes) -> bool:
+        path = self.path
+        hop = int(path.rsplit("/", 1)[1]) if path.startswith("/hop/") else 0
+        if path == "/method":
+            answer = {"method": self.command, "body": body.decode()}
+            self._send(200, json.dumps(answer).encode(), ("Content-Type", "application/json"))
+            return True
+        moves = {
+            "/items": (307, "/items/"),
+            "/moved": (302, "/method"),
+            "/keep": (308, "/method"),
+            "/loop": (302, f"http://{self.headers['Host']}/loop"),
+            "/to500": (303, "/status/500"),
+            "/away": (
+                307,
+                "http://localhost:" + self.headers["Host"].rsplit(":", 1)[1] + "/method",
+            ),
+            f"/hop/{hop}": (302, f"/hop/{hop - 1}"),
+        }
+        if path not in moves or path == "/hop/0":
+            return False
+        status, location = moves[path]
+        self._send(status, b"moved", ("Location", location))
+        return True
+
     def do_GET(self) -> None:
         path = self.path
-        if path == "/ok":
+        if self._redirected(b""):
+            return
+        if path == "/items/":
+            self._send(200, b"items")
+        elif path == "/hop/0":
+            self._send(200, b"landed")
+        elif path == "/ok":
             self._send(200, b"hello", ("Content-Type", "text/plain"))
         elif path.startswith("/status/"):
             self._send(int(path.rsplit("/", 1)[1]), b"status")
@@ -88,6 +123,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self._redirected(body):
+            return
         answer = {"body": body.decode(), "type": self.headers.get("Content-Type")}
         self._send(201, json.dumps(answer).encode(), ("Content-Type", "application/json"))
 

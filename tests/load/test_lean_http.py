@@ -50,7 +50,9 @@ def _recorded(run: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 
 CASES = ("ok", "chunked", "close_after", "conn_close", "status", "degraded", "caught", "post",
-         "headers", "reset", "half", "timeout", "refused")  # fmt: skip
+         "headers", "reset", "half", "timeout", "refused", "redirect_slash", "redirect_post_get",
+         "redirect_keeps_post", "redirect_chain", "redirect_loop", "redirect_500",
+         "redirect_elsewhere")  # fmt: skip
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -101,6 +103,27 @@ def test_every_outcome_kind_is_recorded(cases: dict[str, Any]) -> None:
     assert kinds("refused") == [("/ok", 0, "ConnectionRefusedError", None)]
     for case in ("reset", "half", "timeout"):  # the next request on a new connection
         assert kinds(case)[1] == ("/ok", 200, None, None), case
+
+
+def test_redirects_are_followed_to_the_page_behind_them(cases: dict[str, Any]) -> None:
+    def lean(case: str) -> Any:
+        return cases[case]["lean"]
+
+    assert lean("redirect_slash")["result"] == [[200, "items"]] * 2
+    assert lean("redirect_slash")["connects"] == 1  # each hop on the kept-alive socket
+    moved = json.loads(lean("redirect_post_get")["result"][1])
+    assert moved == {"method": "GET", "body": ""}  # 302 after a POST: a GET, no body
+    kept = json.loads(lean("redirect_keeps_post")["result"][1])
+    assert kept == {"method": "POST", "body": '{"a": 1}'}  # 308: the method and body kept
+    assert lean("redirect_chain")["result"] == [[200, "landed"]]
+    assert _recorded(lean("redirect_loop")) == [
+        ("/loop", 0, "RetriesExceeded", None),
+        ("/ok", 200, None, None),
+    ]
+    away = json.loads(lean("redirect_elsewhere")["result"][1])
+    assert away == {"method": "POST", "body": "x=1"}  # another origin: Locust's client, once
+    assert _recorded(lean("redirect_500")) == [("/to500", 500, "http_500", None)]
+    assert [len(_recorded(lean(c))) for c in ("redirect_slash", "redirect_chain")] == [2, 1]
 
 
 def test_the_answer_is_there_for_the_checks(cases: dict[str, Any]) -> None:
