@@ -281,8 +281,10 @@ class LoadRun:
             service_time=self.collector.service_histograms(),
             aborted=self._aborted,
             started_at=self.collector.start_at,
+            # the first second of each worker left out, unless it is its only one (a 2 s run
+            # whose second flush came after the last user finished: 0 % CPU is no figure)
             cpu_percent_median=statistics.median(
-                [x for s in self.collector.cpu_samples.values() for x in s[1:]] or [0.0]
+                [x for s in self.collector.cpu_samples.values() for x in s[1:] or s] or [0.0]
             ),
         )
         return self._outcome

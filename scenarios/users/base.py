@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import gevent
 from locust import FastHttpUser, TaskSet, User
@@ -28,6 +28,7 @@ from locust.user.task import LOCUST_STATE_STOPPING
 from scenarios.load.dispatch import Dispatcher
 from scenarios.load.engine import Engine, Ticket
 from scenarios.users import lean_client
+from scenarios.users.lean_http import lean_session_for
 
 T = TypeVar("T")
 SETUP_BACKOFF_S = (0.1, 0.25, 0.5, 1.0, 2.0)  # then give up: 6 attempts over ~4 s
@@ -52,16 +53,26 @@ def dispatcher_of(user: User) -> Dispatcher:
 
 
 class TicketedUser(User):
-    """A Locust user that runs one task per ticket of kind `ticket_kind` ("http" or "ws")."""
+    """A Locust user that runs one task per ticket of kind `ticket_kind` ("http" or "ws").
+
+    `lean_client = True`: a FastHttpUser's `self.client` is the lean keep-alive client
+    (scenarios.users.lean_http: no cookie jar; it follows redirects as Locust's does), where it
+    keeps what the class asked for. The shipped users and request mixes without `setup:` set it; a user's own class
+    keeps Locust's client unless it sets it (its log-in may rely on a cookie)."""
 
     abstract = True
     ticket_kind = "http"
+    lean_client: ClassVar[bool] = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.ticket: Ticket | None = None
         self.cg_missing: str | None = None  # the request this task could not send (set-up)
-        self._track_requests()
+        if self.lean_client and (lean := lean_session_for(self)) is not None:
+            # (FastHttpUser types `client` as its session; this one has its API)
+            vars(self)["client"] = lean  # it notes the request in flight on the ticket itself
+        else:
+            self._track_requests()
 
     def _track_requests(self) -> None:
         """Wrap the HTTP client's `request` (every get/post goes through it): the ticket knows
@@ -141,6 +152,7 @@ class TicketedUser(User):
 
 class OpenModelUser(TicketedUser, FastHttpUser):
     abstract = True
+    lean_client = True
 
 
 def ticketed_sleep(self: TaskSet, seconds: float) -> None:

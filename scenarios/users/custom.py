@@ -192,6 +192,7 @@ def mix_user(path: Path) -> type[User]:
     namespace = {
         "abstract": False,
         "mix": mix,
+        "lean_client": mix.setup is None,  # a log-in may rely on a cookie: Locust's client
         "__module__": __name__,
         "response_rules": mix.response_rules,
     }
