@@ -2,7 +2,7 @@
 #   make gate   install what is missing, then run the release gate on the embedded (local) stack
 #   make test   install what is missing (Docker engine, offline images and k6 too), then run every test
 # The tests in two tiers (`make test` and CI, `.ci/run`, run both, nothing skipped under CI=true):
-#   make unit         pure logic, no processes (`-m unit`): 892 tests, ~80 s on the quiet machine
+#   make unit         pure logic, no processes (`-m unit`): 907 tests, ~80 s on the quiet machine
 #   make integration  every other test (`-m "not unit"`): the local stack, containers, scenarios,
 #                     the weakened-SUT runs, benches; an unmarked test lands here, never nowhere
 .PHONY: bootstrap bootstrap-containers gate smoke test unit integration lint
