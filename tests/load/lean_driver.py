@@ -103,6 +103,8 @@ CASES: dict[str, Callable[[Any], Any]] = {
     "redirect_chain": lambda s: text_of(s, "/hop/2"),
     "redirect_loop": lambda s: text_of(s, "/loop") + text_of(s, "/ok"),
     "redirect_500": lambda s: text_of(s, "/to500"),
+    "redirect_head": lambda s: answered(s.head("/moved", name="HEAD /moved")),
+    "redirect_scheme": lambda s: text_of(s, "/ftp") + text_of(s, "/ok"),
     "redirect_elsewhere": lambda s: answered(s.post("/away", data="x=1", name="POST /away")),
     "ok": lambda s: text_of(s, "/ok", 3),
     "chunked": lambda s: text_of(s, "/chunked", 2),

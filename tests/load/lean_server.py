@@ -12,7 +12,7 @@
 - redirects (any method): `/items` -307-> `/items/` (200 "items"); `/moved` -302-> `/method`;
   `/keep` -308-> `/method` (200, the method and body echoed as JSON); `/hop/N` -302->
   `/hop/N-1`, `/hop/0` 200 "landed"; `/loop` -302-> itself (an absolute URL); `/to500` -303->
-  `/status/500`; `/away` -307-> `/method` on another origin (localhost)
+  `/status/500`; `/ftp` -302-> an ftp:// URL; HEAD of any redirect or `/method`; `/away` -307-> `/method` on another origin (localhost)
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":  # a HEAD answer is the GET's head alone
+            self.wfile.write(body)
 
     def _redirected(self, body: bytes) -> bool:
         path = self.path
@@ -61,6 +62,7 @@ class Handler(BaseHTTPRequestHandler):
             "/keep": (308, "/method"),
             "/loop": (302, f"http://{self.headers['Host']}/loop"),
             "/to500": (303, "/status/500"),
+            "/ftp": (302, "ftp://127.0.0.1/file"),
             "/away": (
                 307,
                 "http://localhost:" + self.headers["Host"].rsplit(":", 1)[1] + "/method",
@@ -72,6 +74,10 @@ class Handler(BaseHTTPRequestHandler):
         status, location = moves[path]
         self._send(status, b"moved", ("Location", location))
         return True
+
+    def do_HEAD(self) -> None:
+        if not self._redirected(b""):
+            self._send(404, b"no such HEAD")
 
     def do_GET(self) -> None:
         path = self.path

@@ -52,7 +52,7 @@ def _recorded(run: dict[str, Any]) -> list[tuple[Any, ...]]:
 CASES = ("ok", "chunked", "close_after", "conn_close", "status", "degraded", "caught", "post",
          "headers", "reset", "half", "timeout", "refused", "redirect_slash", "redirect_post_get",
          "redirect_keeps_post", "redirect_chain", "redirect_loop", "redirect_500",
-         "redirect_elsewhere")  # fmt: skip
+         "redirect_elsewhere", "redirect_head", "redirect_scheme")  # fmt: skip
 
 
 @pytest.mark.parametrize("case", CASES)
