@@ -11,7 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from fixtures.deploy.wait import SSL_REQUEST, answers
+from fixtures.deploy.wait import answers
+from fixtures.pings import POSTGRES_SSL_REQUEST
 
 pytestmark = pytest.mark.unit
 
@@ -57,7 +58,7 @@ def _tcp(reply: Callable[[bytes], bytes]) -> Iterator[int]:
 
 @pytest.fixture
 def postgres() -> Iterator[int]:
-    yield from _tcp(lambda data: b"N" if data == SSL_REQUEST else b"")
+    yield from _tcp(lambda data: b"N" if data == POSTGRES_SSL_REQUEST else b"")
 
 
 @pytest.fixture
